@@ -22,6 +22,7 @@ class SourceItem:
     artwork: Artwork
     read: Callable[[], bytes]
     origin: str  # a path or URL, for the end-of-run report
+    fingerprint: str = ""  # changes when the image changes (size and mtime for files)
 
 
 class Source(Protocol):

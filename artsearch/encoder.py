@@ -1,0 +1,142 @@
+"""CLIP encoder: texts and images to L2-normalised float32 vectors.
+
+The model is loaded once through sentence-transformers, by hub name
+(``clip-ViT-B-32``) or local folder, and its output size is read from the
+model, never assumed to be 512.
+
+Image encoding is split in two so the ingest can overlap them:
+:meth:`Encoder.preprocess_images` (resize, crop, normalise: pure CPU work that
+is safe on decode threads) and :meth:`Encoder.encode_features` (the model
+forward). Both go through sentence-transformers' own ``preprocess`` and
+``forward``, the same code ``SentenceTransformer.encode`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from artsearch.errors import EmptyQuery, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+Features = dict[str, Any]
+
+
+def resolve_device(device: str) -> str:
+    """'auto' means CUDA when a GPU is visible, else CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as float32 (a zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class Encoder:
+    """A loaded CLIP model. Thread-safe: the forward pass is serialised by a lock.
+
+    Serialising costs little: torch already spreads one forward over all cores,
+    and the fast tokenizer is not safe to call from two threads at once.
+    """
+
+    def __init__(self, name_or_path: str, *, device: str = "auto", batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name_or_path
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        try:
+            self.model = SentenceTransformer(name_or_path, device=self.device)
+        except Exception as exc:  # the hub client, transformers and torch raise many types here
+            log.debug("model load failed", exc_info=True)
+            raise ModelLoadError(model_load_message(name_or_path, exc)) from None
+        self.model.eval()
+        self.dim = self._dimension()
+        self.max_tokens = _max_tokens(self.model)
+
+    def _dimension(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        if dim:
+            return int(dim)
+        return int(self.encode_texts(["dimension probe"]).shape[1])
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; longer than the model's token limit is truncated, not an error."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        cleaned = [clean_text(t) for t in texts]
+        if any(not t for t in cleaned):
+            raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
+        with self._lock:
+            out = self.model.encode(
+                cleaned,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
+        return normalise(out)
+
+    def preprocess_images(self, images: Sequence[Image.Image]) -> Features:
+        """CLIP's resize, centre crop and normalisation, as model-ready tensors."""
+        return self.model.preprocess(list(images))
+
+    def encode_features(self, features: Features) -> np.ndarray:
+        """Run the model on preprocessed features (one batch)."""
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        with self._lock, torch.inference_mode():
+            out = self.model.forward(batch_to_device(features, self.model.device))
+        return normalise(out["sentence_embedding"].float().cpu().numpy())
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Embed PIL images, in batches of ``batch_size``."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [
+            self.encode_features(self.preprocess_images(images[i : i + self.batch_size]))
+            for i in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(parts)
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL and other control characters and collapse whitespace."""
+    text = "".join(ch if ch.isprintable() or ch in " \t\n" else " " for ch in str(text))
+    return " ".join(text.split())
+
+
+def _max_tokens(model: Any) -> int | None:
+    try:
+        return int(model.max_seq_length) if model.max_seq_length else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def model_load_message(name: str, exc: BaseException) -> str:
+    """One line explaining why a model did not load and how to fix it."""
+    if Path(name).expanduser().exists():
+        return (
+            f"Could not load the CLIP model from the folder {name} ({type(exc).__name__}: {str(exc)[:200]}). "
+            "It must be a sentence-transformers model folder (modules.json, config.json, processor files)."
+        )
+    return (
+        f"Could not load the CLIP model '{name}': it is not a local folder and could not be downloaded "
+        "(no network, or not in the Hugging Face cache). Download it once with network access, "
+        "or set EMBEDDER_NAME (or --model) to a local sentence-transformers model folder."
+    )
