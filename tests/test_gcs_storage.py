@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -466,3 +468,52 @@ def test_upload_command(
     args = parser.parse_args(["upload", "--data-dir", str(prepared_data / "nope")])
     with pytest.raises(ArtsearchError):
         run_upload(args, settings)
+
+
+KILLABLE_UPLOAD = """
+import json, sys, time
+from pathlib import Path
+from artsearch.gcs_storage import GCSStorage
+from artsearch.storage import LocalStorage
+from artsearch.upload import upload_to_bucket
+
+endpoint, bucket, info_path, root = sys.argv[1:]
+target = GCSStorage(bucket, json.loads(Path(info_path).read_text()), prefix="art/", endpoint=endpoint)
+upload_to_bucket(LocalStorage(Path(root)), target, workers=1, progress=False, on_done=lambda k, o: time.sleep(0.1))
+"""
+
+
+def test_killed_upload_process_resumes_with_exactly_the_rest(
+    prepared_data: Path,
+    gcs_storage: GCSStorage,
+    fake_gcs: FakeGCS,
+    gcs_bucket: str,
+    service_account_info: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    info_path = tmp_path / "sa.json"
+    info_path.write_text(json.dumps(service_account_info))
+    total = len(local_files(LocalStorage(prepared_data)))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_UPLOAD, fake_gcs.url, gcs_bucket, str(info_path), str(prepared_data)],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(fake_gcs.objects(gcs_bucket)) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the upload finished or failed before it could be killed"
+    finally:
+        proc.kill()  # SIGKILL: no cleanup, no chance to finish what is in flight
+        proc.wait()
+    there = {name.removeprefix("art/") for name in fake_gcs.objects(gcs_bucket)}
+    assert 3 <= len(there) < total
+
+    report = upload_to_bucket(LocalStorage(prepared_data), gcs_storage, progress=False)
+    assert report.ok
+    assert set(report.skipped) == there
+    assert len(report.uploaded) == total - len(there)
+    objects = fake_gcs.objects(gcs_bucket)
+    assert len(objects) == total
+    for name, blob in objects.items():
+        assert blob.download_as_bytes() == (prepared_data / name.removeprefix("art/")).read_bytes()
