@@ -185,7 +185,11 @@ def _record(report: UploadReport, key: str, path: Path, future: Future[str]) -> 
 
 
 def add_upload_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``upload`` on the CLI's ``add_subparsers()`` object; returns its parser."""
+    """Register ``upload`` on the CLI's ``add_subparsers()`` object; returns its parser.
+
+    The parser's ``run`` default is a one-argument callable (``args.run(args)``),
+    which loads the settings and calls :func:`run_upload`.
+    """
     parser = subparsers.add_parser(
         "upload",
         help="copy the prepared images and artists.json to the GCS bucket",
@@ -200,7 +204,15 @@ def add_upload_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--bucket", default=None, help="bucket name (default: [Storage] BUCKET)")
     parser.add_argument("--prefix", default=None, help="object name prefix (default: [Storage] PREFIX)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.set_defaults(run=_cmd_upload)
     return parser
+
+
+def _cmd_upload(args: argparse.Namespace) -> int:
+    from artsearch.config import load_settings
+
+    return run_upload(args, load_settings(data_dir=getattr(args, "data_dir", None)))
 
 
 def run_upload(args: argparse.Namespace, settings: Settings) -> int:
@@ -236,6 +248,8 @@ def run_upload(args: argparse.Namespace, settings: Settings) -> int:
         return 130
     for key, reason in report.failed:
         log.error("%s: %s", key, reason)
-    level = logging.WARNING if report.failed else logging.INFO
-    log.log(level, "%s -> %s: %s", source.root, target.description, report.summary())
+    # This function is the command itself: its one-line result goes to stdout, like the other commands'.
+    print(f"{source.root} -> {target.description}: {report.summary()}")
+    if report.failed:
+        print("Some files failed (see above); run python -m artsearch upload again to retry them.")
     return 0 if report.ok else 1

@@ -448,6 +448,7 @@ def test_upload_command(
     gcs_bucket: str,
     service_account_info: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("ARTSEARCH_STORAGE_ENDPOINT", fake_gcs.url)
     parser = argparse.ArgumentParser(prog="artsearch")
@@ -461,9 +462,13 @@ def test_upload_command(
         },
         env={},
     )
+    assert callable(args.run)  # what cli.main calls: args.run(args)
+    total = len(expected_keys(prepared_data))
     assert run_upload(args, settings) == 0
     assert set(fake_gcs.objects(gcs_bucket)) == {f"v1/{k}" for k in expected_keys(prepared_data)}
+    assert f"gs://{gcs_bucket}/v1/: {total} uploaded, 0 already there, 0 failed" in capsys.readouterr().out
     assert run_upload(args, settings) == 0
+    assert f"0 uploaded, {total} already there, 0 failed" in capsys.readouterr().out
 
     args = parser.parse_args(["upload", "--data-dir", str(prepared_data / "nope")])
     with pytest.raises(ArtsearchError):
