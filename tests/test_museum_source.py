@@ -1,0 +1,439 @@
+"""MuseumSource against a local stand-in of the Cleveland Museum of Art API.
+
+The server speaks the museum's documented response format
+(``{"info": {...}, "data": [record...]}``, ``images.web.url`` with string
+sizes, ``creators[].description`` like ``"Name (Nationality, 1853–1890)"``),
+honours ``has_image``/``type``/``department``/``q``/``skip``/``limit`` like the
+real API, and serves images including the bad cases: 404, 500 twice, 429 with
+``Retry-After``, a truncated JPEG. Every request is logged with its time so
+the tests can check retries, ``Retry-After`` and the rate limit.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from PIL import Image
+
+from artsearch.errors import ArtsearchError, SourceError
+from artsearch.sources.museum import MuseumSource, parse_creator_description, retry_after_seconds
+from artsearch.storage import LocalStorage
+
+REPO = Path(__file__).resolve().parents[1]
+UNICODE_TITLE = "Nature morte aux pêches — 静物"
+
+
+def jpeg(seed: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@dataclass
+class FakeMuseum:
+    """State of the stand-in server: records, image bytes, scripted failures, request log."""
+
+    base: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    images: dict[str, bytes] = field(default_factory=dict)
+    # path -> responses to give before the image itself: (status, headers)
+    failures: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    log: list[tuple[float, str, int]] = field(default_factory=list)  # (monotonic time, path, status)
+    queries: list[dict[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def requests_to(self, path: str) -> list[tuple[float, int]]:
+        with self.lock:
+            return [(t, status) for t, p, status in self.log if p == path]
+
+    def image_requests(self) -> list[str]:
+        with self.lock:
+            return [p for _, p, _ in self.log if p.startswith("/images/")]
+
+    def listing(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Filter and page like the real /api/artworks/."""
+        one = {k: v[0] for k, v in query.items()}
+        rows = self.records
+        if one.get("has_image") == "1":
+            rows = [r for r in rows if r.get("images") is not None]
+        if one.get("cc0") == "1":
+            rows = [r for r in rows if r.get("share_license_status") == "CC0"]
+        if "type" in one:
+            rows = [r for r in rows if r.get("type") == one["type"]]
+        if "department" in one:
+            rows = [r for r in rows if r.get("department") == one["department"]]
+        if "q" in one:
+            rows = [r for r in rows if one["q"].lower() in json.dumps(r, ensure_ascii=False).lower()]
+        skip, limit = int(one.get("skip", 0)), int(one.get("limit", 1000))
+        return {"info": {"total": len(rows), "parameters": one}, "data": rows[skip : skip + limit]}
+
+
+def make_handler(museum: FakeMuseum) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep pytest output quiet
+            pass
+
+        def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            url = urlsplit(self.path)
+            with museum.lock:
+                museum.log.append((self.started, url.path, status))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self.started = time.monotonic()
+            url = urlsplit(self.path)
+            if url.path == "/api/artworks/":
+                query = parse_qs(url.query)
+                with museum.lock:
+                    museum.queries.append(query)
+                body = json.dumps(museum.listing(query), ensure_ascii=False).encode("utf-8")
+                return self.send(200, body, "application/json")
+            if url.path == "/notjson/":
+                return self.send(200, b"<html>maintenance</html>", "text/html")
+            if url.path == "/down/":
+                return self.send(503, b"down", "text/plain")
+            with museum.lock:
+                scripted = museum.failures.get(url.path)
+                failure = scripted.pop(0) if scripted else None
+            if failure:
+                status, headers = failure
+                return self.send(status, b"try again", "text/plain", headers)
+            if url.path in museum.images:
+                return self.send(200, museum.images[url.path], "image/jpeg")
+            return self.send(404, b"not found", "text/plain")
+
+    return Handler
+
+
+def creator(description: str, birth: str | None, death: str | None, bio: str | None, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": abs(hash(description)) % 100000,
+        "description": description,
+        "extent": None,
+        "qualifier": None,
+        "role": "artist",
+        "biography": bio,
+        "name_in_original_language": extra.get("original"),
+        "birth_year": birth,
+        "death_year": death,
+    }
+
+
+def record(museum: FakeMuseum, rid: Any, title: Any, creators: list[dict[str, Any]], *, images: Any = "default",
+           type_: str = "Painting", department: str = "European Painting and Sculpture",
+           date: str = "1889", earliest: int | None = 1889) -> dict[str, Any]:
+    """A record in the API's shape; ``images="default"`` links /images/<id>_web.jpg on the stand-in."""
+    if images == "default":
+        images = {
+            size: {
+                "url": f"{museum.base}/images/{rid}_{size}.{'tif' if size == 'full' else 'jpg'}",
+                "width": str(w), "height": str(h), "filesize": "1000", "filename": f"{rid}_{size}.jpg",
+            }
+            for size, w, h in (("web", 893, 1000), ("print", 3400, 3807), ("full", 6000, 6719))
+        }
+    return {
+        "id": rid,
+        "accession_number": f"19{rid}.1",
+        "share_license_status": "CC0",
+        "title": title,
+        "creation_date": date,
+        "creation_date_earliest": earliest,
+        "creation_date_latest": earliest,
+        "culture": ["Europe, 19th century"],
+        "technique": "oil on canvas",
+        "department": department,
+        "type": type_,
+        "url": f"https://clevelandart.org/art/19{rid}.1",
+        "images": images,
+        "creators": creators,
+    }
+
+
+GOGH = creator("Vincent van Gogh (Dutch, 1853–1890)", "1853", "1890", "Dutch Post-Impressionist painter.")
+GOGH_NO_BIO = creator("Vincent van Gogh (Dutch, 1853–1890)", "1853", "1890", None)
+COLE = creator("Thomas Cole (American, 1801-1848)", "1801", "1848", None)
+HOKUSAI = creator("Katsushika Hokusai (Japanese, 1760–1849)", "1760", "1849", "Ukiyo-e artist.", original="葛飾北斎")
+SHERMAN = creator("Cindy Sherman (American, born 1954)", "1954", None, "Photographer.")
+MASTER = creator("Master of the Legend (Flemish, active 1480s–1500s)", None, None, None)
+
+GOOD = {1001, 1002, 1003, 1007, 1008, 1009, 1012}  # read() succeeds
+YIELDED = GOOD | {1006}  # 1006's image is a 404: yielded, read() fails
+
+
+@pytest.fixture
+def museum() -> Iterator[FakeMuseum]:
+    state = FakeMuseum()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    m = state
+    m.records = [
+        record(m, 1001, "The Starry Field", [GOGH], date="1889", earliest=1889),
+        record(m, 1002, "View of Schroon Mountain", [COLE], date="1838", earliest=1838),
+        record(m, 1003, UNICODE_TITLE, [HOKUSAI], date="c. 1830", earliest=1825),
+        record(m, 1004, "No image at all", [COLE], images={}),
+        record(m, 1005, "Filtered by has_image", [COLE], images=None),
+        record(m, 1006, "Image 404", [COLE]),
+        record(m, 1007, "Flaky server", [GOGH_NO_BIO], date="1888", earliest=1888),
+        record(m, 1008, "Rate limited", []),
+        record(m, 1009, "Truncated JPEG", [SHERMAN], date="1981", earliest=1981),
+        record(m, 1010, None, [COLE]),
+        record(m, 1011, "A sculpture", [COLE], type_="Sculpture"),
+        record(m, 1012, "Altarpiece", [MASTER], department="Medieval Art", date="c. 1490", earliest=1485),
+        record(m, None, "Record without id", [COLE]),
+    ]
+    for rid in GOOD:
+        m.images[f"/images/{rid}_web.jpg"] = jpeg(rid)
+    full = jpeg(1009)
+    m.images["/images/1009_web.jpg"] = full[: len(full) // 2]
+    m.images.pop("/images/1006_web.jpg", None)
+    m.failures["/images/1007_web.jpg"] = [(500, {}), (500, {})]
+    m.failures["/images/1008_web.jpg"] = [(429, {"Retry-After": "1"})]
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def source(museum: FakeMuseum, root: Path, **kwargs: Any) -> MuseumSource:
+    kwargs = {"page_size": 3, "rate_limit": 5.0, "backoff": 0.1, "timeout": 5.0, **kwargs}
+    return MuseumSource(f"{museum.base}/api/artworks/", storage=LocalStorage(root), **kwargs)
+
+
+def read_all(items: list[Any], workers: int = 4) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Call item.read() on a thread pool like the ingest does; (source_id -> bytes, source_id -> error)."""
+
+    def one(item: Any) -> tuple[str, bytes | None, str | None]:
+        try:
+            return item.artwork.source_id, item.read(), None
+        except ArtsearchError as exc:
+            return item.artwork.source_id, None, str(exc)
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(one, items))
+    return {sid: data for sid, data, _ in results if data is not None}, {sid: err for sid, _, err in results if err}
+
+
+def test_ingest_maps_records_downloads_retries_and_reports(museum: FakeMuseum, tmp_path: Path) -> None:
+    src = source(museum, tmp_path)
+    items = list(src.items())
+
+    ids = [item.artwork.source_id for item in items]
+    assert sorted(ids) == sorted(str(i) for i in YIELDED)  # each good record once, in API order
+    assert len(ids) == len(set(ids))
+    skipped = dict(src.skipped())
+    assert skipped == {
+        "https://clevelandart.org/art/191004.1": "no image",
+        "https://clevelandart.org/art/191010.1": "no title",
+        "https://clevelandart.org/art/19None.1": "no id",
+    }
+    query = museum.queries[0]
+    assert query["has_image"] == ["1"] and query["cc0"] == ["1"] and query["type"] == ["Painting"]
+    assert query["limit"] == ["3"] and [q["skip"][0] for q in museum.queries] == ["0", "3", "6", "9"]
+
+    by_id = {item.artwork.source_id: item.artwork for item in items}
+    starry = by_id["1001"]
+    assert (starry.source, starry.title, starry.artist, starry.nationality, starry.year) == (
+        "museum", "The Starry Field", "Vincent van Gogh", "Dutch", 1889)
+    assert (starry.genre, starry.width, starry.height) == ("Painting", 893, 1000)
+    assert starry.image_key == "museum/images/1001.jpg"
+    assert starry.source_url == "https://clevelandart.org/art/191001.1"
+    assert starry.extra == {
+        "date": "1889", "type": "Painting", "technique": "oil on canvas",
+        "department": "European Painting and Sculpture", "accession_number": "191001.1",
+        "image_url": f"{museum.base}/images/1001_web.jpg",
+    }
+    assert by_id["1003"].title == UNICODE_TITLE and by_id["1003"].artist == "Katsushika Hokusai"
+    assert by_id["1008"].artist == "Unknown artist" and by_id["1008"].nationality == ""
+
+    artists = src.artists()
+    assert set(artists) == {"vincent-van-gogh", "thomas-cole", "katsushika-hokusai", "cindy-sherman",
+                            "master-of-the-legend"}
+    gogh = artists["vincent-van-gogh"]
+    assert (gogh.name, gogh.years, gogh.birth_year, gogh.death_year, gogh.nationality) == (
+        "Vincent van Gogh", "1853–1890", 1853, 1890, "Dutch")
+    assert gogh.bio == "Dutch Post-Impressionist painter."  # the record without a bio did not erase it
+    assert artists["thomas-cole"].bio == "" and artists["thomas-cole"].years == "1801–1848"
+    assert (artists["cindy-sherman"].birth_year, artists["cindy-sherman"].death_year) == (1954, None)
+    assert artists["master-of-the-legend"].years == "active 1480s–1500s"
+    assert artists["master-of-the-legend"].nationality == "Flemish"
+
+    start = len(museum.log)
+    images, errors = read_all(items)
+    assert set(images) == {str(i) for i in GOOD}
+    assert errors.keys() == {"1006"} and "not found" in errors["1006"] and "1006_web.jpg" in errors["1006"]
+    for rid in GOOD - {1009}:
+        assert images[str(rid)] == jpeg(rid)
+        assert (tmp_path / f"museum/images/{rid}.jpg").read_bytes() == jpeg(rid)
+    # The truncated JPEG arrives intact at the HTTP level; the ingest's decoder is what refuses it.
+    assert images["1009"] == museum.images["/images/1009_web.jpg"]
+    # Only the web size is ever fetched.
+    assert all(path.endswith("_web.jpg") for path in museum.image_requests())
+
+    assert [s for _, s in museum.requests_to("/images/1006_web.jpg")] == [404]  # 404: no retry
+    assert [s for _, s in museum.requests_to("/images/1007_web.jpg")] == [500, 500, 200]
+    rate_limited = museum.requests_to("/images/1008_web.jpg")
+    assert [s for _, s in rate_limited] == [429, 200]
+    assert rate_limited[1][0] - rate_limited[0][0] >= 1.0  # Retry-After: 1 honoured
+
+    # The rate limit holds across the listing and the four download threads.
+    times = sorted(t for t, _, _ in museum.log)
+    assert len(times) == len(museum.log) > start
+    busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+    assert busiest <= 5 + 1, f"{busiest} requests in one second"
+
+
+def test_second_run_downloads_nothing_already_stored(museum: FakeMuseum, tmp_path: Path) -> None:
+    first = source(museum, tmp_path, rate_limit=50.0)
+    read_all(list(first.items()))
+    before = museum.image_requests()
+
+    second = source(museum, tmp_path, rate_limit=50.0)
+    images, errors = read_all(list(second.items()))
+    new = museum.image_requests()[len(before):]
+    assert new == ["/images/1006_web.jpg"]  # only the one that never succeeded is asked for again
+    assert set(images) == {str(i) for i in GOOD} and set(errors) == {"1006"}
+    assert images["1001"] == jpeg(1001)
+
+
+def test_killed_run_resumes_to_same_final_state(museum: FakeMuseum, tmp_path: Path) -> None:
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    read_all(list(source(museum, reference, rate_limit=50.0).items()))
+    museum.failures["/images/1007_web.jpg"] = [(500, {}), (500, {})]
+    museum.failures["/images/1008_web.jpg"] = [(429, {"Retry-After": "1"})]
+
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from artsearch.errors import ArtsearchError
+        from artsearch.sources.museum import MuseumSource
+        from artsearch.storage import LocalStorage
+        src = MuseumSource({museum.base + '/api/artworks/'!r}, storage=LocalStorage(Path({str(resumed)!r})),
+                           page_size=3, rate_limit=3.0, backoff=0.1)
+        for item in src.items():
+            try:
+                item.read()
+            except ArtsearchError:
+                pass
+    """)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO)
+    images_dir = resumed / "museum" / "images"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(list(images_dir.glob("*.jpg"))) < 2:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=10)
+    done_before = {p.name for p in images_dir.glob("*.jpg")}
+    assert 2 <= len(done_before) < len(GOOD), "the run should have been killed part way"
+
+    requests_before = len(museum.log)
+    read_all(list(source(museum, resumed, rate_limit=50.0).items()))
+    asked_again = {p for _, p, _ in museum.log[requests_before:]}
+    assert not {f"/images/{name.removesuffix('.jpg')}_web.jpg" for name in done_before} & asked_again
+
+    def snapshot(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert snapshot(resumed) == snapshot(reference)  # same files, same bytes, no leftover temp files
+    assert len(snapshot(reference)) == len(GOOD)
+
+
+def test_filters_and_limit_are_passed_to_the_api(museum: FakeMuseum, tmp_path: Path) -> None:
+    src = source(museum, tmp_path, rate_limit=50.0, query="pêches")
+    assert [i.artwork.title for i in src.items()] == [UNICODE_TITLE]
+    assert museum.queries[-1]["q"] == ["pêches"]
+
+    src = source(museum, tmp_path, rate_limit=50.0, department="Medieval Art")
+    assert [i.artwork.source_id for i in src.items()] == ["1012"]
+
+    src = source(museum, tmp_path, rate_limit=50.0, artwork_type="Sculpture")
+    assert [i.artwork.genre for i in src.items()] == ["Sculpture"]
+
+    pages = len(museum.queries)
+    src = source(museum, tmp_path, rate_limit=50.0, limit=2)
+    assert [i.artwork.source_id for i in src.items()] == ["1001", "1002"]
+    assert len(museum.queries) == pages + 1  # stopped after the first page
+    assert not museum.image_requests()  # listing never downloads; read() does
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["unreachable", "/notjson/", "/down/"])
+def test_broken_api_is_a_one_line_source_error(museum: FakeMuseum, tmp_path: Path, where: str) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/api/artworks/" if where == "unreachable" else museum.base + where
+    src = MuseumSource(url, storage=LocalStorage(tmp_path), max_retries=2, backoff=0.01, rate_limit=50.0)
+    with pytest.raises(SourceError) as info:
+        list(src.items())
+    message = str(info.value)
+    assert "\n" not in message and "ARTSEARCH_MUSEUM_API_URL" in message and url.split("?")[0] in message
+    if where == "/down/":
+        assert [s for _, s in museum.requests_to("/down/")] == [503, 503, 503]  # 1 try + 2 retries
+
+
+def test_image_failing_every_retry_raises_source_error(museum: FakeMuseum, tmp_path: Path) -> None:
+    museum.failures["/images/1001_web.jpg"] = [(502, {})] * 5
+    src = source(museum, tmp_path, rate_limit=50.0, max_retries=2, limit=1)
+    (item,) = list(src.items())
+    with pytest.raises(SourceError, match="HTTP 502 after 3 attempt"):
+        item.read()
+    assert not (tmp_path / "museum/images/1001.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Vincent van Gogh (Dutch, 1853–1890)", ("Vincent van Gogh", "Dutch", 1853, 1890)),
+        ("Thomas Cole (American, 1801-1848)", ("Thomas Cole", "American", 1801, 1848)),
+        ("Cindy Sherman (American, born 1954)", ("Cindy Sherman", "American", 1954, None)),
+        ("Master of the Legend (Flemish, active 1480s–1500s)", ("Master of the Legend", "Flemish", None, None)),
+        ("Anonymous (active 1600s)", ("Anonymous", "", None, None)),
+        ("Unknown painter (Unknown, 1600-1650)", ("Unknown painter", "", 1600, 1650)),
+        ("Someone (1850–1900)", ("Someone", "", 1850, 1900)),
+        ("Jan Steen", ("Jan Steen", "", None, None)),
+        ("Pierre Mignard (French, c. 1612–after 1695)", ("Pierre Mignard", "French", 1612, 1695)),
+        ("Jacopo Robusti (Tintoretto) (Italian, 1518–1594)", ("Jacopo Robusti (Tintoretto)", "Italian", 1518, 1594)),
+        ("Lyonel Feininger (American, born Germany, 1871–1956)", ("Lyonel Feininger", "American", 1871, 1956)),
+        ("A Monk (died 1600)", ("A Monk", "", None, 1600)),
+        ("", ("", "", None, None)),
+    ],
+)
+def test_parse_creator_description(text: str, expected: tuple[Any, ...]) -> None:
+    assert parse_creator_description(text) == expected
+
+
+def test_retry_after_seconds_or_http_date() -> None:
+    now = time.time()
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert retry_after_seconds(formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
