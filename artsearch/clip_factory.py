@@ -139,22 +139,43 @@ def build_clip_tokenizer(*, vocab_size: int | None = None, num_merges: int | Non
     return tokenizer
 
 
-def clip_config(size: str = "tiny", *, vocab_size: int = FULL_VOCAB_SIZE) -> Any:
-    """A ``transformers.CLIPConfig``: ``"base"`` is ViT-B/32 exactly, ``"tiny"`` is for tests."""
+def special_token_ids(vocab_size: int) -> dict[str, int]:
+    """``bos_token_id`` / ``eos_token_id`` of a (possibly truncated) CLIP vocabulary: its last two ids."""
+    return {"bos_token_id": vocab_size - 2, "eos_token_id": vocab_size - 1}
+
+
+def clip_config(
+    size: str = "tiny",
+    *,
+    vocab_size: int = FULL_VOCAB_SIZE,
+    text_config: dict[str, Any] | None = None,
+    vision_config: dict[str, Any] | None = None,
+    projection_dim: int | None = None,
+) -> Any:
+    """A ``transformers.CLIPConfig``: ``"base"`` is ViT-B/32 exactly, ``"tiny"`` is for tests.
+
+    ``text_config`` / ``vision_config`` / ``projection_dim`` override the size's defaults.
+    The text config's ``eos_token_id`` always matches the vocabulary: CLIP pools the text
+    at the first ``eos_token_id``, so with a truncated vocabulary and the default id
+    (49407) every text would be pooled at position 0 and encode to the same vector.
+    """
     from transformers import CLIPConfig
 
-    if size == "base":
-        config = CLIPConfig()
-        if vocab_size != config.text_config.vocab_size:
-            config.text_config.vocab_size = vocab_size
-        return config
-    if size == "tiny":
-        return CLIPConfig(
-            text_config={**TINY_TEXT_CONFIG, "vocab_size": vocab_size},
-            vision_config=TINY_VISION_CONFIG,
-            projection_dim=TINY_PROJECTION_DIM,
-        )
-    raise ValueError(f"unknown size {size!r}; use 'tiny' or 'base'")
+    if size not in ("tiny", "base"):
+        raise ValueError(f"unknown size {size!r}; use 'tiny' or 'base'")
+    if size == "base" and vocab_size == FULL_VOCAB_SIZE and not (text_config or vision_config or projection_dim):
+        return CLIPConfig()
+    base_text = {} if size == "base" else TINY_TEXT_CONFIG
+    base_vision = {} if size == "base" else TINY_VISION_CONFIG
+    kwargs: dict[str, Any] = {
+        "text_config": {**base_text, **(text_config or {}), "vocab_size": vocab_size, **special_token_ids(vocab_size)},
+        "vision_config": {**base_vision, **(vision_config or {})},
+    }
+    if projection_dim is not None:
+        kwargs["projection_dim"] = projection_dim
+    elif size == "tiny":
+        kwargs["projection_dim"] = TINY_PROJECTION_DIM
+    return CLIPConfig(**kwargs)
 
 
 def image_processor_for(config: Any) -> Any:
@@ -188,7 +209,7 @@ def save_sentence_transformer(model: Any, tokenizer: Any, out_dir: Path, *, imag
         st_model = SentenceTransformer(modules=[module], device="cpu")
         if out_dir.exists():
             shutil.rmtree(out_dir)
-        st_model.save(str(out_dir), safe_serialization=True)
+        st_model.save(str(out_dir), create_model_card=False, safe_serialization=True)
     _use_legacy_module_type(out_dir)
     logger.info("saved sentence-transformers CLIP to %s", out_dir)
     return out_dir

@@ -96,6 +96,17 @@ def test_texts_encode_including_very_long_text(tiny_clip_path: str, tiny_model) 
     assert not np.allclose(emb[0], emb[1], atol=1e-4)
 
 
+def test_truncated_vocab_model_pools_text_at_eos(tmp_path: Path) -> None:
+    """With a truncated vocabulary the EOS id changes; pooling at the wrong position makes all texts equal."""
+    from sentence_transformers import SentenceTransformer
+
+    path = build_random_clip(tmp_path / "small_vocab", size="tiny", seed=1, vocab_size=1000)
+    config = json.loads((path / "config.json").read_text())["text_config"]
+    assert config["vocab_size"] == 1000 and config["eos_token_id"] == 999
+    emb = SentenceTransformer(str(path), device="cpu").encode(["a gloomy landscape", "a portrait of a woman"])
+    assert not np.allclose(emb[0], emb[1], atol=1e-4)
+
+
 def test_build_is_deterministic(tmp_path: Path, tiny_clip_path: str) -> None:
     from safetensors.numpy import load_file
 
