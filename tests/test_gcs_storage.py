@@ -522,3 +522,24 @@ def test_killed_upload_process_resumes_with_exactly_the_rest(
     assert len(objects) == total
     for name, blob in objects.items():
         assert blob.download_as_bytes() == (prepared_data / name.removeprefix("art/")).read_bytes()
+
+
+def test_secrets_example_documents_every_setting_and_its_defaults_are_the_defaults() -> None:
+    import dataclasses
+    import re
+    import tomllib
+
+    from artsearch.config import Settings, _locations
+
+    text = (Path(__file__).resolve().parent.parent / "secrets.toml.example").read_text()
+    assert load_settings(secrets=tomllib.loads(text), env={}) == Settings()
+    uncommented = re.sub(r"(?m)^# ?((\[\w+\])|(\w+ = .*))$", r"\1", text)
+    parsed = tomllib.loads(uncommented)
+    for f in dataclasses.fields(Settings):
+        section, key, _ = _locations(f.name)
+        if f.name == "gcp_service_account":
+            assert {"type", "project_id", "private_key", "client_email", "token_uri"} <= set(parsed[f.name])
+        else:
+            assert key in parsed[section], f"secrets.toml.example lacks [{section}] {key}"
+    settings = load_settings(secrets={**parsed, "Storage": {**parsed["Storage"], "BACKEND": "gcs"}}, env={})
+    assert (settings.storage_bucket, settings.signed_url_ttl) == ("my-artsearch-images", 3600)
