@@ -54,6 +54,7 @@ class Settings:
     storage_bucket: str | None = None
     storage_prefix: str = ""
     signed_url_ttl: int = 3600
+    storage_endpoint: str | None = None  # a GCS emulator such as fake-gcs-server; None means real GCS
     # [Artsearch]
     data_dir: Path = Path("data")
     device: str = "auto"
@@ -104,6 +105,7 @@ _STORAGE_KEYS = {
     "storage_bucket": "BUCKET",
     "storage_prefix": "PREFIX",
     "signed_url_ttl": "SIGNED_URL_TTL",
+    "storage_endpoint": "ENDPOINT",
 }
 
 

@@ -69,7 +69,7 @@ class Encoder:
         self.max_tokens = _max_tokens(self.model)
 
     def _dimension(self) -> int:
-        dim = self.model.get_sentence_embedding_dimension()
+        dim = self.model.get_embedding_dimension()
         if dim:
             return int(dim)
         return int(self.encode_texts(["dimension probe"]).shape[1])

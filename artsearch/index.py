@@ -22,6 +22,7 @@ import re
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -443,8 +444,11 @@ class IndexBuilder:
                     )
                 return
             c.create_collection(self.collection, **_collection_params(self.settings, dim))
-            for name in KEYWORD_FIELDS:
-                c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+            with warnings.catch_warnings():
+                # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
+                warnings.simplefilter("ignore", UserWarning)
+                for name in KEYWORD_FIELDS:
+                    c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
 
     # Writing -------------------------------------------------------------------
     def existing_ids(self, ids: Sequence[str]) -> set[str]:

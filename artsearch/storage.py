@@ -98,7 +98,10 @@ class LocalStorage:
             raise NotFound(f"Image {key} is missing from {self.root}; re-run python qdrant/initialize_db.py.") from None
 
     def image_url(self, key: str) -> str:
-        return str(self.path(key))
+        path = self.path(key)
+        if not path.is_file():
+            raise NotFound(f"Image {key} is missing from {self.root}; re-run python qdrant/initialize_db.py.")
+        return str(path)
 
     def read_artists(self) -> dict[str, Artist]:
         path = self.root / ARTISTS_KEY

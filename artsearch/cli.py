@@ -1,0 +1,197 @@
+"""``python -m artsearch``: ingest, search, info (and upload, eval).
+
+Every command takes the connection flags (``--model``, ``--qdrant-path`` /
+``--qdrant-url``, ``--collection``), which override secrets.toml and the
+environment. Errors a user can cause print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from artsearch.config import Settings, load_settings
+from artsearch.errors import ArtsearchError
+
+log = logging.getLogger("artsearch")
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where the index lives (override secrets.toml and the environment)")
+    group.add_argument("--model", help="CLIP model name or local folder (EMBEDDER_NAME)")
+    group.add_argument("--qdrant-path", type=Path, help="embedded Qdrant folder (QDRANT_PATH)")
+    group.add_argument("--qdrant-url", help="remote Qdrant URL, e.g. a Qdrant Cloud cluster (QDRANT_URL)")
+    group.add_argument("--collection", help="collection alias (COLLECTION_NAME)")
+    group.add_argument("--data-dir", type=Path, help="folder for images and artists.json (ARTSEARCH_DATA_DIR)")
+    group.add_argument("-v", "--verbose", action="store_true", help="log more")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        embedder_name=args.model,
+        qdrant_path=args.qdrant_path,
+        qdrant_url=args.qdrant_url,
+        collection_name=args.collection,
+        data_dir=args.data_dir,
+        batch_size=getattr(args, "batch_size", None),
+    )
+
+
+def add_source_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["auto", "kaggle", "folder", "museum"],
+        help="where artworks come from (default: ARTSEARCH_SOURCE or auto: folder if --images-dir, "
+        "else Kaggle if credentials or a download exist, else the museum API)",
+    )
+    parser.add_argument("--images-dir", type=Path, help="a folder of images (one sub-folder per artist)")
+    parser.add_argument("--artists-csv", type=Path, help="artists.csv (Kaggle) or a metadata CSV (folder)")
+    parser.add_argument("--limit", type=int, help="index at most this many artworks")
+    parser.add_argument("--per-artist", type=int, help="at most this many artworks per artist")
+    parser.add_argument("--batch-size", type=int, help="images per encode/upsert batch (default 32)")
+    parser.add_argument("--type", dest="artwork_type", default="Painting", help="museum: artwork type")
+    parser.add_argument("--department", help="museum: department")
+    parser.add_argument("--query", help="museum: free-text filter")
+    parser.add_argument("--append", action="store_true", help="add new artworks to the live collection instead of rebuilding")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from artsearch.rebuild import SourceOptions, rebuild
+
+    settings = settings_from_args(args)
+    options = SourceOptions(
+        source=args.source,
+        images_dir=args.images_dir,
+        artists_csv=args.artists_csv,
+        per_artist=args.per_artist,
+        artwork_type=args.artwork_type or None,
+        department=args.department,
+        query=args.query,
+        limit=args.limit,
+    )
+    report = rebuild(settings, options, append=args.append, progress=not args.no_progress)
+    print(report.summary())
+    return 0
+
+
+def add_search_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="?", default="", help='what to look for, e.g. "a gloomy winter landscape"')
+    parser.add_argument("--image", type=Path, help="search with an image file")
+    parser.add_argument("--url", help="search with an image URL")
+    parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
+    parser.add_argument("--k", type=int, default=10, help="how many results (1-50)")
+    parser.add_argument("--artist", action="append", default=[], help="only this artist (repeatable)")
+    parser.add_argument("--genre", action="append", default=[], help="only this genre (repeatable)")
+    parser.add_argument("--nationality", action="append", default=[], help="only this nationality (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from artsearch.errors import EmptyQuery, ImageError
+    from artsearch.index import Filters
+    from artsearch.search import Query, SearchService
+
+    image = None
+    if args.image is not None:
+        try:
+            image = args.image.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"Cannot read the query image {args.image}: {exc.strerror or exc}.") from None
+    query = Query(
+        text=args.text,
+        image=image,
+        image_url=args.url or "",
+        like_id=args.like or "",
+        k=args.k,
+        filters=Filters(artists=args.artist, genres=args.genre, nationalities=args.nationality),
+    )
+    if query.mode == "text" and not query.text.strip():
+        raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
+    hits = SearchService(settings_from_args(args)).search(query)
+    if args.json:
+        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("No matching artworks.")
+    for rank, hit in enumerate(hits, 1):
+        year = f" ({hit.year})" if hit.year else ""
+        print(f"{rank:>2}. {hit.score:.3f}  {hit.title}{year} - {hit.artist_name}  [{hit.artwork_id}]")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from artsearch.search import SearchService
+
+    info = SearchService(settings_from_args(args)).info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for key, value in info.items():
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _commands() -> list[Command]:
+    commands: list[Command] = [
+        ("ingest", "build or update the index (same as qdrant/initialize_db.py)", add_source_flags, cmd_ingest),
+        ("search", "search the collection", add_search_flags, cmd_search),
+        ("info", "show the collection, its size, the model and where data lives",
+         lambda p: p.add_argument("--json", action="store_true"), cmd_info),
+    ]
+    return commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m artsearch", description="Artwork similarity search.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text, add_flags, run in _commands():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        add_flags(cmd)
+        add_connection_flags(cmd)
+        cmd.set_defaults(run=run)
+    try:
+        from artsearch.upload import add_upload_command
+
+        add_upload_command(sub)
+    except ImportError:
+        pass
+    return parser
+
+
+def quiet_libraries() -> None:
+    """Keep third-party chatter (deprecations, optional torchvision) off the user's terminal."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(message)s",
+    )
+    quiet_libraries()
+    try:
+        return int(args.run(args) or 0)
+    except ArtsearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Rebuild the index from the configured source: what initialize_db.py runs.
+
+Chooses the source, opens a build collection (or resumes an unfinished one),
+runs the ingest, and publishes the new collection under the alias the app
+reads. A failed or empty build publishes nothing: the old index keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from artsearch.config import Settings
+from artsearch.encoder import Encoder
+from artsearch.errors import SourceError
+from artsearch.index import IndexBuilder
+from artsearch.ingest import IngestReport, run_ingest
+from artsearch.sources import Source
+from artsearch.storage import LocalStorage, Storage, open_storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceOptions:
+    """Command-line choices about what to ingest."""
+
+    source: str | None = None
+    images_dir: Path | None = None
+    artists_csv: Path | None = None
+    per_artist: int | None = None
+    artwork_type: str | None = "Painting"
+    department: str | None = None
+    query: str | None = None
+    limit: int | None = None
+
+
+def choose_source(settings: Settings, options: SourceOptions) -> str:
+    """The source to use; 'auto' prefers a folder, then Kaggle, then the keyless museum API."""
+    from artsearch.sources.kaggle import find_images_dir, kaggle_credentials
+
+    kind = options.source or settings.source
+    if kind != "auto":
+        return kind
+    if options.images_dir or settings.images_dir:
+        return "folder"
+    if kaggle_credentials(settings) or find_images_dir(Path(settings.data_dir) / "kaggle"):
+        return "kaggle"
+    log.warning(
+        "No Kaggle credentials configured: building from the Cleveland Museum of Art open-access API instead "
+        "(--source museum); set KAGGLE_USERNAME and KAGGLE_KEY to use the Kaggle dataset."
+    )
+    return "museum"
+
+
+def open_source(settings: Settings, options: SourceOptions, storage: Storage) -> Source:
+    kind = choose_source(settings, options)
+    storage_root = storage.root if isinstance(storage, LocalStorage) else None
+    if kind == "folder":
+        images_dir = options.images_dir or settings.images_dir
+        if images_dir is None:
+            raise SourceError("--source folder needs --images-dir (or ARTSEARCH_IMAGES_DIR) pointing at a folder of images.")
+        from artsearch.sources.folder import FolderSource
+
+        return FolderSource(
+            Path(images_dir),
+            metadata_csv=options.artists_csv or settings.artists_csv,
+            per_artist=options.per_artist,
+            storage_root=storage_root,
+        )
+    if kind == "kaggle":
+        from artsearch.sources.kaggle import KaggleSource, download_dataset
+
+        root = Path(settings.data_dir) / "kaggle"
+        if options.images_dir is None:
+            download_dataset(settings, root)
+        return KaggleSource(
+            root,
+            images_dir=options.images_dir,
+            artists_csv=options.artists_csv or settings.artists_csv,
+            per_artist=options.per_artist,
+            storage_root=storage_root,
+        )
+    from artsearch.sources.museum import MuseumSource
+
+    return MuseumSource(
+        settings.museum_api_url,
+        storage=storage,
+        artwork_type=options.artwork_type,
+        department=options.department,
+        query=options.query,
+        limit=options.limit,
+    )
+
+
+def rebuild(
+    settings: Settings,
+    options: SourceOptions,
+    *,
+    append: bool = False,
+    encoder: Encoder | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Build (or resume) a new collection from the source and publish it under the alias.
+
+    With ``append``, new artworks are added to the live collection instead
+    (cheaper, but in embedded mode the app must not have the index open).
+    """
+    storage = open_storage(settings)
+    source = open_source(settings, options, storage)
+    encoder = encoder or Encoder(settings.embedder_name, device=settings.device, batch_size=settings.batch_size)
+    builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim)
+    try:
+        report = run_ingest(
+            source,
+            settings=settings,
+            encoder=encoder,
+            storage=storage,
+            builder=builder,
+            limit=options.limit,
+            progress=progress,
+            prune=not append,
+        )
+        if builder.count() == 0:
+            raise SourceError(
+                f"No valid images came from the {source.name} source, so nothing was published and the previous "
+                "index is unchanged. Check --images-dir / --source and the skipped list above."
+                + (f" First problem: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else "")
+            )
+        builder.publish()
+    finally:
+        builder.close()
+    return report

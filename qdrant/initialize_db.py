@@ -1,0 +1,18 @@
+"""Rebuild the artwork index: ``python qdrant/initialize_db.py [--source ...]``.
+
+With no flags it rebuilds from the configured source (secrets.toml or the
+environment) into the embedded Qdrant under ``data/qdrant``. A new collection
+is built beside the live one and published in one alias move, so the app
+keeps serving meanwhile. Run it again after an interruption: it resumes.
+``--help`` lists every flag; it is ``python -m artsearch ingest``.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from artsearch.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["ingest", *sys.argv[1:]]))
