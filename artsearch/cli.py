@@ -57,7 +57,9 @@ def add_source_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", dest="artwork_type", default="Painting", help="museum: artwork type")
     parser.add_argument("--department", help="museum: department")
     parser.add_argument("--query", help="museum: free-text filter")
-    parser.add_argument("--append", action="store_true", help="add new artworks to the live collection instead of rebuilding")
+    parser.add_argument(
+        "--append", action="store_true", help="add new artworks to the live collection instead of rebuilding"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -144,8 +146,12 @@ def _commands() -> list[Command]:
     commands: list[Command] = [
         ("ingest", "build or update the index (same as qdrant/initialize_db.py)", add_source_flags, cmd_ingest),
         ("search", "search the collection", add_search_flags, cmd_search),
-        ("info", "show the collection, its size, the model and where data lives",
-         lambda p: p.add_argument("--json", action="store_true"), cmd_info),
+        (
+            "info",
+            "show the collection, its size, the model and where data lives",
+            lambda p: p.add_argument("--json", action="store_true"),
+            cmd_info,
+        ),
     ]
     return commands
 

@@ -86,7 +86,11 @@ class Settings:
             "model": self.embedder_name,
             "device": self.device,
             "storage": self.storage_backend
-            + (f" gs://{self.storage_bucket}/{self.storage_prefix}" if self.storage_backend == "gcs" else f" {self.data_dir}"),
+            + (
+                f" gs://{self.storage_bucket}/{self.storage_prefix}"
+                if self.storage_backend == "gcs"
+                else f" {self.data_dir}"
+            ),
         }
 
 

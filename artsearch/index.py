@@ -460,7 +460,8 @@ class IndexBuilder:
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict[str, Any]]) -> None:
         points = [
-            models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, v, p in zip(ids, vectors, payloads, strict=True)
+            models.PointStruct(id=i, vector=v.tolist(), payload=p)
+            for i, v, p in zip(ids, vectors, payloads, strict=True)
         ]
         with self.qdrant.call() as c:
             c.upsert(self.collection, points=points, wait=True)
@@ -497,7 +498,9 @@ class IndexBuilder:
         if old is not None:
             ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
         ops.append(
-            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=self.collection, alias_name=alias))
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=self.collection, alias_name=alias)
+            )
         )
         with self.qdrant.call() as c:
             if old != self.collection:

@@ -60,7 +60,9 @@ def open_source(settings: Settings, options: SourceOptions, storage: Storage) ->
     if kind == "folder":
         images_dir = options.images_dir or settings.images_dir
         if images_dir is None:
-            raise SourceError("--source folder needs --images-dir (or ARTSEARCH_IMAGES_DIR) pointing at a folder of images.")
+            raise SourceError(
+                "--source folder needs --images-dir (or ARTSEARCH_IMAGES_DIR) pointing at a folder of images."
+            )
         from artsearch.sources.folder import FolderSource
 
         return FolderSource(

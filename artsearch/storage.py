@@ -58,7 +58,9 @@ def artists_from_json(raw: bytes, where: str) -> dict[str, Artist]:
         data = json.loads(raw.decode("utf-8"))
         return {slug: Artist.from_json(rec) for slug, rec in data.items()}
     except (ValueError, AttributeError, TypeError) as exc:
-        raise StorageError(f"{where} is not valid artists JSON ({exc}); rebuild it with python qdrant/initialize_db.py.") from None
+        raise StorageError(
+            f"{where} is not valid artists JSON ({exc}); rebuild it with python qdrant/initialize_db.py."
+        ) from None
 
 
 def atomic_write(path: Path, data: bytes) -> None:

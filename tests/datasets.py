@@ -113,6 +113,15 @@ def make_kaggle_layout(root: Path, per_artist: int = 4) -> KaggleLayout:
         writer.writerow(["id", "name", "years", "genre", "nationality", "bio", "wikipedia", "paintings"])
         for i, (name, years, genre, nationality) in enumerate(KAGGLE_ARTISTS.values()):
             writer.writerow(
-                [i, name, years, genre, nationality, f"{name} was a painter.", f"http://en.wikipedia.org/wiki/{name}", 4]
+                [
+                    i,
+                    name,
+                    years,
+                    genre,
+                    nationality,
+                    f"{name} was a painter.",
+                    f"http://en.wikipedia.org/wiki/{name}",
+                    4,
+                ]
             )
     return layout

@@ -28,7 +28,7 @@ from artsearch.errors import ArtsearchError, ConfigError, MissingCredentials, No
 from artsearch.gcs_storage import GCSStorage, SignedURLCache
 from artsearch.storage import LocalStorage, Storage, describe_storage, open_storage
 from artsearch.upload import add_upload_command, local_files, run_upload, upload_to_bucket
-from tests.gcs_fixtures import *
+from tests.gcs_fixtures import *  # noqa: F403  (pytest fixtures)
 from tests.gcs_fixtures import SA_EMAIL, FakeGCS, make_gcs_storage
 
 KEY = "kaggle/images/Albrecht_Dürer/Albrecht_Dürer_1.jpg"

@@ -146,7 +146,14 @@ def run_cli(args: list[str], settings, env_extra: dict | None = None, **kwargs) 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE"))}
     env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), ARTSEARCH_SECRETS=str(settings.data_dir / "none.toml"))
     env.update(env_extra or {})
-    base = ["--model", settings.embedder_name, "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir)]
+    base = [
+        "--model",
+        settings.embedder_name,
+        "--qdrant-path",
+        str(settings.qdrant_path),
+        "--data-dir",
+        str(settings.data_dir),
+    ]
     return subprocess.run(
         [sys.executable, *args, *base], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT, **kwargs
     )

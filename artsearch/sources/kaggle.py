@@ -42,7 +42,9 @@ def kaggle_credentials(settings: Settings) -> tuple[str, str] | None:
             data = json.loads(config.read_text())
             return str(data["username"]), str(data["key"])
         except (ValueError, KeyError, OSError):
-            raise MissingCredentials(f"{config} is not a valid kaggle.json; download a new one from kaggle.com/settings.")
+            raise MissingCredentials(
+                f"{config} is not a valid kaggle.json; download a new one from kaggle.com/settings."
+            ) from None
     return None
 
 
@@ -70,7 +72,9 @@ def download_dataset(settings: Settings, target: Path) -> Path:
         api.dataset_download_files(DATASET, path=str(target), unzip=True, quiet=False)
     except Exception as exc:  # the kaggle client raises bare Exceptions and HTTP errors alike
         message = str(exc).replace(creds[1], "***")[:200]
-        raise SourceError(f"Downloading {DATASET} from Kaggle failed ({message}); check the credentials and network.") from None
+        raise SourceError(
+            f"Downloading {DATASET} from Kaggle failed ({message}); check the credentials and network."
+        ) from None
     return target
 
 

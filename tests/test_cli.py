@@ -1,0 +1,152 @@
+"""The command line as a user runs it: search, info, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from artsearch.catalog import artwork_id
+from tests.conftest import test_settings
+from tests.test_ingest import run_cli
+
+
+def one_line_error(result) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_image_search_finds_the_indexed_artwork_first(kaggle_index):
+    settings, layout, _ = kaggle_index
+    path = layout.images_dir / "Claude_Monet" / "Claude_Monet_3.jpg"
+    result = run_cli(["-m", "artsearch", "search", "--image", str(path), "--k", "5", "--json"], settings)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert hits[0]["artwork_id"] == artwork_id("kaggle", "Claude_Monet/Claude_Monet_3.jpg")
+    assert hits[0]["score"] >= 0.99
+    assert hits[0]["artist"] == "Claude Monet" and hits[0]["image"].endswith("Claude_Monet_3.jpg")
+    assert {"artwork_id", "title", "artist", "score", "image"} <= set(hits[0])
+    assert len(hits) == 5 and hits == sorted(hits, key=lambda h: -h["score"])
+
+
+def test_text_search_with_filters_returns_only_matching_artists(kaggle_index):
+    settings, _, _ = kaggle_index
+    args = ["-m", "artsearch", "search", "a gloomy winter landscape", "--k", "50", "--json"]
+    result = run_cli([*args, "--artist", "Albrecht Dürer", "--artist", "Vincent van Gogh"], settings)
+    hits = json.loads(result.stdout)
+    assert {h["artist"] for h in hits} == {"Albrecht Dürer", "Vincent van Gogh"}
+    assert len(hits) == 8
+    result = run_cli([*args, "--nationality", "French"], settings)
+    assert {h["artist"] for h in json.loads(result.stdout)} == {"Claude Monet"}
+    result = run_cli([*args, "--genre", "Northern Renaissance"], settings)
+    assert {h["artist"] for h in json.loads(result.stdout)} == {"Albrecht Dürer"}
+
+
+def test_more_like_uses_the_stored_vector_and_leaves_the_seed_out(kaggle_index):
+    settings, _, _ = kaggle_index
+    seed = artwork_id("kaggle", "Claude_Monet/Claude_Monet_1.jpg")
+    result = run_cli(["-m", "artsearch", "search", "--like", seed, "--k", "3", "--json"], settings)
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3 and seed not in {h["artwork_id"] for h in hits}
+
+
+def test_overlong_and_odd_text_still_searches(kaggle_index):
+    settings, _, _ = kaggle_index
+    text = "a gloomy landscape, " * 500 + " 🎨 منظر طبيعي"
+    result = run_cli(["-m", "artsearch", "search", text, "--k", "2", "--json"], settings)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 2
+
+
+@pytest.mark.parametrize("text", ["a\x00gloomy\x00landscape", "x" * 10_000, "🎨🖼️", "منظر طبيعي شتوي", "\u202eevil"])
+def test_service_searches_any_printable_text(kaggle_index, shared_encoder, text):
+    from artsearch.search import Query, SearchService
+
+    settings, _, _ = kaggle_index
+    service = SearchService(settings, encoder=shared_encoder)
+    try:
+        assert len(service.search(Query(text=text, k=3))) == 3
+    finally:
+        service.index.close()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x00", "\n\t"])
+def test_service_refuses_blank_text_with_a_message(kaggle_index, shared_encoder, text):
+    from artsearch.errors import EmptyQuery
+    from artsearch.search import Query, SearchService
+
+    service = SearchService(kaggle_index[0], encoder=shared_encoder)
+    try:
+        with pytest.raises(EmptyQuery, match="Type a few words"):
+            service.search(Query(text=text))
+    finally:
+        service.index.close()
+
+
+def test_info_reports_count_model_and_location(kaggle_index):
+    settings, layout, _ = kaggle_index
+    result = run_cli(["-m", "artsearch", "info", "--json"], settings)
+    info = json.loads(result.stdout)
+    assert info["artworks"] == len(layout.valid)
+    assert info["model"] == settings.embedder_name and info["vector_size"] == 64
+    assert str(settings.qdrant_path) in info["qdrant"]
+
+
+def test_empty_query_is_one_line(kaggle_index):
+    settings, _, _ = kaggle_index
+    assert "Give something to search for" in one_line_error(run_cli(["-m", "artsearch", "search", "  "], settings))
+
+
+def test_unreadable_query_image_is_one_line(kaggle_index, tmp_path):
+    settings, layout, _ = kaggle_index
+    truncated = next(p for p in layout.broken if "truncated" in p.name)
+    line = one_line_error(run_cli(["-m", "artsearch", "search", "--image", str(truncated)], settings))
+    assert "could not be read" in line or "truncated" in line
+    line = one_line_error(run_cli(["-m", "artsearch", "search", "--image", str(tmp_path / "nope.jpg")], settings))
+    assert "Cannot read the query image" in line
+
+
+def test_empty_collection_is_one_line(tmp_path, tiny_clip_path):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    line = one_line_error(run_cli(["-m", "artsearch", "search", "water lilies"], settings))
+    assert "No artworks indexed yet" in line and "initialize_db.py" in line
+
+
+def test_unreachable_qdrant_url_is_one_line_without_the_key(tmp_path, tiny_clip_path):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    env = {"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_KEY": "secret-key-12345"}
+    result = run_cli(["-m", "artsearch", "search", "water lilies"], settings, env_extra=env)
+    line = one_line_error(result)
+    assert "Cannot reach Qdrant" in line and "QDRANT_URL" in line
+    assert "secret-key-12345" not in result.stderr + result.stdout
+
+
+def test_model_that_cannot_load_offline_says_how_to_point_at_a_folder(tmp_path, tiny_clip_path, kaggle_index):
+    settings = test_settings(tmp_path, "clip-ViT-B-32")
+    result = run_cli(["-m", "artsearch", "search", "water lilies"], settings)
+    line = one_line_error(result)
+    assert "clip-ViT-B-32" in line and "EMBEDDER_NAME" in line and "local" in line
+
+
+def test_missing_kaggle_credentials_say_what_to_set(tmp_path, tiny_clip_path, monkeypatch):
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
+    settings = test_settings(tmp_path, tiny_clip_path)
+    result = run_cli(
+        ["qdrant/initialize_db.py", "--source", "kaggle"], settings, env_extra={"KAGGLE_CONFIG_DIR": str(tmp_path)}
+    )
+    line = one_line_error(result)
+    assert "KAGGLE_USERNAME" in line and "KAGGLE_KEY" in line and "--source museum" in line
+
+
+@pytest.mark.parametrize("bad", [["--source", "folder"], ["--source", "folder", "--images-dir", "/nonexistent/dir"]])
+def test_folder_source_without_a_folder_is_one_line(tmp_path, tiny_clip_path, bad):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    line = one_line_error(run_cli(["qdrant/initialize_db.py", *bad], settings))
+    assert "--images-dir" in line
