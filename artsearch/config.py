@@ -134,8 +134,9 @@ def read_secrets_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or compare with secrets.toml.example.") from None
 
 
-def default_secrets_path() -> Path:
-    return Path(os.environ.get("ARTSEARCH_SECRETS", ".streamlit/secrets.toml"))
+def default_secrets_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("ARTSEARCH_SECRETS", ".streamlit/secrets.toml"))
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -185,7 +186,7 @@ def load_settings(
     """
     env = os.environ if env is None else env
     if secrets is None:
-        secrets = read_secrets_file(default_secrets_path())
+        secrets = read_secrets_file(default_secrets_path(env))
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         section, key, env_name = _locations(f.name)

@@ -3,7 +3,8 @@
 The artist is the name of the image's top-level sub-folder (``root/Claude
 Monet/water-lilies.jpg``), or comes from an optional CSV with a ``path``
 column (relative to the folder) and any of ``title, artist, genre,
-nationality, year``. Every file that is not hidden is considered, so a file
+nationality, year``. An ``artists.json`` beside the images (as the
+data-preparation notebook writes) supplies bios, years and links. Every file that is not hidden is considered, so a file
 that is not an image shows up in the end report instead of vanishing.
 """
 
@@ -15,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
-from artsearch.errors import SourceError
+from artsearch.errors import SourceError, StorageError
 from artsearch.sources import SourceItem
+from artsearch.storage import artists_from_json
 from artsearch.text import repair_mojibake
 
 SKIP_SUFFIXES = {".csv", ".json", ".md", ".txt", ".zip", ".db", ".sqlite", ".lock"}
@@ -77,7 +79,17 @@ class FolderSource:
         self.key_prefix = key_prefix.strip("/")
         self.storage_root = Path(storage_root).resolve() if storage_root else None
         self.metadata = self._read_csv(metadata_csv) if metadata_csv else {}
+        self.known_artists = self._read_artists_json(self.root / "artists.json")
         self._artists: dict[str, Artist] = {}
+
+    @staticmethod
+    def _read_artists_json(path: Path) -> dict[str, Artist]:
+        if not path.is_file():
+            return {}
+        try:
+            return artists_from_json(path.read_bytes(), str(path))
+        except StorageError as exc:
+            raise SourceError(str(exc)) from None
 
     @staticmethod
     def _read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -138,7 +150,9 @@ class FolderSource:
     def note_artist(self, artwork: Artwork) -> None:
         slug = slugify(artwork.artist)
         if slug not in self._artists:
-            self._artists[slug] = Artist(name=artwork.artist, nationality=artwork.nationality, genre=artwork.genre)
+            record = Artist(name=artwork.artist, nationality=artwork.nationality, genre=artwork.genre)
+            known = self.known_artists.get(slug)
+            self._artists[slug] = record.merged_with(known) if known else record
 
     def artists(self) -> dict[str, Artist]:
         return dict(self._artists)

@@ -1,0 +1,90 @@
+"""Settings precedence: defaults < secrets.toml < environment < overrides; nothing read at import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from artsearch.config import Settings, load_settings, read_secrets_file
+from artsearch.errors import ConfigError
+
+SECRETS = {
+    "Database": {"QDRANT_URL": "https://cluster.example:6333", "QDRANT_KEY": "k-secret", "COLLECTION_NAME": "art"},
+    "Kaggle": {"KAGGLE_USERNAME": "ann", "KAGGLE_KEY": "kag-secret"},
+    "Storage": {"BACKEND": "gcs", "BUCKET": "b", "SIGNED_URL_TTL": 900},
+    "Artsearch": {"DEVICE": "cpu", "BATCH_SIZE": 16, "ALLOW_PRIVATE_URLS": False},
+    "gcp_service_account": {"type": "service_account", "client_email": "x@y"},
+}
+
+
+def test_defaults_are_the_embedded_setup():
+    s = load_settings(secrets={}, env={})
+    assert s == Settings()
+    assert s.embedded and s.qdrant_path == Path("data/qdrant") and s.collection_name == "artworks"
+    assert s.embedder_name == "clip-ViT-B-32" and s.device == "auto" and s.storage_backend == "local"
+
+
+def test_secrets_in_the_seed_layout_are_read():
+    s = load_settings(secrets=SECRETS, env={})
+    assert (s.qdrant_url, s.qdrant_key, s.collection_name) == ("https://cluster.example:6333", "k-secret", "art")
+    assert (s.kaggle_username, s.kaggle_key) == ("ann", "kag-secret")
+    assert (s.storage_backend, s.storage_bucket, s.signed_url_ttl) == ("gcs", "b", 900)
+    assert (s.device, s.batch_size) == ("cpu", 16)
+    assert s.gcp_service_account["client_email"] == "x@y"
+    assert not s.embedded
+
+
+def test_environment_overrides_secrets_and_flags_override_both():
+    env = {"COLLECTION_NAME": "env-art", "ARTSEARCH_BATCH_SIZE": "4", "ARTSEARCH_ALLOW_PRIVATE_URLS": "yes"}
+    s = load_settings(secrets=SECRETS, env=env)
+    assert (s.collection_name, s.batch_size, s.allow_private_urls) == ("env-art", 4, True)
+    s = load_settings(secrets=SECRETS, env=env, collection_name="flag-art", batch_size=None)
+    assert (s.collection_name, s.batch_size) == ("flag-art", 4)
+
+
+def test_secrets_never_appear_in_repr_or_describe():
+    s = load_settings(secrets=SECRETS, env={})
+    text = repr(s) + str(s.describe())
+    assert "k-secret" not in text and "kag-secret" not in text and "client_email" not in text
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"ARTSEARCH_BATCH_SIZE": "many"}, "ARTSEARCH_BATCH_SIZE"),
+        ({"ARTSEARCH_ALLOW_PRIVATE_URLS": "maybe"}, "ALLOW_PRIVATE_URLS"),
+        ({"ARTSEARCH_STORAGE_BACKEND": "s3"}, "BACKEND"),
+        ({"QDRANT_URL": "cluster.example:6333"}, "QDRANT_URL"),
+        ({"ARTSEARCH_SIGNED_URL_TTL": "5"}, "SIGNED_URL_TTL"),
+    ],
+)
+def test_malformed_settings_give_one_line_naming_the_setting(env, needle):
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_settings(secrets={}, env=env)
+    assert "\n" not in str(err.value)
+
+
+def test_secrets_file_is_parsed_and_a_broken_one_is_a_clear_error(tmp_path):
+    good = tmp_path / "secrets.toml"
+    good.write_text('[Database]\nCOLLECTION_NAME = "from-file"\n')
+    assert read_secrets_file(good)["Database"]["COLLECTION_NAME"] == "from-file"
+    assert load_settings(env={"ARTSEARCH_SECRETS": str(good)}).collection_name == "from-file"
+    assert load_settings(env={"ARTSEARCH_SECRETS": str(good), "COLLECTION_NAME": "env"}).collection_name == "env"
+    assert read_secrets_file(tmp_path / "missing.toml") == {}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[Database\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        read_secrets_file(bad)
+
+
+def test_importing_the_package_reads_nothing_and_loads_no_model():
+    code = (
+        "import sys, artsearch, artsearch.config, artsearch.search, artsearch.index, artsearch.ingest, artsearch.cli;"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
