@@ -1,0 +1,202 @@
+"""artsearch: find artworks by a description, an image or an image address.
+
+Run with ``streamlit run app.py``. This file only lays out widgets and renders;
+what a search means lives in ``artsearch.webapp`` and ``artsearch.search``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from artsearch import webapp as wa
+from artsearch.config import load_settings
+from artsearch.errors import ArtsearchError
+from artsearch.images import SUPPORTED_UPLOAD_TYPES
+from artsearch.search import Hit, SearchService
+
+log = logging.getLogger("artsearch.app")
+ss = st.session_state
+FILTER_WIDGETS = {"artist": "f_artist", "genre": "f_genre", "nationality": "f_nationality"}
+FILTER_LABELS = {"artist": "Artist", "genre": "Genre", "nationality": "Nationality"}
+
+
+def show_problem(exc: ArtsearchError) -> None:
+    (st.info if wa.message_kind(exc) == "info" else st.error)(str(exc))
+
+
+def set_like(artwork_id: str) -> None:
+    ss.like = artwork_id
+
+
+def clear_like() -> None:
+    ss.like = ""
+
+
+def init_from_link() -> None:
+    """On a session's first run, fill the widgets from the address bar so a shared link reproduces its search."""
+    if ss.get("_initialised"):
+        return
+    state = wa.state_from_params({key: st.query_params.get_all(key) for key in st.query_params})
+    ss.mode = state.mode if state.mode in wa.MODES else "text"
+    ss.like = state.like_id if state.mode == "like" else ""
+    ss.q, ss.url, ss.k = state.text, state.url, state.k
+    ss._pending_filters = {"artist": state.artists, "genre": state.genres, "nationality": state.nationalities}
+    ss._initialised = True
+
+
+def sidebar(facets: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
+    pending = ss.pop("_pending_filters", {})
+    with st.sidebar:
+        st.header("Filters")
+        st.caption("Applied inside the index: every result matches all of them.")
+        for field, key in FILTER_WIDGETS.items():
+            counts = dict(facets.get(field, []))
+            options = list(counts)
+            # A link or an older rebuild may name values that are no longer choices: drop them.
+            ss[key] = wa.known(pending.get(field, ss.get(key, [])), options)
+            st.multiselect(
+                FILTER_LABELS[field], options, key=key, format_func=wa.facet_label(counts), disabled=disabled
+            )
+
+
+def controls() -> tuple[wa.PageState, bytes | None, bool]:
+    """The search widgets; returns the page state, the uploaded bytes and whether Search was pressed."""
+    mode = st.radio(
+        "Search by", list(wa.MODES), format_func=wa.MODES.get, key="mode", horizontal=True, on_change=clear_like
+    )
+    image = None
+    if mode == "text":
+        st.text_input("Describe the artwork", key="q", placeholder=wa.PLACEHOLDER, on_change=clear_like)
+    elif mode == "image":
+        upload = st.file_uploader(
+            "Upload an image", type=list(SUPPORTED_UPLOAD_TYPES), key="upload", on_change=clear_like
+        )
+        image = upload.getvalue() if upload is not None else None
+    else:
+        st.text_input("Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=clear_like)
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left.slider("How many results", 1, wa.MAX_K, key="k")
+    submitted = right.button("Search", key="search", type="primary", width="stretch")
+    like = ss.get("like", "")
+    state = wa.PageState(
+        mode="like" if like else mode,
+        text=ss.get("q", "") or "",
+        url=ss.get("url", "") or "",
+        like_id=like,
+        k=ss.k,
+        artists=list(ss.get("f_artist", [])),
+        genres=list(ss.get("f_genre", [])),
+        nationalities=list(ss.get("f_nationality", [])),
+    )
+    return state, image, submitted and not like
+
+
+def like_heading(service: SearchService, artwork_id: str) -> bool:
+    """Show which artwork "more like this" started from; False when it is gone from the collection."""
+    seed = wa.seed_hit(service, artwork_id)
+    if seed is None:
+        st.info("That artwork is no longer in the collection (a rebuild may have removed it); start a new search.")
+        return False
+    thumb, text = st.columns([1, 8], vertical_alignment="center")
+    picture = wa.display_source(seed.image_url, service.settings, wa.THUMB_PX)
+    if picture is not None:
+        thumb.image(picture, width="stretch")
+    text.markdown(f"More like **{wa.md_escape(seed.title)}** by {wa.md_escape(seed.artist_name or 'an unknown artist')}")
+    text.button("Back to your search", key="back", on_click=clear_like)
+    return True
+
+
+def artist_panel(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
+    artist = wa.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
+    with st.expander(f"Artist: {hit.artist_name or 'unknown'}"):
+        for line in wa.artist_lines(artist, hit.artist_name):
+            st.markdown(line)
+        if hit.artist_name and hit.artist_name not in works:
+            try:  # one lookup per artist per page, shared by that artist's cards
+                works[hit.artist_name] = service.artist_works(hit.artist_name, limit=wa.OTHER_WORKS + 1)
+            except ArtsearchError as exc:
+                works[hit.artist_name] = []
+                st.caption(str(exc))
+        others = [w for w in works.get(hit.artist_name, []) if w.artwork_id != hit.artwork_id][: wa.OTHER_WORKS]
+        shown = [(w.title, wa.display_source(w.image_url, service.settings, wa.THUMB_PX)) for w in others]
+        shown = [(title, picture) for title, picture in shown if picture is not None]
+        if shown:
+            st.caption("Other works in the collection")
+            st.image([p for _, p in shown], caption=[t for t, _ in shown], width=72)
+
+
+def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
+    with st.container(border=True, key=f"card_{hit.artwork_id}"):
+        picture = wa.display_source(hit.image_url, service.settings)
+        if picture is not None:
+            st.image(picture, width="stretch")
+        else:
+            st.markdown("🖼️ *image unavailable*")
+        title, sub = wa.card_lines(hit)
+        st.markdown(f"**{wa.md_escape(title)}**")
+        st.caption(wa.md_escape(sub))
+        st.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
+        artist_panel(service, hit, works)
+
+
+def results(service: SearchService, state: wa.PageState, image: bytes | None, submitted: bool) -> None:
+    if state.mode == "like" and not like_heading(service, state.like_id):
+        return
+    try:
+        query = state.query(image, submitted=submitted)
+        if query is None:
+            st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
+            return
+        with st.spinner("Searching… (the first search also loads the model)"):
+            hits = service.search(query)
+    except ArtsearchError as exc:
+        show_problem(exc)
+        return
+    if not hits:
+        st.info(wa.empty_results_message(state))
+        return
+    area = st.container()
+    mine = wa.preview(image, service.settings) if image is not None else None
+    if mine is not None:  # the uploaded image beside its results
+        left, area = st.columns([1, 4])
+        left.image(mine, caption="Your image", width="stretch")
+    works: dict[str, list[Hit]] = {}
+    with area:
+        for row in wa.rows(hits):
+            for column, hit in zip(st.columns(wa.PER_ROW), row, strict=False):
+                with column:
+                    card(service, hit, works)
+
+
+def main() -> None:
+    st.set_page_config(page_title="artsearch", page_icon="🖼️", layout="wide")
+    st.title("🖼️ artsearch")
+    st.caption(wa.HELP)
+    try:
+        settings = load_settings(secrets=wa.secrets_dict(st.secrets))
+        service = wa.get_service(settings)
+    except ArtsearchError as exc:
+        st.error(str(exc))
+        return
+    init_from_link()
+    problem: ArtsearchError | None = None
+    try:
+        facets = wa.overview(service)["facets"]
+    except ArtsearchError as exc:
+        facets, problem = {}, exc
+    sidebar(facets, disabled=problem is not None)
+    state, image, submitted = controls()
+    st.query_params.from_dict(wa.params_from_state(state))
+    if problem is not None:
+        show_problem(problem)
+    else:
+        results(service, state, image, submitted)
+
+
+try:
+    main()
+except Exception:  # the last guard: a bug must not put a traceback on the page; the log keeps it
+    log.exception("the search page failed")
+    st.error("Something went wrong on our side; try again, or start a new search. The details are in the server log.")

@@ -1,0 +1,428 @@
+"""The search page, driven through ``streamlit.testing.v1.AppTest`` against a real index and the tiny CLIP.
+
+Every test runs ``app.py`` as Streamlit would, with the environment pointing at
+a private copy of the session's Kaggle-layout index; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from artsearch import webapp
+from artsearch.config import Settings, load_settings
+from artsearch.index import IndexBuilder
+from tests.conftest import test_settings
+from tests.datasets import bomb_png
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+SECRETS = {"Artsearch": {"DEVICE": "cpu"}}  # replaces any developer secrets.toml for the test run
+QUERY = "a gloomy landscape in the winter"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_index(kaggle_index, tmp_path_factory) -> tuple[Settings, object]:
+    """A private copy of the session index: the app's cached client holds it open for the whole module."""
+    settings, layout, _ = kaggle_index
+    root = tmp_path_factory.mktemp("app_index")
+    shutil.copytree(settings.data_dir, root / "data")
+    shutil.copytree(settings.qdrant_path, root / "qdrant")
+    return test_settings(root, settings.embedder_name), layout
+
+
+def point_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, **extra: str) -> None:
+    """Point the app at ``settings``' index the way a deployment would: environment variables."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("QDRANT_URL", "")
+    monkeypatch.setenv("QDRANT_PATH", str(settings.qdrant_path))
+    monkeypatch.setenv("ARTSEARCH_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("EMBEDDER_NAME", settings.embedder_name)
+    monkeypatch.setenv("ARTSEARCH_DEVICE", "cpu")
+    monkeypatch.setenv("ARTSEARCH_STORAGE_BACKEND", "local")
+    monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "no-such-secrets.toml"))
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(autouse=True)
+def fresh_services() -> Iterator[None]:
+    """Each test starts with no cached service, and closes the Qdrant clients its app opened."""
+    webapp._service.clear()
+    yield
+    webapp._service.clear()
+
+
+@pytest.fixture
+def env(app_index, monkeypatch, tmp_path) -> tuple[Settings, object]:
+    settings, layout = app_index
+    point_env(monkeypatch, settings, tmp_path)
+    return settings, layout
+
+
+def new_app(**params: str | list[str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets = dict(SECRETS)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at
+
+
+def app_settings() -> Settings:
+    """The Settings the app builds from the current environment (to reach its cached service)."""
+    return load_settings(secrets=SECRETS, env=os.environ)
+
+
+def cards(at: AppTest) -> list[str]:
+    """Artwork ids of the result cards, in order (each card has one "More like this" button)."""
+    return [b.key.removeprefix("like_") for b in at.button if b.key and b.key.startswith("like_")]
+
+
+def card_titles(at: AppTest) -> list[str]:
+    return [m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**") and "\n" not in m.value]
+
+
+def result_captions(at: AppTest) -> list[str]:
+    return [c.value.replace("\\", "") for c in at.caption if "similarity" in c.value]
+
+
+def messages(at: AppTest) -> list[str]:
+    return [e.value for e in at.error] + [i.value for i in at.info]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def payloads() -> list[dict]:
+    """Every indexed point's payload, read through the app's own cached service (one client per folder)."""
+    service = webapp.get_service(app_settings())
+    return [dict(p.payload, id=str(p.id)) for p in service.index.scroll(limit=1000)]
+
+
+def search_text(at: AppTest, text: str = QUERY, k: int = 12) -> AppTest:
+    at.slider(key="k").set_value(k)
+    at.text_input(key="q").input(text)
+    return at.run()
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/jpeg") -> AppTest:
+    at.radio(key="mode").set_value("image").run()
+    at.file_uploader(key="upload").set_value((name, data, mime))
+    return at.run()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture
+def image_server(app_index) -> Iterator[str]:
+    """A local web server with the indexed images and an HTML page, for the image-URL mode."""
+    _, layout = app_index
+    root = layout.images_dir.parent
+    (root / "page.html").write_text("<html><body>not an image</body></html>")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- searching ------------------------------------------------------------------------------------
+
+
+def test_fresh_page_explains_itself_and_shows_no_error(env):
+    at = new_app().run()
+    assert_clean(at)
+    assert at.title[0].value.endswith("artsearch")
+    assert at.text_input(key="q").placeholder == QUERY
+    assert not at.error
+    assert [i.value for i in at.info] == [
+        "Type a description, upload an image or paste an image address, then press Enter or Search."
+    ]
+    assert cards(at) == []
+
+
+def test_text_search_renders_k_results_in_a_grid_and_reuses_the_model(env):
+    at = search_text(new_app().run(), k=5)
+    assert_clean(at)
+    assert not messages(at)
+    assert len(cards(at)) == 5
+    assert len(result_captions(at)) == 5
+    assert len(at.columns) >= 4  # a grid, not one column
+    assert len([i for i in at.image if i.value]) >= 5
+    assert at.query_params["q"] == QUERY and at.query_params["k"] == "5"
+    service = webapp.get_service(app_settings())
+    encoder = service._encoder
+    assert encoder is not None  # loaded by the first search
+    at.text_input(key="q").input("a portrait of a woman").run()
+    assert_clean(at)
+    assert len(cards(at)) == 5
+    assert webapp.get_service(app_settings()) is service and service._encoder is encoder  # no reload
+
+
+def test_k_defaults_to_12_and_is_capped_by_the_collection(env):
+    _ = env
+    at = search_text(new_app().run(), k=12)
+    assert len(cards(at)) == min(12, len(payloads()))
+    at = search_text(at, k=50)
+    assert len(cards(at)) == min(50, len(payloads()))
+
+
+def test_image_search_of_an_indexed_artwork_shows_it_first_and_shows_the_upload(env):
+    _, layout = env
+    path = layout.valid[0]
+    expected = next(p for p in payloads() if p["image_key"].endswith("/" + path.name))
+    at = upload(new_app().run(), path.name, path.read_bytes())
+    assert_clean(at)
+    assert not messages(at)
+    assert cards(at)[0] == expected["id"]
+    assert card_titles(at)[0] == expected["title"]
+    assert "similarity 1.00" in result_captions(at)[0]
+    assert any(i.captions == ["Your image"] for i in at.image)
+    assert at.query_params["mode"] == "image"
+
+
+def test_image_url_search_fetches_server_side(env, image_server, monkeypatch):
+    _, layout = env
+    monkeypatch.setenv("ARTSEARCH_ALLOW_PRIVATE_URLS", "true")
+    path = layout.valid[5]
+    expected = next(p for p in payloads() if p["image_key"].endswith("/" + path.name))
+    url = f"{image_server}/images/{path.parent.name}/{path.name}"
+    at = new_app(mode="url", url=url).run()
+    assert_clean(at)
+    assert not messages(at)
+    assert cards(at)[0] == expected["id"]
+    assert at.query_params["url"] == url
+
+
+def test_more_like_this_searches_by_the_stored_vector_and_leaves_the_seed_out(env):
+    at = search_text(new_app().run(), k=4)
+    seed = cards(at)[1]
+    seed_title = card_titles(at)[1]
+    at.button(key=f"like_{seed}").click().run()
+    assert_clean(at)
+    assert not messages(at)
+    assert len(cards(at)) == 4
+    assert seed not in cards(at)
+    assert any(m.value.startswith("More like **") and seed_title.split()[0] in m.value for m in at.markdown)
+    assert at.query_params["mode"] == "like" and at.query_params["like"] == seed
+    at.button(key="back").click().run()
+    assert "like" not in at.query_params and len(cards(at)) == 4 and seed in cards(at)
+
+
+def test_artist_panel_shows_facts_bio_wikipedia_and_other_works(env):
+    _ = env
+    at = new_app(artist="Claude Monet", q=QUERY, k="3").run()
+    assert_clean(at)
+    ids = cards(at)
+    assert len(ids) == 3
+    monet = [p for p in payloads() if p["artist"] == "Claude Monet"]
+    panel = next(e for e in at.expander if e.label == "Artist: Claude Monet")
+    text = "\n".join(m.value for m in panel.markdown).replace("\\", "")
+    assert "French" in text and "1840" in text and "1926" in text and "Impressionism" in text
+    assert "Claude Monet was a painter." in text
+    assert "[Wikipedia](https://en.wikipedia.org/wiki/Claude%20Monet)" in text
+    shown = panel.image[0].captions
+    assert len(shown) == min(8, len(monet) - 1)
+    titles = {p["title"] for p in monet}
+    assert set(shown) <= titles
+
+
+def test_artist_panel_for_an_artist_without_a_record(env):
+    at = new_app(artist="Mystery Painter", q=QUERY, k="2").run()
+    assert_clean(at)
+    assert len(cards(at)) == 2
+    panel = next(e for e in at.expander if e.label == "Artist: Mystery Painter")
+    assert any("No biography" in m.value for m in panel.markdown)
+
+
+def test_filters_come_from_the_payload_and_restrict_every_result(env):
+    _ = env
+    at = new_app().run()
+    options = at.multiselect(key="f_artist").options
+    assert {"Claude Monet", "Vincent van Gogh", "Albrecht Dürer", "Mystery Painter"} <= {o.split(" (")[0] for o in options}
+    at.multiselect(key="f_artist").select("Vincent van Gogh")
+    at = search_text(at, k=12)
+    assert_clean(at)
+    van_gogh = [p for p in payloads() if p["artist"] == "Vincent van Gogh"]
+    assert len(cards(at)) == len(van_gogh) == 4  # filtered inside Qdrant: k results would otherwise be 12
+    assert all(c.startswith("Vincent van Gogh") for c in result_captions(at))
+    assert at.query_params["artist"] == "Vincent van Gogh"
+    at.multiselect(key="f_artist").unselect("Vincent van Gogh")
+    at.multiselect(key="f_nationality").select("German").run()
+    assert result_captions(at) and all(c.startswith("Albrecht Dürer") for c in result_captions(at))
+
+
+def test_filters_that_match_nothing_say_so(env):
+    at = new_app(artist=["Vincent van Gogh"], nationality=["French"], q=QUERY).run()
+    assert_clean(at)
+    assert cards(at) == []
+    assert [i.value for i in at.info] == ["Nothing matches these filters; remove some in the sidebar."]
+
+
+def test_query_params_reproduce_a_search(env):
+    at = new_app().run()
+    at.multiselect(key="f_artist").select("Claude Monet").select("Albrecht Dürer")
+    at = search_text(at, text="sunset over the sea", k=7)
+    first = cards(at)
+    params = dict(at.query_params)
+    assert params["q"] == "sunset over the sea" and params["k"] == "7"
+    assert sorted(params["artist"]) == ["Albrecht Dürer", "Claude Monet"]
+    shared = new_app(**params).run()
+    assert_clean(shared)
+    assert cards(shared) == first
+    assert shared.text_input(key="q").value == "sunset over the sea" and shared.slider(key="k").value == 7
+    assert sorted(shared.multiselect(key="f_artist").value) == ["Albrecht Dürer", "Claude Monet"]
+    # "more like this" is a link too
+    shared.button(key=f"like_{first[0]}").click().run()
+    like = new_app(**dict(shared.query_params)).run()
+    assert cards(like) == cards(shared) and first[0] not in cards(like)
+
+
+def test_a_tampered_link_falls_back_to_sane_values(env):
+    at = new_app(q=QUERY, k="9999", mode="bogus", artist=["Nobody at all"], like="not-a-uuid").run()
+    assert_clean(at)
+    assert not at.error
+    assert at.slider(key="k").value == 50 and at.radio(key="mode").value == "text"
+    assert at.multiselect(key="f_artist").value == []
+
+
+# --- bad input and faults: one message, no traceback, the page still works ------------------------
+
+
+def assert_one_message(at: AppTest, kind: str, *fragments: str) -> None:
+    assert_clean(at)
+    shown = at.error if kind == "error" else at.info
+    assert len(messages(at)) == 1 and len(shown) == 1, messages(at)
+    for fragment in fragments:
+        assert fragment in shown[0].value, shown[0].value
+    assert cards(at) == []
+
+
+def test_search_pressed_with_an_empty_box(env):
+    at = new_app().run()
+    at.button(key="search").click().run()
+    assert_one_message(at, "info", "Type a few words")
+    at.text_input(key="q").input("   ").run()
+    at.button(key="search").click().run()
+    assert_one_message(at, "info", "Type a few words")
+    assert len(cards(search_text(at))) == 12  # still usable
+
+
+def test_search_pressed_with_no_file_or_no_url(env):
+    at = new_app(mode="image").run()
+    at.button(key="search").click().run()
+    assert_one_message(at, "info", "Choose an image file")
+    at.radio(key="mode").set_value("url").run()
+    at.button(key="search").click().run()
+    assert_one_message(at, "info", "Paste the address of an image")
+
+
+def noise_png(side: int) -> bytes:
+    pixels = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG", compress_level=0)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "fragment"),
+    [
+        ("notes.png", lambda layout: b"this is not an image at all\n", "not"),
+        ("half.jpg", lambda layout: next(p for p in layout.broken if "truncated" in p.name).read_bytes(), "truncated"),
+        ("empty.png", lambda layout: b"", "empty"),
+        ("bomb.png", lambda layout: bomb_png(), "pixels"),
+        ("huge.png", lambda layout: noise_png(700), "MB"),
+    ],
+    ids=["not-an-image", "truncated", "empty", "decompression-bomb", "over-the-upload-limit"],
+)
+def test_bad_uploads_show_one_error(env, monkeypatch, name, make, fragment):
+    _, layout = env
+    monkeypatch.setenv("ARTSEARCH_MAX_UPLOAD_MB", "1")  # the 1.4 MB noise PNG is over it
+    at = upload(new_app().run(), name, make(layout), "image/png")
+    assert_one_message(at, "error", fragment)
+    path = layout.valid[1]
+    at = upload(at, path.name, path.read_bytes())  # the page stays usable
+    assert_clean(at)
+    assert len(cards(at)) == 12 and not at.error
+
+
+def test_image_url_faults(env, image_server, monkeypatch):
+    monkeypatch.setenv("ARTSEARCH_ALLOW_PRIVATE_URLS", "true")
+    at = new_app(mode="url", url=f"{image_server}/page.html").run()
+    assert_one_message(at, "error", "web page")
+    at = new_app(mode="url", url=f"http://127.0.0.1:{closed_port()}/x.jpg").run()
+    assert_one_message(at, "error")
+    at = new_app(mode="url", url="ftp://example.org/x.jpg").run()
+    assert_one_message(at, "error", "http")
+
+
+def test_loopback_url_is_refused_without_the_allow_flag(env, image_server):
+    _, layout = env
+    path = layout.valid[0]
+    at = new_app(mode="url", url=f"{image_server}/images/{path.parent.name}/{path.name}").run()
+    assert_one_message(at, "error")
+    assert "127.0.0.1" in at.error[0].value or "address" in at.error[0].value
+
+
+def test_missing_collection_says_how_to_build_it(app_index, monkeypatch, tmp_path):
+    settings, _ = app_index
+    point_env(monkeypatch, settings.replace(qdrant_path=tmp_path / "empty-qdrant"), tmp_path)
+    at = new_app(q=QUERY).run()
+    assert_one_message(at, "info", "initialize_db.py")
+    assert at.text_input(key="q").value == QUERY  # the page is still there
+
+
+def test_empty_collection_says_how_to_build_it(app_index, monkeypatch, tmp_path):
+    settings, _ = app_index
+    empty = test_settings(tmp_path, settings.embedder_name)
+    builder = IndexBuilder.start_build(empty, dim=64)
+    builder.publish()
+    builder.close()
+    point_env(monkeypatch, empty, tmp_path)
+    at = new_app(q=QUERY).run()
+    assert_one_message(at, "info", "No artworks indexed yet")
+
+
+def test_qdrant_unreachable(app_index, monkeypatch, tmp_path):
+    settings, _ = app_index
+    point_env(monkeypatch, settings, tmp_path, QDRANT_URL=f"http://127.0.0.1:{closed_port()}")
+    at = new_app(q=QUERY).run()
+    assert_one_message(at, "error", "Cannot reach Qdrant")
+    assert at.multiselect(key="f_artist").disabled
+
+
+def test_a_malformed_setting_is_one_error(app_index, monkeypatch, tmp_path):
+    settings, _ = app_index
+    point_env(monkeypatch, settings, tmp_path, ARTSEARCH_STORAGE_BACKEND="ftp")
+    at = new_app().run()
+    assert_clean(at)
+    assert len(at.error) == 1 and "BACKEND" in at.error[0].value
