@@ -139,6 +139,33 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_eval_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample", type=int, default=300, help="artworks sampled for image and ANN metrics")
+    parser.add_argument("--duplicates", type=int, default=100, help="artworks copied for near-duplicate recovery")
+    parser.add_argument("--artist-template", default="a painting by {artist}", help="text query per artist")
+    parser.add_argument("--genre-template", default="a {genre} painting", help="text query per genre")
+    parser.add_argument("--min-label-count", type=int, default=5, help="only labels with at least this many works")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from artsearch.evaluate import evaluate
+    from artsearch.search import SearchService
+
+    report = evaluate(
+        SearchService(settings_from_args(args)),
+        sample=args.sample,
+        duplicates=args.duplicates,
+        artist_template=args.artist_template,
+        genre_template=args.genre_template,
+        min_label_count=args.min_label_count,
+        seed=args.seed,
+    )
+    print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else report.table())
+    return 0
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
@@ -152,6 +179,7 @@ def _commands() -> list[Command]:
             lambda p: p.add_argument("--json", action="store_true"),
             cmd_info,
         ),
+        ("eval", "measure search quality on the current collection", add_eval_flags, cmd_eval),
     ]
     return commands
 
