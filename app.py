@@ -130,10 +130,11 @@ def artist_panel(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) 
 def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
     with st.container(border=True, key=f"card_{hit.artwork_id}"):
         picture = wa.display_source(hit.image_url, service.settings)
-        if picture is not None:
-            st.image(picture, width="stretch")
-        else:
-            st.markdown("🖼️ *image unavailable*")
+        with st.container(key=f"pic_{hit.artwork_id}"):
+            if picture is not None:
+                st.image(picture, width="stretch")
+            else:
+                st.markdown("*image unavailable*")
         title, sub = wa.card_lines(hit)
         st.markdown(f"**{wa.md_escape(title)}**")
         st.caption(wa.md_escape(sub))
@@ -172,7 +173,7 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
 
 def main() -> None:
     st.set_page_config(page_title="artsearch", page_icon="🖼️", layout="wide")
-    st.title("🖼️ artsearch")
+    st.title("artsearch")
     st.caption(wa.HELP)
     try:
         settings = load_settings(secrets=wa.secrets_dict(st.secrets))

@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -325,7 +326,18 @@ def _release(service: SearchService) -> None:
 
 @st.cache_resource(show_spinner=False, on_release=_release)
 def _service(key: str, _settings: Settings) -> SearchService:
-    return SearchService(_settings)
+    service = SearchService(_settings)
+    # Load the model in the background now, so the first visitor's first search does not wait for the
+    # torch import and the weights; the encoder property is locked, so a search that comes first just waits.
+    threading.Thread(target=_warm, args=(service,), name="artsearch-warm-model", daemon=True).start()
+    return service
+
+
+def _warm(service: SearchService) -> None:
+    try:
+        service.encoder  # noqa: B018 - the property loads the model
+    except ArtsearchError as exc:  # the first search shows this message to the visitor
+        log.warning("could not preload the model: %s", exc)
 
 
 def get_service(settings: Settings) -> SearchService:

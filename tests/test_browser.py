@@ -1,0 +1,145 @@
+"""The real thing: ``streamlit run app.py`` on localhost, driven by Playwright in Debian's Chromium.
+
+Chromium comes from the system (``apt-get install chromium``, done by CI); the
+test never runs ``playwright install``. It fails, rather than skips, when the
+browser is missing, so a broken setup is seen.
+
+The screenshot is saved under the test's tmp dir. It is copied to
+``docs/screenshot.png`` (the README's picture) when that file does not exist
+yet or when ``ARTSEARCH_UPDATE_SCREENSHOT=1``, so ordinary runs leave the
+working tree alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from artsearch.config import Settings
+from tests.conftest import test_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+QUERY = "a gloomy landscape in the winter"
+K = 8
+CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture, not its artist panel'
+
+pytestmark = pytest.mark.timeout(420)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser_index(kaggle_index, tmp_path_factory) -> Settings:
+    """A private copy of the session index: the served app is another process and holds its folder open."""
+    settings, _, _ = kaggle_index
+    root = tmp_path_factory.mktemp("browser_index")
+    shutil.copytree(settings.data_dir, root / "data")
+    shutil.copytree(settings.qdrant_path, root / "qdrant")
+    return test_settings(root, settings.embedder_name)
+
+
+@pytest.fixture
+def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port, pointed at the test index; yields its URL."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        QDRANT_URL="",
+        QDRANT_PATH=str(browser_index.qdrant_path),
+        ARTSEARCH_DATA_DIR=str(browser_index.data_dir),
+        EMBEDDER_NAME=browser_index.embedder_name,
+        ARTSEARCH_DEVICE="cpu",
+        ARTSEARCH_STORAGE_BACKEND="local",
+        ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
+        STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
+    log = (tmp_path / "streamlit.log").open("wb")
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1500})
+            page.goto(f"{served_app}/?k={K}", wait_until="domcontentloaded")
+            box = page.get_by_placeholder(QUERY)
+            box.wait_for(timeout=60_000)
+            box.fill(QUERY)
+            box.press("Enter")
+            # The first search loads the model; then K cards, each with an image that the browser decoded.
+            page.wait_for_function(
+                """([selector, k]) => {
+                    const imgs = [...document.querySelectorAll(selector)];
+                    return imgs.length === k && imgs.every((img) => img.complete && img.naturalWidth > 0);
+                }""",
+                arg=[CARD_IMAGES, K],
+                timeout=120_000,
+            )
+            widths = page.eval_on_selector_all(CARD_IMAGES, "imgs => imgs.map((img) => img.naturalWidth)")
+            assert len(widths) == K and all(w > 0 for w in widths), widths
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            assert page.get_by_role("button", name="More like this").count() == K
+            assert f"q={QUERY.replace(' ', '+')}" in page.url  # the search is a link
+            page.wait_for_timeout(500)  # let the last layout pass settle before the picture
+            shot = tmp_path / "search.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    docs = ROOT / "docs" / "screenshot.png"
+    if not docs.exists() or os.environ.get("ARTSEARCH_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, docs)
