@@ -47,7 +47,8 @@ def init_from_link() -> None:
 
 
 def sidebar(facets: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
-    pending = ss.pop("_pending_filters", {})
+    # A link's filters wait until there are choices to match them against (the index may be down now).
+    pending = ss.get("_pending_filters", {}) if disabled else ss.pop("_pending_filters", {})
     with st.sidebar:
         st.header("Filters")
         st.caption("Applied inside the index: every result matches all of them.")
@@ -78,7 +79,7 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
         st.text_input("Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=clear_like)
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.slider("How many results", 1, wa.MAX_K, key="k")
-    submitted = right.button("Search", key="search", type="primary", width="stretch")
+    submitted = right.button("Search", key="search", type="primary", width="stretch", on_click=clear_like)
     like = ss.get("like", "")
     state = wa.PageState(
         mode="like" if like else mode,
@@ -90,7 +91,7 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
         genres=list(ss.get("f_genre", [])),
         nationalities=list(ss.get("f_nationality", [])),
     )
-    return state, image, submitted and not like
+    return state, image, submitted
 
 
 def like_heading(service: SearchService, artwork_id: str) -> bool:
@@ -109,7 +110,10 @@ def like_heading(service: SearchService, artwork_id: str) -> bool:
 
 
 def artist_panel(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
-    artist = wa.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
+    try:
+        artist = wa.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
+    except ArtsearchError:  # an unreadable artists.json: the record the search returned will do
+        artist = hit.artist
     with st.expander(f"Artist: {hit.artist_name or 'unknown'}"):
         for line in wa.artist_lines(artist, hit.artist_name):
             st.markdown(line)
@@ -143,9 +147,9 @@ def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
 
 
 def results(service: SearchService, state: wa.PageState, image: bytes | None, submitted: bool) -> None:
-    if state.mode == "like" and not like_heading(service, state.like_id):
-        return
     try:
+        if state.mode == "like" and not like_heading(service, state.like_id):
+            return
         query = state.query(image, submitted=submitted)
         if query is None:
             st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
@@ -158,11 +162,12 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
     if not hits:
         st.info(wa.empty_results_message(state))
         return
-    area = st.container()
     mine = wa.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results
         left, area = st.columns([1, 4])
         left.image(mine, caption="Your image", width="stretch")
+    else:
+        area = st.container()
     works: dict[str, list[Hit]] = {}
     with area:
         for row in wa.rows(hits):

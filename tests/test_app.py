@@ -24,8 +24,10 @@ from streamlit.testing.v1 import AppTest
 from artsearch import webapp
 from artsearch.config import Settings, load_settings
 from artsearch.index import IndexBuilder
+from artsearch.storage import LocalStorage
 from tests.conftest import test_settings
 from tests.datasets import bomb_png
+from tests.gcs_fixtures import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -77,9 +79,9 @@ def env(app_index, monkeypatch, tmp_path) -> tuple[Settings, object]:
     return settings, layout
 
 
-def new_app(**params: str | list[str]) -> AppTest:
+def new_app(secrets: dict | None = None, **params: str | list[str]) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets = dict(SECRETS)
+    at.secrets = dict(secrets or SECRETS)
     for key, value in params.items():
         at.query_params[key] = value
     return at
@@ -113,7 +115,10 @@ def assert_clean(at: AppTest) -> None:
 
 def payloads() -> list[dict]:
     """Every indexed point's payload, read through the app's own cached service (one client per folder)."""
-    service = webapp.get_service(app_settings())
+    return payloads_of(webapp.get_service(app_settings()))
+
+
+def payloads_of(service) -> list[dict]:
     return [dict(p.payload, id=str(p.id)) for p in service.index.scroll(limit=1000)]
 
 
@@ -188,12 +193,13 @@ def test_text_search_renders_k_results_in_a_grid_and_reuses_the_model(env):
     assert webapp.get_service(app_settings()) is service and service._encoder is encoder  # no reload
 
 
-def test_k_defaults_to_12_and_is_capped_by_the_collection(env):
-    _ = env
-    at = search_text(new_app().run(), k=12)
-    assert len(cards(at)) == min(12, len(payloads()))
+def test_k_defaults_to_12_and_goes_up_to_50(env):
+    at = new_app().run()
+    assert at.slider(key="k").value == 12 and (at.slider(key="k").min, at.slider(key="k").max) == (1, 50)
+    at.text_input(key="q").input(QUERY).run()
+    assert len(cards(at)) == 12 and "k" not in at.query_params
     at = search_text(at, k=50)
-    assert len(cards(at)) == min(50, len(payloads()))
+    assert len(cards(at)) == min(50, len(payloads()))  # the test collection holds fewer than 50
 
 
 def test_image_search_of_an_indexed_artwork_shows_it_first_and_shows_the_upload(env):
@@ -236,6 +242,9 @@ def test_more_like_this_searches_by_the_stored_vector_and_leaves_the_seed_out(en
     assert at.query_params["mode"] == "like" and at.query_params["like"] == seed
     at.button(key="back").click().run()
     assert "like" not in at.query_params and len(cards(at)) == 4 and seed in cards(at)
+    at.button(key=f"like_{seed}").click().run()
+    at.button(key="search").click().run()  # Search leaves "more like this" for the search in the box
+    assert at.query_params.get("mode") is None and seed in cards(at)
 
 
 def test_artist_panel_shows_facts_bio_wikipedia_and_other_works(env):
@@ -313,6 +322,33 @@ def test_a_tampered_link_falls_back_to_sane_values(env):
     assert not at.error
     assert at.slider(key="k").value == 50 and at.radio(key="mode").value == "text"
     assert at.multiselect(key="f_artist").value == []
+
+
+def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, service_account_info, monkeypatch):  # noqa: F811
+    """Same page, storage switched to GCS (fake-gcs-server): cards show V4 signed URLs the browser can load."""
+    import requests
+
+    settings, _ = env
+    local = LocalStorage(settings.data_dir)
+    secrets = {"gcp_service_account": service_account_info, "Storage": {"BUCKET": gcs_bucket, "PREFIX": "art/"}}
+    monkeypatch.setenv("ARTSEARCH_STORAGE_BACKEND", "gcs")
+    monkeypatch.setenv("ARTSEARCH_STORAGE_ENDPOINT", fake_gcs.url)
+    service = webapp.get_service(load_settings(secrets=secrets, env=os.environ))
+    originals = {p["image_key"]: local.read_image(p["image_key"]) for p in payloads_of(service)}
+    for key, data in originals.items():
+        service.storage.put_image(key, data)
+    service.storage.write_artists(local.read_artists())
+    at = new_app(secrets=secrets, q=QUERY, k="4").run()
+    assert_clean(at)
+    assert not messages(at)
+    pictures = [i.value[0] for i in at.image if len(i.value) == 1]
+    assert len(pictures) == 4
+    for url in pictures:
+        assert url.startswith(fake_gcs.url) and "X-Goog-Signature=" in url
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 200 and response.content in originals.values()
+    facts = "\n".join(m.value for e in at.expander for m in e.markdown).replace("\\", "")
+    assert "was a painter." in facts  # artists.json read from the bucket
 
 
 # --- bad input and faults: one message, no traceback, the page still works ------------------------
