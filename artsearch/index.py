@@ -34,7 +34,7 @@ from qdrant_client import QdrantClient, models
 
 from artsearch.catalog import KEYWORD_FIELDS
 from artsearch.config import Settings
-from artsearch.errors import CollectionMissing, QdrantUnavailable
+from artsearch.errors import CollectionMissing, NotFound, QdrantUnavailable
 from artsearch.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,15 @@ def _describe_qdrant_error(settings: Settings, exc: BaseException) -> str:
     )
 
 
+MISSING_POINT = "That artwork is no longer in the collection (a rebuild may have removed it); start a new search."
+
+
+def _is_missing_point(exc: BaseException) -> bool:
+    """A point id the collection does not hold (local: 'Point x is not found', server: 'No point with id x')."""
+    text = str(exc).lower()
+    return (text.startswith("point ") and "not found" in text) or "no point with id" in text
+
+
 def _is_not_found(exc: BaseException) -> bool:
     text = str(exc).lower()
     return getattr(exc, "status_code", None) == 404 or ("not found" in text and "collection" in text)
@@ -104,6 +113,7 @@ class Qdrant:
         self.client = client
         self.location = location
         self._lock: threading.RLock | None = threading.RLock() if settings.embedded else None
+        self.closed = False
 
     @classmethod
     def remote(cls, settings: Settings) -> Qdrant:
@@ -136,15 +146,28 @@ class Qdrant:
                 with self._lock:
                     yield self.client
         except (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError, OSError) as exc:
+            if _is_missing_point(exc):
+                raise NotFound(MISSING_POINT) from None
             if _is_not_found(exc):
                 raise CollectionMissing(missing_message(self.settings)) from None
             raise QdrantUnavailable(_describe_qdrant_error(self.settings, exc)) from None
-        except ValueError as exc:  # local mode: "Collection x not found"
+        except ValueError as exc:  # local mode: "Collection x not found", "Point x is not found in the collection"
+            if _is_missing_point(exc):
+                raise NotFound(MISSING_POINT) from None
             if "not found" in str(exc).lower():
                 raise CollectionMissing(missing_message(self.settings)) from None
             raise
 
     def close(self) -> None:
+        """Close the client once the calls in flight on it have finished (embedded: under the call lock)."""
+        if self._lock is None:
+            self._close()
+            return
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        self.closed = True
         try:
             self.client.close()
         except Exception:  # closing is best effort; nothing to recover
@@ -257,17 +280,50 @@ class VectorIndex:
         pointer = read_pointer(self.settings)
         if pointer is None:
             raise CollectionMissing(missing_message(self.settings))
-        if self._qdrant is None or pointer != self._pointer:
-            with self._switch_lock:
-                if self._qdrant is None or pointer != self._pointer:
-                    old = self._qdrant
-                    self._qdrant = Qdrant.embedded(self.settings, Path(self.settings.qdrant_path) / pointer["folder"])
-                    self._pointer = pointer
-                    if old is not None:
-                        log.info("switched to the rebuilt index %s", pointer["folder"])
-                        old.close()
-                        remove_stale_builds(self.settings)
-        return self._qdrant
+        current = self._qdrant
+        if current is not None and pointer == self._pointer:
+            return current
+        with self._switch_lock:
+            # Read again under the lock: a pointer read before another thread switched may be older than
+            # the one now open, and switching back to it would open a folder already deleted.
+            pointer = read_pointer(self.settings)
+            if pointer is None:
+                raise CollectionMissing(missing_message(self.settings))
+            if self._qdrant is not None and pointer == self._pointer:
+                return self._qdrant
+            folder = Path(self.settings.qdrant_path) / pointer["folder"]
+            try:
+                if not folder.is_dir():
+                    raise QdrantUnavailable(
+                        f"The index folder {folder} named by {pointer_path(self.settings)} is missing; "
+                        "rebuild it with python qdrant/initialize_db.py."
+                    )
+                new = Qdrant.embedded(self.settings, folder)
+            except QdrantUnavailable as exc:
+                if self._qdrant is None:
+                    raise
+                # Still held by the rebuild that just published it (or gone): keep answering from the
+                # open build and try again on the next call.
+                log.debug("keeping %s for now: %s", self._pointer, exc)
+                return self._qdrant
+            old, self._qdrant, self._pointer = self._qdrant, new, pointer
+            if old is not None:
+                log.info("switched to the rebuilt index %s", pointer["folder"])
+                old.close()  # waits for the calls in flight on it; later ones see .closed and retry
+                remove_stale_builds(self.settings)
+            return new
+
+    @contextmanager
+    def _call(self) -> Iterator[QdrantClient]:
+        """The live client for one call, retried on the new build when a switch closed the old one meanwhile."""
+        for _ in range(5):
+            q = self.qdrant()
+            with q.call() as client:
+                if q.closed:  # checked under the call lock, which close() takes too
+                    continue
+                yield client
+                return
+        raise QdrantUnavailable(f"The index at {self.settings.qdrant_path} kept changing under this search; retry.")
 
     def close(self) -> None:
         if self._qdrant is not None:
@@ -276,13 +332,11 @@ class VectorIndex:
 
     # Every query goes through the alias, so embedded and remote share it.
     def count(self) -> int:
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             return c.count(self.alias, exact=True).count
 
     def vector_size(self) -> int | None:
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             params = c.get_collection(self.alias).config.params.vectors
         return getattr(params, "size", None)
 
@@ -306,8 +360,7 @@ class VectorIndex:
         if isinstance(query, np.ndarray):
             query = query.astype(np.float32).tolist()
         flt = (filters or Filters()).to_qdrant(exclude_ids)
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             return c.query_points(
                 self.alias,
                 query=query,
@@ -321,8 +374,7 @@ class VectorIndex:
     def query_groups(
         self, vector: Sequence[float], *, group_by: str, group_size: int, limit: int, filters: Filters | None = None
     ) -> list[models.PointGroup]:
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             return c.query_points_groups(
                 self.alias,
                 query=list(map(float, vector)),
@@ -334,20 +386,17 @@ class VectorIndex:
             ).groups
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[models.Record]:
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             return c.retrieve(self.alias, ids=list(ids), with_payload=True, with_vectors=with_vectors)
 
     def scroll(self, *, filters: Filters | None = None, limit: int = 8) -> list[models.Record]:
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             points, _ = c.scroll(self.alias, scroll_filter=(filters or Filters()).to_qdrant(), limit=limit)
         return points
 
     def facet(self, key: str, limit: int = 500) -> list[tuple[str, int]]:
         """Distinct values of a keyword field with their counts, most common first."""
-        q = self.qdrant()
-        with q.call() as c:
+        with self._call() as c:
             hits = c.facet(self.alias, key=key, limit=limit, exact=True).hits
         return [(str(h.value), int(h.count)) for h in hits]
 

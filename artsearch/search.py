@@ -120,9 +120,11 @@ class SearchService:
         return self._encoder
 
     def artists(self) -> dict[str, Artist]:
-        if self._artists is None:
-            self._artists = self.storage.read_artists()
-        return self._artists
+        # A local copy: refresh() on another session's thread may reset the attribute between the lines.
+        artists = self._artists
+        if artists is None:
+            artists = self._artists = self.storage.read_artists()
+        return artists
 
     def refresh(self) -> None:
         """Forget cached artist data (after a rebuild)."""
