@@ -1,0 +1,236 @@
+"""Reliability across real processes: a rebuild while the app serves, and SIGKILL anywhere in the ingest.
+
+Both run ``python qdrant/initialize_db.py`` as a separate process, exactly as a user would. Each test prints a
+``FIGURE`` line (see ``pytest -s``) that docs/reliability.md quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from artsearch.catalog import artwork_id
+from artsearch.index import build_folders, pointer_path, read_pointer
+from tests.conftest import test_settings
+from tests.datasets import jpeg_bytes, make_kaggle_layout, painting
+from tests.test_ingest import ROOT, all_payloads, copy_index
+
+PAYLOAD_FIELDS = {
+    "artwork_id", "title", "artist", "artist_slug", "genre", "nationality", "year", "image_key", "source",
+    "source_url", "width", "height",
+}  # fmt: skip
+
+
+def cli_env(settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE"))}
+    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", ARTSEARCH_SECRETS=str(settings.data_dir / "none"))
+    return env
+
+
+def initialize_db(settings, *extra: str) -> list[str]:
+    return [
+        sys.executable, "qdrant/initialize_db.py", "--source", "kaggle", *extra,
+        "--model", settings.embedder_name, "--qdrant-path", str(settings.qdrant_path),
+        "--data-dir", str(settings.data_dir),
+    ]  # fmt: skip
+
+
+# --- 2. rebuild while serving ---------------------------------------------------------------------------------
+
+
+class Server:
+    """tests/reliability_server.py: one long-lived SearchService in its own process, as the app holds one."""
+
+    def __init__(self, settings) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "tests/reliability_server.py", "--model", settings.embedder_name,
+                "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir),
+            ],
+            cwd=ROOT, env=cli_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        line = self.proc.stdout.readline()
+        assert json.loads(line or "{}").get("ready"), self.proc.stderr.read() if not line else line
+
+    def search(self, text: str, k: int = 50) -> dict:
+        self.proc.stdin.write(json.dumps({"text": text, "k": k}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def test_app_process_keeps_answering_while_initialize_db_rebuilds(kaggle_index, tmp_path):
+    settings, layout = copy_index(kaggle_index, tmp_path)
+    server = Server(settings)
+    try:
+        first = server.search("a gloomy winter landscape")
+        assert first["ok"], first
+        old_ids = frozenset(first["ids"])
+        assert len(old_ids) == len(layout.valid)  # k=50 returns the whole collection: a fingerprint of the data
+        old_pointer = read_pointer(settings)
+
+        # The rebuild sees a changed source: one painting removed, one added.
+        images = settings.data_dir / "kaggle" / "images" / "images" / "Claude_Monet"
+        (images / "Claude_Monet_1.jpg").unlink()
+        (images / "Claude_Monet_new.jpg").write_bytes(jpeg_bytes(painting(4242)))
+        new_ids = (old_ids - {artwork_id("kaggle", "Claude_Monet/Claude_Monet_1.jpg")}) | {
+            artwork_id("kaggle", "Claude_Monet/Claude_Monet_new.jpg")
+        }
+
+        rebuild = subprocess.Popen(
+            initialize_db(settings, "--no-progress"), cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        answers: list[tuple[str, bool]] = []  # (old/new/error, pointer still old after the answer)
+        while rebuild.poll() is None:
+            reply = server.search("a gloomy winter landscape")
+            ids = frozenset(reply.get("ids", []))
+            kind = "old" if ids == old_ids else "new" if ids == new_ids else f"error {reply}"
+            answers.append((kind, read_pointer(settings) == old_pointer))
+        out, err = rebuild.communicate()
+        assert rebuild.returncode == 0, err
+        assert "open in another process" not in out + err
+
+        after = [server.search("a gloomy winter landscape") for _ in range(3)]
+    finally:
+        server.close()
+
+    kinds = [kind for kind, _ in answers]
+    assert all(kind in ("old", "new") for kind in kinds), [k for k in kinds if k not in ("old", "new")][:3]
+    assert all(kind == "old" for kind, unpublished in answers if unpublished), "new data before it was published"
+    assert "old" not in kinds[kinds.index("new") :] if "new" in kinds else True, "went back to the old data"
+    assert len(answers) >= 10, f"only {len(answers)} answers during the rebuild"
+    # No restart: the same process serves the new build, and the old folder is gone once it let go.
+    assert all(a["ok"] and frozenset(a["ids"]) == new_ids for a in after), after
+    new_pointer = read_pointer(settings)
+    assert new_pointer != old_pointer
+    assert [f.name for f in build_folders(settings)] == [new_pointer["folder"]]
+    print(
+        f"\nFIGURE rebuild-while-serving: {len(answers)} searches answered by the app process during the rebuild "
+        f"({kinds.count('old')} from the old build, {kinds.count('new')} from the new), 0 errors; "
+        "next search after it ended served the new build without a restart; old build folder removed"
+    )
+
+
+# --- 3. SIGKILL anywhere during the ingest --------------------------------------------------------------------
+
+KILLS = 5
+SEED = 20_251_121
+
+
+class Killer:
+    """Run initialize_db and SIGKILL it at a chosen moment: a delay after start, or a progress count."""
+
+    def __init__(self, settings, *, after_seconds: float | None = None, at_progress: int | None = None) -> None:
+        self.after_seconds = after_seconds
+        self.at_progress = at_progress
+        self.stderr = b""
+        self.killed = False
+        self.proc = subprocess.Popen(
+            initialize_db(settings, "--batch-size", "2"),
+            cwd=ROOT,
+            env=cli_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.started = time.monotonic()
+
+    def progress(self) -> int:
+        done = [int(n) for n in re.findall(rb"ingest: (\d+)img", self.stderr)]
+        return max(done, default=-1)
+
+    def run(self, timeout: float = 120) -> int:
+        """Read stderr on a thread (so the pipe never fills) and kill from here as soon as the moment comes."""
+
+        def read() -> None:
+            while chunk := os.read(self.proc.stderr.fileno(), 4096):
+                self.stderr += chunk
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        deadline = self.started + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            due = (self.after_seconds is not None and time.monotonic() - self.started >= self.after_seconds) or (
+                self.at_progress is not None and self.progress() >= self.at_progress
+            )
+            if due:
+                self.proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        rc = self.proc.wait(timeout=30)
+        reader.join(timeout=5)
+        self.killed = rc == -signal.SIGKILL
+        return rc
+
+
+def test_sigkill_at_five_random_points_then_one_clean_run_loses_and_duplicates_nothing(tmp_path, tiny_clip_path):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    layout = make_kaggle_layout(settings.data_dir / "kaggle", per_artist=8)
+    total = len(layout.valid)
+    rng = random.Random(SEED)
+    # Random points: seconds after start (model loading, source scan), progress counts mid-ingest, and the very
+    # end (the bar is full: artists.json, pruning, the alias move and the pointer write are left).
+    plan: list[dict] = [
+        {"after_seconds": rng.uniform(0.5, 4.0)},
+        {"at_progress": rng.randint(1, total // 3)},
+        {"at_progress": rng.randint(total // 3, 2 * total // 3)},
+        {"at_progress": rng.randint(2 * total // 3, total - 1)},
+        {"at_progress": total + len(layout.broken)},  # the bar counts broken files too: this is a full bar
+    ]
+    landed: list[str] = []
+    runs = 0
+    while len(landed) < KILLS and runs < 3 * KILLS:
+        point = plan[runs] if runs < len(plan) else {"at_progress": rng.randint(1, total)}
+        runs += 1
+        before = read_pointer(settings)
+        killer = Killer(settings, **point)
+        rc = killer.run()
+        assert rc in (0, -signal.SIGKILL), killer.stderr.decode(errors="replace")[-2000:]
+        if killer.killed:
+            published = read_pointer(settings) != before
+            landed.append(f"{point} -> progress {killer.progress()}" + (" (after publishing)" if published else ""))
+        # Whatever the moment, what is on disk stays readable.
+        if pointer_path(settings).exists():
+            json.loads(pointer_path(settings).read_text())
+        if (settings.data_dir / "artists.json").exists():
+            json.loads((settings.data_dir / "artists.json").read_text())
+
+    final = subprocess.run(
+        initialize_db(settings, "--batch-size", "2", "--no-progress"),
+        cwd=ROOT, env=cli_env(settings), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert final.returncode == 0, final.stderr
+    print(f"\nFIGURE sigkill: {len(landed)} kills in {runs} runs: " + "; ".join(landed))
+    assert len(landed) == KILLS
+
+    payloads = all_payloads(settings)
+    assert len(payloads) == total
+    assert len({p["_id"] for p in payloads}) == total
+    assert sorted(p["image_key"] for p in payloads) == sorted(
+        p.relative_to(settings.data_dir).as_posix() for p in layout.valid
+    )
+    for p in payloads:
+        assert PAYLOAD_FIELDS <= set(p), sorted(PAYLOAD_FIELDS - set(p))
+        assert p["_id"] == p["artwork_id"] == artwork_id(p["source"], p["source_id"])
+        assert p["title"] and p["artist"] and p["width"] > 0 and p["height"] > 0
+        assert (settings.data_dir / p["image_key"]).is_file()
+    artists = json.loads((settings.data_dir / "artists.json").read_text())
+    assert {p["artist_slug"] for p in payloads} <= set(artists)
+    assert [f.name for f in build_folders(settings)] == [read_pointer(settings)["folder"]]
+    # A kill inside atomic_write can leave its temp file behind (never the target half-written): litter only.
+    litter = sorted(p.name for p in settings.data_dir.rglob(".*.tmp"))
+    assert all(re.fullmatch(r"\.(artists\.json|[^/]+\.(jpg|png|webp|gif))\..+\.tmp", n) for n in litter), litter
+    assert not list(Path(settings.qdrant_path).rglob("*.tmp"))
+    print(f"FIGURE sigkill: final run: {len(payloads)} points for {total} valid images; temp files left: {litter}")
