@@ -17,12 +17,16 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from artsearch.errors import EmptyQuery, ModelLoadError
+from artsearch.errors import ConfigError, EmptyQuery, ModelLoadError
+
+if TYPE_CHECKING:
+    from artsearch.config import Settings
+    from artsearch.fastpath import Backend
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +56,29 @@ class Encoder:
     and the fast tokenizer is not safe to call from two threads at once.
     """
 
-    def __init__(self, name_or_path: str, *, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        *,
+        device: str = "auto",
+        batch_size: int = 32,
+        inference: str = "torch",
+        export_missing: bool = False,
+    ) -> None:
+        """Load the model; ``inference`` picks a faster CPU path (see :mod:`artsearch.fastpath`).
+
+        ``inference`` other than "torch" whose ONNX export is missing falls back to torch with
+        one warning, or, with ``export_missing`` (batch jobs), exports it first. The path
+        actually in use is :attr:`inference`.
+        """
         from sentence_transformers import SentenceTransformer
 
+        from artsearch.fastpath import check_inference
+
+        try:
+            requested = check_inference(inference)
+        except ValueError as exc:
+            raise ConfigError(f"ARTSEARCH_INFERENCE: {exc}.") from None
         self.name = name_or_path
         self.device = resolve_device(device)
         self.batch_size = batch_size
@@ -65,8 +89,27 @@ class Encoder:
             log.debug("model load failed", exc_info=True)
             raise ModelLoadError(model_load_message(name_or_path, exc)) from None
         self.model.eval()
+        self._backend: Backend | None = None
+        if requested != "torch":
+            from artsearch.fastpath import load_backend
+
+            self._backend = load_backend(
+                self.model, requested, name_or_path=name_or_path, device=self.device, export_missing=export_missing
+            )
+        self.inference = self._backend.name if self._backend is not None else "torch"
         self.dim = self._dimension()
         self.max_tokens = _max_tokens(self.model)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, export_missing: bool = False) -> Encoder:
+        """The encoder ``settings`` describe (model, device, batch size, inference path)."""
+        return cls(
+            settings.embedder_name,
+            device=settings.device,
+            batch_size=settings.batch_size,
+            inference=getattr(settings, "inference", "torch"),
+            export_missing=export_missing,
+        )
 
     def _dimension(self) -> int:
         dim = self.model.get_embedding_dimension()
@@ -81,6 +124,11 @@ class Encoder:
         cleaned = [clean_text(t) for t in texts]
         if any(not t for t in cleaned):
             raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
+        if self._backend is not None:
+            step = self.batch_size
+            return normalise(
+                np.concatenate([self._encode_texts_fast(cleaned[i : i + step]) for i in range(0, len(cleaned), step)])
+            )
         with self._lock:
             out = self.model.encode(
                 cleaned,
@@ -91,12 +139,44 @@ class Encoder:
             )
         return normalise(out)
 
+    def _encode_texts_fast(self, texts: list[str]) -> np.ndarray:
+        assert self._backend is not None
+        with self._lock:  # the fast tokenizer is not thread-safe either
+            tokens = self.model.preprocess(texts)
+            return self._backend.text(tokens["input_ids"].numpy(), tokens["attention_mask"].numpy())
+
     def preprocess_images(self, images: Sequence[Image.Image]) -> Features:
         """CLIP's resize, centre crop and normalisation, as model-ready tensors."""
         return self.model.preprocess(list(images))
 
+    @staticmethod
+    def collate_features(parts: Sequence[Features]) -> Features:
+        """Join per-image features (from :meth:`preprocess_images` on single images) into one batch.
+
+        CLIP's preprocessing is per image, so this equals preprocessing the batch at once; the
+        ingest preprocesses on its decode threads and joins here.
+        """
+        import torch
+
+        if len(parts) == 1:
+            return parts[0]
+        out: Features = {}
+        for key, value in parts[0].items():
+            if isinstance(value, torch.Tensor):
+                out[key] = torch.cat([p[key] for p in parts])
+            elif isinstance(value, np.ndarray):
+                out[key] = np.concatenate([p[key] for p in parts])
+            else:
+                out[key] = value
+        return out
+
     def encode_features(self, features: Features) -> np.ndarray:
         """Run the model on preprocessed features (one batch)."""
+        if self._backend is not None:
+            pixels = features["pixel_values"]
+            pixels = pixels.numpy() if hasattr(pixels, "numpy") else np.asarray(pixels)
+            with self._lock:
+                return normalise(self._backend.image(pixels))
         import torch
         from sentence_transformers.util import batch_to_device
 

@@ -1,0 +1,145 @@
+"""Ingest throughput: the seed's naive loop, the bare model forward, and run_ingest per inference path.
+
+    .venv/bin/python benchmarks/ingest.py                       # 256 JPEGs, 3 repeats, every path
+    .venv/bin/python benchmarks/ingest.py --images 128 --repeats 2 --paths torch onnx-int8
+
+Builds (once, into benchmarks/.cache) the random-weight clip-ViT-B-32 and N synthetic 1000x800
+q90 JPEGs, exports the ONNX paths, then measures, round-robin within each repeat so that every
+ratio compares figures taken under the same machine load:
+
+* ``naive``: the seed's loop, ``Image.open`` + ``model.encode`` one image at a time (on 64 images);
+* ``forward <path>``: the vision tower alone on the pre-decoded, preprocessed images, batch 32,
+  ``torch.inference_mode`` (the ceiling for ingest on that path);
+* ``ingest <path>``: ``run_ingest`` end to end (folder source, decode threads, encode, upsert
+  into embedded Qdrant in a fresh folder), fp32 torch and each fast path.
+
+Prints one markdown table: images/s (median of repeats), ingest/forward of the same path
+(target 1: >= 0.85 for torch fp32) and ingest/naive (target 2: >= 4x on a fast path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import CACHE, base_model, jpeg_folder, machine, markdown_table  # noqa: E402
+
+PATHS = ("torch", "onnx", "onnx-int8", "torch-bf16", "torch-int8")
+
+
+def naive_rate(model_path: Path, files: list[Path], encoder_cache: dict) -> float:
+    """The seed: open one image, ``model.encode`` it alone, next."""
+    from PIL import Image
+
+    model = encoder_cache["torch"].model
+    start = time.perf_counter()
+    for path in files:
+        model.encode(Image.open(path), convert_to_numpy=True, show_progress_bar=False)
+    return len(files) / (time.perf_counter() - start)
+
+
+def forward_rate(encoder, batches) -> float:
+    start = time.perf_counter()
+    n = 0
+    for features in batches:
+        encoder.encode_features(features)
+        n += len(features["pixel_values"])
+    return n / (time.perf_counter() - start)
+
+
+def ingest_rate(encoder, folder: Path, batch_size: int, workers: int) -> float:
+    from artsearch.index import IndexBuilder
+    from artsearch.ingest import run_ingest
+    from artsearch.sources.folder import FolderSource
+    from artsearch.storage import LocalStorage
+    from tests.conftest import test_settings
+
+    with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
+        settings = test_settings(tmp, str(encoder.name), batch_size=batch_size, decode_workers=workers)
+        storage = LocalStorage(folder.parent)  # the images already lie in storage: nothing is copied
+        source = FolderSource(folder, storage_root=folder.parent)
+        builder = IndexBuilder.start_build(settings, encoder.dim)
+        try:
+            report = run_ingest(
+                source, settings=settings, encoder=encoder, storage=storage, builder=builder, progress=False
+            )
+        finally:
+            builder.close()
+    if report.skipped:
+        raise RuntimeError(f"benchmark images were skipped: {report.skipped[:3]}")
+    return report.images_per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--naive-images", type=int, default=64)
+    parser.add_argument("--forward-images", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="decode threads (Settings.decode_workers)")
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    import torch
+
+    from artsearch.encoder import Encoder
+    from artsearch.fastpath import export_model
+    from artsearch.images import load_image
+    from artsearch.ingest import DRAFT_SIZE
+
+    model_path = base_model()
+    folder = jpeg_folder(args.images)
+    files = sorted(folder.glob("*.jpg"))
+    onnx_paths = [p for p in args.paths if p.startswith("onnx")]
+    if onnx_paths:
+        export_model(str(model_path), onnx_paths)  # no-op when the cache is valid
+    paths = ["torch", *[p for p in args.paths if p != "torch"]]
+    encoders = {p: Encoder(str(model_path), device="cpu", batch_size=args.batch_size, inference=p) for p in paths}
+    for p, enc in encoders.items():
+        assert enc.inference == p, f"{p} fell back to {enc.inference}"
+
+    images = [load_image(f.read_bytes(), draft_size=DRAFT_SIZE) for f in files[: args.forward_images]]
+    pre = encoders["torch"]
+    batches = [pre.preprocess_images(images[i : i + args.batch_size]) for i in range(0, len(images), args.batch_size)]
+    for enc in encoders.values():  # warm up every path once
+        enc.encode_features(batches[0])
+
+    rates: dict[str, list[float]] = {}
+    for r in range(args.repeats):
+        print(f"repeat {r + 1}/{args.repeats}", file=sys.stderr, flush=True)
+        rates.setdefault("naive", []).append(naive_rate(model_path, files[: args.naive_images], encoders))
+        for p, enc in encoders.items():
+            rates.setdefault(f"forward {p}", []).append(forward_rate(enc, batches))
+            rates.setdefault(f"ingest {p}", []).append(ingest_rate(enc, folder, args.batch_size, args.workers))
+
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    rows = [["naive loop (seed): open + encode one image", f"{med['naive']:.1f}", "", "1.00x"]]
+    for p in paths:
+        fwd, ing = med[f"forward {p}"], med[f"ingest {p}"]
+        rows.append(
+            [f"vision forward only, {p}, batch {args.batch_size}", f"{fwd:.1f}", "", f"{fwd / med['naive']:.2f}x"]
+        )
+        rows.append(
+            [f"**run_ingest, {p}**", f"**{ing:.1f}**", f"**{ing / fwd:.2f}**", f"**{ing / med['naive']:.2f}x**"]
+        )
+    print(
+        f"\nIngest of {args.images} JPEGs 1000x800 q90 (forward on {len(images)}, naive on {args.naive_images}); "
+        f"median of {args.repeats} interleaved repeats; {machine()}; decode threads {args.workers}\n"
+    )
+    print(markdown_table(["what", "images/s", "ingest / forward (same path)", "vs naive"], rows))
+    print(f"\ntorch threads {torch.get_num_threads()}; cache {CACHE}")
+    for k, v in rates.items():
+        print(f"  {k}: " + ", ".join(f"{x:.1f}" for x in v), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

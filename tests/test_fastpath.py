@@ -1,0 +1,283 @@
+"""Fast inference paths (ONNX Runtime fp32/int8, torch bf16/int8) against the plain torch path.
+
+Real models, real exports, real ONNX Runtime: a random tiny CLIP (and the trained tiny CLIP in
+``models/tiny-clip-shapes`` when it exists). Rankings, not raw cosines, are compared: a random
+model embeds every image to nearly the same vector, so a cosine near 1 proves nothing.
+No timings are asserted here; ``benchmarks/`` measures speed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from artsearch import fastpath
+from artsearch.encoder import Encoder
+from artsearch.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINED_TINY = ROOT / "models" / "tiny-clip-shapes"
+FAST = ("onnx", "onnx-int8", "torch-bf16", "torch-int8")
+TEXTS = [
+    f"a {mood} painting of a {subject}"
+    for mood in ("red", "blue", "dark", "bright", "calm")
+    for subject in ("sea", "forest", "portrait", "city")
+]
+
+
+def painting(i: int, size: tuple[int, int] = (320, 256)) -> Image.Image:
+    """A deterministic, varied image: smooth colour fields plus texture, different for every i."""
+    rng = np.random.default_rng(1000 + i)
+    w, h = size
+    fields = [
+        np.asarray(Image.fromarray(rng.normal(0, 1, (cells, cells)).astype(np.float32)).resize((w, h), Image.BICUBIC))
+        for cells in (2, 3, 6)
+        for _ in range(3)
+    ]
+    arr = np.stack([fields[c] * 70 + fields[3 + c] * 40 + fields[6 + c] * 20 for c in range(3)], -1)
+    arr += rng.uniform(40, 215, 3)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def images() -> list[Image.Image]:
+    return [painting(i) for i in range(48)]
+
+
+def copy_model(src: str | Path, dest: Path) -> str:
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("onnx"))
+    return str(dest)
+
+
+@pytest.fixture(scope="module")
+def exported_tiny(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str) -> str:
+    """A private copy of the random tiny CLIP with both ONNX paths exported next to it."""
+    path = copy_model(tiny_clip_path, tmp_path_factory.mktemp("fast") / "tiny")
+    fastpath.export_model(path, ["onnx", "onnx-int8"])
+    return path
+
+
+def top_k(vectors: np.ndarray, queries: np.ndarray, k: int, exclude_self: bool = False) -> np.ndarray:
+    scores = queries @ vectors.T
+    if exclude_self:
+        np.fill_diagonal(scores, -np.inf)
+    return np.argsort(-scores, axis=1)[:, :k]
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b, strict=True)]))
+
+
+def centred(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    x = x - mean
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def compare(model: str, inference: str, images: list[Image.Image], texts: list[str]) -> dict[str, float]:
+    """Ranking agreement of a fast path with torch fp32: image->image and text->image top-10 overlap."""
+    ref = Encoder(model, device="cpu", batch_size=16)
+    fast = Encoder(model, device="cpu", batch_size=16, inference=inference)
+    assert fast.inference == inference
+    ref_img, fast_img = ref.encode_images(images), fast.encode_images(images)
+    ref_txt, fast_txt = ref.encode_texts(texts), fast.encode_texts(texts)
+    assert fast_img.dtype == np.float32 and fast_img.shape == ref_img.shape
+    assert np.allclose(np.linalg.norm(fast_img, axis=1), 1, atol=1e-4)
+    mean = ref_img.mean(axis=0, keepdims=True)
+    return {
+        "image": overlap(top_k(ref_img, ref_img, 10, True), top_k(fast_img, fast_img, 10, True)),
+        "text": overlap(top_k(ref_img, ref_txt, 10), top_k(fast_img, fast_txt, 10)),
+        "centred_cosine": float(np.mean(np.sum(centred(ref_img, mean) * centred(fast_img, mean), axis=1))),
+    }
+
+
+@pytest.mark.parametrize("inference", FAST)
+def test_fast_paths_rank_like_torch_on_the_random_tiny_model(exported_tiny, images, inference):
+    result = compare(exported_tiny, inference, images, TEXTS)
+    assert result["image"] >= 0.9, result
+    assert result["text"] >= 0.9, result
+    if inference == "onnx":  # same arithmetic in another engine: the same ranking
+        assert result["image"] == result["text"] == 1.0, result
+        assert result["centred_cosine"] > 0.9999, result
+
+
+@pytest.fixture(scope="module")
+def exported_trained(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if not (TRAINED_TINY / "modules.json").is_file():
+        pytest.skip("models/tiny-clip-shapes is not there (scripts/train_tiny_clip.py makes it)")
+    path = copy_model(TRAINED_TINY, tmp_path_factory.mktemp("fast") / "trained")
+    fastpath.export_model(path, ["onnx", "onnx-int8"])
+    return path
+
+
+@pytest.mark.parametrize("inference", FAST)
+def test_fast_paths_rank_like_torch_on_the_trained_tiny_model(exported_trained, inference):
+    colours = ("red", "green", "blue", "yellow", "purple", "orange")
+    shapes = ("circle", "square", "triangle")
+    texts = [f"a {c} {s}" for c in colours for s in shapes]
+    images = [shape_image(i, colours, shapes) for i in range(60)]
+    result = compare(exported_trained, inference, images, texts)
+    assert result["image"] >= 0.9, result
+    assert result["text"] >= 0.9, result
+
+
+def shape_image(i: int, colours: tuple[str, ...], shapes: tuple[str, ...]) -> Image.Image:
+    """A coloured shape on a grey background, drawn here so the test needs nothing but Pillow."""
+    from PIL import ImageColor, ImageDraw
+
+    rng = np.random.default_rng(i)
+    img = Image.new("RGB", (224, 224), (128, 128, 128))
+    draw = ImageDraw.Draw(img)
+    colour = ImageColor.getrgb(colours[i % len(colours)])
+    shape = shapes[(i // len(colours)) % len(shapes)]
+    r = int(rng.integers(50, 90))
+    cx, cy = (int(v) for v in rng.integers(r, 224 - r, 2))
+    if shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    elif shape == "square":
+        draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    else:
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+    return img
+
+
+def test_collated_single_image_features_equal_batch_preprocessing(shared_encoder, images):
+    """The ingest preprocesses one image per decode thread and collates: same tensors as one batch."""
+    batch = shared_encoder.preprocess_images(images[:5])
+    collated = shared_encoder.collate_features([shared_encoder.preprocess_images([im]) for im in images[:5]])
+    assert np.array_equal(batch["pixel_values"].numpy(), collated["pixel_values"].numpy())
+
+
+# --- the export cache -------------------------------------------------------------------------------
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
+
+
+def test_second_load_reuses_the_export(exported_tiny, caplog):
+    folder = Path(exported_tiny) / "onnx"
+    before = mtimes(folder)
+    assert {"vision.onnx", "text.onnx", "vision.int8.onnx", "text.int8.onnx", "manifest.json"} <= set(before)
+    with caplog.at_level(logging.INFO, logger="artsearch"):
+        encoder = Encoder(exported_tiny, device="cpu", inference="onnx-int8", export_missing=True)
+        fastpath.export_model(exported_tiny, ["onnx-int8"])
+    assert encoder.inference == "onnx-int8"
+    assert mtimes(folder) == before
+    assert "exported" not in caplog.text
+
+
+def test_missing_export_falls_back_to_torch_with_one_warning(tmp_path, tiny_clip_path, caplog):
+    model = copy_model(tiny_clip_path, tmp_path / "model")
+    with caplog.at_level(logging.WARNING):
+        encoder = Encoder(model, device="cpu", inference="onnx-int8")
+    assert encoder.inference == "torch"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith("artsearch")]
+    assert len(warnings) == 1
+    assert "python -m artsearch.fastpath export" in warnings[0].getMessage()
+    assert not (Path(model) / "onnx").exists()
+    assert encoder.encode_texts(["still works"]).shape == (1, encoder.dim)
+
+
+def test_corrupt_export_falls_back_or_is_exported_again(tmp_path, exported_tiny, images, caplog):
+    model = copy_model(exported_tiny, tmp_path / "model")
+    shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
+    vision = Path(model) / "onnx" / "vision.onnx"
+    vision.write_bytes(os.urandom(vision.stat().st_size))  # same size: only ONNX Runtime can tell
+    with caplog.at_level(logging.WARNING):
+        assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
+    assert "could not load" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="artsearch"):
+        fixed = Encoder(model, device="cpu", inference="onnx", export_missing=True)
+    assert fixed.inference == "onnx"
+    assert "exporting it now" in caplog.text
+    reference = Encoder(model, device="cpu")
+    assert np.allclose(fixed.encode_images(images[:4]), reference.encode_images(images[:4]), atol=1e-4)
+
+
+def test_truncated_or_stale_export_is_not_used(tmp_path, exported_tiny, caplog):
+    model = copy_model(exported_tiny, tmp_path / "model")
+    shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
+    text = Path(model) / "onnx" / "text.int8.onnx"
+    text.write_bytes(text.read_bytes()[:1000])
+    with caplog.at_level(logging.WARNING):
+        assert Encoder(model, device="cpu", inference="onnx-int8").inference == "torch"
+    assert "wrong size" in caplog.text
+    caplog.clear()
+    # The fp32 files are intact, but the model changed since they were exported.
+    (Path(model) / "config.json").write_text((Path(model) / "config.json").read_text() + "\n")
+    with caplog.at_level(logging.WARNING):
+        assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
+    assert "different model" in caplog.text
+
+
+def test_model_in_a_read_only_cache_exports_to_the_user_cache(tmp_path, tiny_clip_path, monkeypatch):
+    """A model inside the Hugging Face cache is never written to; its export goes to ARTSEARCH_CACHE_DIR."""
+    hub = tmp_path / "huggingface" / "hub" / "models--x--clip" / "snapshots" / "abc"
+    model = copy_model(tiny_clip_path, hub)
+    monkeypatch.setenv("ARTSEARCH_CACHE_DIR", str(tmp_path / "user-cache"))
+    fastpath.export_model(model, ["onnx"])
+    assert not (hub / "onnx").exists()
+    assert list((tmp_path / "user-cache" / "onnx").glob("*/vision.onnx"))
+    assert Encoder(model, device="cpu", inference="onnx").inference == "onnx"
+
+
+def test_unknown_inference_is_a_config_error(tiny_clip_path):
+    with pytest.raises(ConfigError, match="onnx-int8"):
+        Encoder(tiny_clip_path, device="cpu", inference="tensorrt")
+
+
+# --- ingest with a fast path ------------------------------------------------------------------------------
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("inference", ["onnx", "onnx-int8"])
+def test_ingest_with_a_fast_path_finds_what_torch_finds(tmp_path, exported_tiny, images, inference):
+    from artsearch.index import IndexBuilder, VectorIndex
+    from artsearch.ingest import run_ingest
+    from artsearch.sources.folder import FolderSource
+    from artsearch.storage import LocalStorage
+    from tests.conftest import test_settings
+
+    folder = tmp_path / "images" / "Some Artist"
+    folder.mkdir(parents=True)
+    for i, image in enumerate(images[:30]):
+        (folder / f"work_{i:02d}.jpg").write_bytes(jpeg(image))
+    results = {}
+    for path in ("torch", inference):
+        settings = test_settings(tmp_path / path, exported_tiny, batch_size=8)
+        encoder = Encoder(exported_tiny, device="cpu", batch_size=8, inference=path)
+        builder = IndexBuilder.start_build(settings, encoder.dim)
+        try:
+            source = FolderSource(tmp_path / "images")
+            report = run_ingest(
+                source,
+                settings=settings,
+                encoder=encoder,
+                storage=LocalStorage(tmp_path / f"store-{path}"),
+                builder=builder,
+                progress=False,
+            )
+            builder.publish()
+        finally:
+            builder.close()
+        assert report.indexed == 30 and not report.skipped
+        index = VectorIndex(settings)
+        reference = Encoder(exported_tiny, device="cpu")  # the same query vectors for both collections
+        queries = list(reference.encode_texts(TEXTS[:6])) + list(reference.encode_images(images[30:36]))
+        results[path] = [[str(p.id) for p in index.query(q, limit=5)] for q in queries]
+        index.close()
+    same = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(results["torch"], results[inference], strict=True)])
+    assert same >= (1.0 if inference == "onnx" else 0.8), (same, results)
