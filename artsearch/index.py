@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from artsearch.catalog import KEYWORD_FIELDS
+from artsearch.catalog import KEYWORD_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, NotFound, QdrantUnavailable
 from artsearch.storage import atomic_write
@@ -400,6 +400,115 @@ class VectorIndex:
             hits = c.facet(self.alias, key=key, limit=limit, exact=True).hits
         return [(str(h.value), int(h.count)) for h in hits]
 
+    # --- exploring: the map, fused name search, recommend, random, grouped, paging (issue 6) ---------
+    def live_collection(self) -> str | None:
+        """The build collection the alias names now (its map lives under that name in storage)."""
+        if self.settings.embedded:
+            pointer = read_pointer(self.settings)
+            return pointer["collection"] if pointer else None
+        with self._call() as c:
+            for alias in c.get_aliases().aliases:
+                if alias.alias_name == self.alias:
+                    return alias.collection_name
+        return None
+
+    def query_fused(
+        self,
+        vector: Sequence[float],
+        words: Sequence[str],
+        *,
+        filters: Filters | None = None,
+        limit: int = 12,
+        offset: int = 0,
+        exclude_ids: Sequence[str] = (),
+        with_vectors: bool = False,
+    ) -> list[models.ScoredPoint]:
+        """Vector similarity fused (reciprocal rank fusion) with a full-text match of ``words`` on titles and artists.
+
+        Two prefetches in one ``query_points``: the nearest artworks, and the
+        nearest among those whose ``name_text`` (title and artist) holds any of
+        the words. An artwork in both lists beats one in only the first, so a
+        named artist's works rise while visual relevance still orders them.
+        An engine without prefetch (Qdrant Edge) gets the same fusion from two
+        plain queries, fused here with qdrant-client's own RRF.
+        """
+        vector = [float(v) for v in vector]
+        base = (filters or Filters()).to_qdrant(exclude_ids)
+        text = models.FieldCondition(key=NAME_TEXT_FIELD, match=models.MatchTextAny(text_any=" ".join(words)))
+        named = models.Filter(must=[text, *([base] if base is not None else [])])
+        depth = max(50, 2 * (limit + offset))
+        with self._call() as c:
+            try:
+                return c.query_points(
+                    self.alias,
+                    prefetch=[
+                        models.Prefetch(query=vector, filter=base, limit=depth),
+                        models.Prefetch(query=vector, filter=named, limit=depth),
+                    ],
+                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                    limit=limit,
+                    offset=offset or None,
+                    with_payload=True,
+                    with_vectors=with_vectors,
+                ).points
+            except NotImplementedError:
+                from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
+
+                lists = [
+                    c.query_points(self.alias, query=vector, query_filter=flt, limit=depth, with_vectors=with_vectors)
+                    .points
+                    for flt in (base, named)
+                ]
+                return reciprocal_rank_fusion(lists, limit=limit + offset, ranking_constant_k=RRF_K)[offset:]
+
+    def query_grouped(
+        self,
+        query: Sequence[float] | models.RecommendQuery,
+        *,
+        group_by: str,
+        group_size: int,
+        limit: int,
+        filters: Filters | None = None,
+        exclude_ids: Sequence[str] = (),
+        exclude_groups: Sequence[str] = (),
+        with_vectors: bool = False,
+    ) -> list[models.PointGroup]:
+        """Best ``group_size`` hits of each of the ``limit`` best groups, leaving out ids and whole groups."""
+        if isinstance(query, np.ndarray):
+            query = query.astype(np.float32).tolist()
+        flt = (filters or Filters()).to_qdrant(exclude_ids)
+        if exclude_groups:
+            skip = models.FieldCondition(key=group_by, match=models.MatchAny(any=list(exclude_groups)))
+            flt = models.Filter(must=[flt] if flt is not None else None, must_not=[skip])
+        with self._call() as c:
+            return c.query_points_groups(
+                self.alias,
+                query=query,
+                group_by=group_by,
+                group_size=group_size,
+                limit=limit,
+                query_filter=flt,
+                with_payload=True,
+                with_vectors=with_vectors,
+            ).groups
+
+    def sample(self, *, limit: int = 1, filters: Filters | None = None) -> list[models.ScoredPoint]:
+        """Random artworks (Qdrant's random sample query)."""
+        return self.query(models.SampleQuery(sample=models.Sample.RANDOM), filters=filters, limit=limit)
+
+    def scroll_page(
+        self, *, limit: int = 1000, offset: Any = None, fields: Sequence[str] | None = None, with_vectors: bool = False
+    ) -> tuple[list[models.Record], Any]:
+        """One page of every point (the map reads the whole collection this way); returns (points, next offset)."""
+        with self._call() as c:
+            return c.scroll(
+                self.alias,
+                limit=limit,
+                offset=offset,
+                with_payload=list(fields) if fields is not None else True,
+                with_vectors=with_vectors,
+            )
+
 
 # --- the write side -------------------------------------------------------------
 
@@ -414,6 +523,14 @@ def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
             scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
         )
     return params
+
+
+#: Reciprocal rank fusion's constant: 60 (the RRF paper's) rather than Qdrant's default 2, so a name match
+#: counts as much as visual rank: a work in both lists beats one in the vector list alone.
+RRF_K = 60
+_NAME_TEXT_INDEX = models.TextIndexParams(
+    type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True, min_token_len=3
+)
 
 
 class IndexBuilder:
@@ -498,6 +615,8 @@ class IndexBuilder:
                 warnings.simplefilter("ignore", UserWarning)
                 for name in KEYWORD_FIELDS:
                     c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+                # Titles and artist names as words, for searches that name an artist or a title.
+                c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
 
     # Writing -------------------------------------------------------------------
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
@@ -558,6 +677,43 @@ class IndexBuilder:
                 c.delete_collection(old)
         if self.settings.embedded and self.folder:
             write_pointer(self.settings, self.folder, self.collection)
+
+    # Exploring: the map and the perceptual hashes are written after the ingest (issue 6) ------------
+    def iter_points(self, batch: int = 1000) -> Iterator[list[models.Record]]:
+        """Every point of this build with its vector and payload, a page at a time."""
+        offset = None
+        while True:
+            with self.qdrant.call() as c:
+                points, offset = c.scroll(
+                    self.collection, limit=batch, offset=offset, with_payload=True, with_vectors=True
+                )
+            yield points
+            if offset is None:
+                return
+
+    def set_payloads(self, updates: dict[str, dict[str, Any]], batch: int = 256) -> None:
+        """Merge payload keys into many points, a batch of set-payload operations per call.
+
+        Engines without ``batch_update_points`` (Qdrant Edge) get each point
+        re-upserted with its merged payload instead.
+        """
+        ids = list(updates)
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            ops = [
+                models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i]))
+                for i in chunk
+            ]
+            with self.qdrant.call() as c:
+                if hasattr(c, "batch_update_points"):
+                    c.batch_update_points(self.collection, update_operations=ops, wait=True)
+                    continue
+                found = c.retrieve(self.collection, ids=chunk, with_payload=True, with_vectors=True)
+                points = [
+                    models.PointStruct(id=p.id, vector=p.vector, payload={**(p.payload or {}), **updates[str(p.id)]})
+                    for p in found
+                ]
+                c.upsert(self.collection, points=points, wait=True)
 
     def close(self) -> None:
         self.qdrant.close()

@@ -1,0 +1,267 @@
+"""Secrets never leave: recognisable fake secrets, failing runs at DEBUG, and a scan of everything printed.
+
+Also: nothing in the package unpickles, and ``.streamlit/secrets.toml`` is git-ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from artsearch.config import load_settings
+from artsearch.errors import ArtsearchError
+from tests.gcs_fixtures import denying_server, fake_gcs  # noqa: F401 - fixtures
+from tests.test_ingest import ROOT, copy_index
+
+QDRANT_KEY = "qdrant-FAKE-SECRET-5f0c1e9d7b"
+KAGGLE_KEY = "kaggle-FAKE-SECRET-83a2e6c4d1"
+PRIVATE_KEY_ID = "pkid-FAKE-SECRET-2b7d9e01"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def needles(private_key_pem: str) -> list[str]:
+    """Every string whose appearance would be a leak: the keys, and each line of the private key's body."""
+    body = [line for line in private_key_pem.splitlines() if line and "-----" not in line]
+    return [QDRANT_KEY, KAGGLE_KEY, PRIVATE_KEY_ID, "".join(body), *body]
+
+
+def secrets_toml(path: Path, pem: str, *, qdrant_url: str, storage: str = "local", endpoint: str = "") -> Path:
+    key = pem.replace("\n", "\\n")
+    path.write_text(
+        f"""
+[Database]
+QDRANT_URL = "{qdrant_url}"
+QDRANT_KEY = "{QDRANT_KEY}"
+
+[Kaggle]
+KAGGLE_USERNAME = "fake-user"
+KAGGLE_KEY = "{KAGGLE_KEY}"
+
+[Storage]
+BACKEND = "{storage}"
+BUCKET = "no-such-bucket"
+ENDPOINT = "{endpoint}"
+
+[gcp_service_account]
+type = "service_account"
+project_id = "artsearch-fake"
+private_key_id = "{PRIVATE_KEY_ID}"
+private_key = "{key}"
+client_email = "fake@artsearch-fake.iam.gserviceaccount.com"
+token_uri = "http://127.0.0.1:{closed_port()}/token"
+"""
+    )
+    return path
+
+
+def assert_no_secret(text: str, needles: list[str], where: str) -> None:
+    for needle in needles:
+        assert needle not in text, f"a secret ({needle[:12]}...) appears in {where}"
+
+
+class _Everything(logging.Handler):
+    """Collects every record from every logger, formatted with its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def all_logs() -> Iterator[_Everything]:
+    """Root logger at DEBUG and every library logger opened up, so nothing is filtered before the scan."""
+    handler = _Everything()
+    root = logging.getLogger()
+    old_level = root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+# --- CLI runs that fail, scanned -----------------------------------------------------------------------------
+
+
+def run(args: list[str], secrets: Path, settings, connection: bool = True, **env_extra: str):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE", "STORAGE_"))}
+    env.update(HF_HUB_OFFLINE="1", ARTSEARCH_SECRETS=str(secrets), KAGGLE_CONFIG_DIR=str(settings.data_dir / "kg"))
+    env.update(env_extra)
+    base = ["--model", settings.embedder_name, "--qdrant-path", str(settings.qdrant_path)] if connection else []
+    return subprocess.run(
+        [sys.executable, *args, *base, "--data-dir", str(settings.data_dir), "-v"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_failing_cli_runs_never_print_a_secret(kaggle_index, tmp_path, private_key_pem, needles, fake_gcs, denying_server):  # noqa: E501, F811
+    settings, _ = copy_index(kaggle_index, tmp_path)
+    unreachable = f"http://127.0.0.1:{closed_port()}"
+    remote = secrets_toml(tmp_path / "remote.toml", private_key_pem, qdrant_url=unreachable)
+    # Embedded Qdrant, so a search gets as far as storage: a bucket the emulator does not have, and a
+    # server that refuses the service account (403). (A stopped server is retried for 120 s by the GCS
+    # client: see docs/reliability.md.)
+    no_bucket = secrets_toml(
+        tmp_path / "gcs.toml", private_key_pem, qdrant_url="", storage="gcs", endpoint=fake_gcs.url
+    )
+    denied = secrets_toml(tmp_path / "403.toml", private_key_pem, qdrant_url="", storage="gcs", endpoint=denying_server)
+    no_network = {"HTTPS_PROXY": unreachable, "HTTP_PROXY": unreachable, "NO_PROXY": ""}
+    runs = {
+        "search, Qdrant unreachable": run(["-m", "artsearch", "search", "water lilies"], remote, settings),
+        "info, Qdrant unreachable": run(["-m", "artsearch", "info", "--json"], remote, settings),
+        "ingest, Qdrant unreachable": run(
+            ["qdrant/initialize_db.py", "--source", "kaggle", "--images-dir", str(settings.data_dir / "kaggle")],
+            remote,
+            settings,
+        ),
+        "ingest, Kaggle download without network": run(
+            ["qdrant/initialize_db.py", "--source", "kaggle"], remote, settings.replace(data_dir=tmp_path / "empty"),
+            **no_network,
+        ),
+        "upload, bucket missing": run(["-m", "artsearch", "upload", "--no-progress"], no_bucket, settings, False),
+        "search, bucket missing": run(["-m", "artsearch", "search", "water lilies"], no_bucket, settings),
+        "search, bucket refuses the account": run(["-m", "artsearch", "search", "water lilies"], denied, settings),
+    }  # fmt: skip
+    for name, result in runs.items():
+        output = result.stdout + result.stderr
+        assert_no_secret(output, needles, name)
+        assert "Traceback" not in output, f"{name}: {output[-1500:]}"
+        if name.startswith("info"):  # info reports the problem in its output and succeeds
+            assert "Cannot reach Qdrant" in result.stdout, output
+        else:
+            assert result.returncode != 0 and "error: " in result.stderr, f"{name}: {output[-800:]}"
+    print(
+        f"\nFIGURE secrets-cli: {len(runs)} failing CLI runs at -v scanned for {len(needles)} secret strings: 0 found"
+    )
+
+
+def test_failing_calls_in_process_never_log_a_secret_even_at_debug(
+    kaggle_index, tmp_path, private_key_pem, needles, all_logs, capsys
+):
+    from artsearch.gcs_storage import GCSStorage
+    from artsearch.search import Query, SearchService
+
+    settings, _ = copy_index(kaggle_index, tmp_path)
+    secrets = secrets_toml(tmp_path / "s.toml", private_key_pem, qdrant_url=f"http://127.0.0.1:{closed_port()}")
+    remote = load_settings(env={"ARTSEARCH_SECRETS": str(secrets)}, embedder_name=settings.embedder_name)
+    messages = [repr(remote), str(remote.describe())]
+    service = SearchService(remote.replace(device="cpu"))
+    for call in (lambda: service.search(Query(text="water lilies")), service.index.count, service.facets):
+        with pytest.raises(ArtsearchError) as info:
+            call()
+        messages.append(str(info.value))
+    messages.append(str(service.info()))
+    # A GCS call that fails: a bucket on a server that says 403 to everything is not needed, a missing
+    # object on an endpoint nobody serves is enough to exercise the error path without the 120 s retry.
+    storage = GCSStorage("no-such-bucket", remote.gcp_service_account, endpoint=f"http://127.0.0.1:{closed_port()}")
+    messages.append(repr(storage))
+    with pytest.raises(ArtsearchError) as info:
+        storage.image_url("../escape.jpg")
+    messages.append(str(info.value))
+    broken = dict(remote.gcp_service_account or {}, private_key=private_key_pem[:200] + "garbage")
+    with pytest.raises(ArtsearchError) as info:
+        GCSStorage("b", broken)
+    messages.append(str(info.value))
+    out = capsys.readouterr()
+    text = "\n".join([*messages, *all_logs.lines, out.out, out.err])
+    assert_no_secret(text, needles + [private_key_pem[:200]], "messages and DEBUG logs")
+    assert any("Cannot reach Qdrant" in m for m in messages)
+    print(f"\nFIGURE secrets-inprocess: {len(messages)} messages and {len(all_logs.lines)} DEBUG log lines: 0 secrets")
+
+
+def test_page_with_unreachable_qdrant_shows_no_secret(kaggle_index, tmp_path, private_key_pem, needles, monkeypatch):
+    if not (ROOT / "app.py").exists():
+        pytest.skip("no app.py")
+    from streamlit.testing.v1 import AppTest
+
+    from artsearch import webapp
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "none.toml"))
+    for name in ("QDRANT_URL", "QDRANT_KEY", "QDRANT_PATH", "EMBEDDER_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    secrets = {
+        "Database": {"QDRANT_URL": f"http://127.0.0.1:{closed_port()}", "QDRANT_KEY": QDRANT_KEY,
+                     "EMBEDDER_NAME": kaggle_index[0].embedder_name},
+        "Kaggle": {"KAGGLE_USERNAME": "fake-user", "KAGGLE_KEY": KAGGLE_KEY},
+        "Artsearch": {"DEVICE": "cpu"},
+    }  # fmt: skip
+    webapp._service.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.secrets = secrets
+        at.query_params["q"] = "water lilies"
+        at.run()
+        shown = [
+            str(getattr(e, "value", "") or getattr(e, "body", ""))
+            for kind in ("error", "info", "warning", "markdown", "caption", "exception", "title", "text", "code")
+            for e in getattr(at, kind)
+        ]
+    finally:
+        webapp._service.clear()
+    assert_no_secret("\n".join(shown), needles, "the page")
+    assert len(at.error) == 1 and "Cannot reach Qdrant" in at.error[0].value, shown
+
+
+# --- no unpickling, secrets file ignored ---------------------------------------------------------------------
+
+UNSAFE_LOADS = re.compile(r"\b(c?pickle\.loads?|cloudpickle|dill\.loads?|joblib\.load|marshal\.loads?|shelve\.open)\b")
+TORCH_LOAD = re.compile(r"torch\.load\((?![^)]*weights_only\s*=\s*True)")
+
+
+def test_package_never_unpickles():
+    files = sorted((ROOT / "artsearch").rglob("*.py")) + [ROOT / "app.py", ROOT / "qdrant" / "initialize_db.py"]
+    files = [f for f in files if f.exists()]
+    offenders = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{path.name}: {m.group(0)}" for m in UNSAFE_LOADS.finditer(text)]
+        offenders += [f"{path.name}: torch.load without weights_only=True" for _ in TORCH_LOAD.finditer(text)]
+    assert not offenders
+    print(f"\nFIGURE pickle: {len(files)} source files grepped, no unpickling calls")
+
+
+def test_streamlit_secrets_file_is_git_ignored():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    result = subprocess.run(
+        ["git", "check-ignore", "-q", ".streamlit/secrets.toml"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, "add .streamlit/secrets.toml to .gitignore"
+    tracked = subprocess.run(["git", "ls-files", ".streamlit"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "secrets.toml\n" not in tracked.replace("secrets.toml.example", "")
