@@ -53,6 +53,12 @@ WRITE_ROLE = "roles/storage.objectAdmin"
 # Uploading the same bytes twice is harmless, so uploads may be retried even
 # without a generation precondition (the library's default does not retry them).
 UPLOAD_RETRY: Retry = DEFAULT_RETRY
+# Reads serve a page a visitor is waiting for: give up after a few seconds instead of the
+# library's two minutes, and fail fast for a moment once the bucket was unreachable, so one
+# results page does not wait once per image.
+READ_RETRY: Retry = DEFAULT_RETRY.with_deadline(4.0)
+READ_TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
+OUTAGE_BACKOFF_S = 5.0
 
 
 def storage_endpoint_from_env() -> str | None:
@@ -182,6 +188,9 @@ class GCSStorage:
         self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.verify_images = verify_images
         self.url_cache = SignedURLCache(self.signed_url_ttl, clock=clock)
+        self._clock = clock
+        self._down_until = 0.0
+        self._down_message = ""
         self.description = f"gs://{self.bucket_name}/{self.prefix}"
         project = (service_account_info or {}).get("project_id")
         if self.endpoint:
@@ -235,6 +244,8 @@ class GCSStorage:
     def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
         """Turn client exceptions into one-line artsearch errors. ``action`` is 'read', 'write' or 'list'."""
         where = f"gs://{self.bucket_name}/{self.object_name(key) if key else self.prefix}"
+        if action == "read" and self._clock() < self._down_until:
+            raise StorageError(self._down_message)
         try:
             yield
         except ArtsearchError:
@@ -263,17 +274,26 @@ class GCSStorage:
             ) from None
         except gexc.GoogleAPICallError as exc:
             raise StorageError(f"GCS could not {action} {where}: HTTP {exc.code} {exc.message}") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, google.auth.exceptions.TransportError):
-            raise StorageError(
-                f"Could not reach {self.endpoint or 'storage.googleapis.com'} to {action} {where}; check the network."
-            ) from None
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            google.auth.exceptions.TransportError,
+            gexc.RetryError,
+        ):
+            self._down_message = (
+                f"Could not reach {self.endpoint or 'storage.googleapis.com'} to {action} {where}; "
+                "check the network and try again in a moment."
+            )
+            if action == "read":
+                self._down_until = self._clock() + OUTAGE_BACKOFF_S
+            raise StorageError(self._down_message) from None
 
     # -- the Storage protocol ---------------------------------------------
 
     def has_image(self, key: str) -> bool:
         blob = self._blob(key)
         with self._errors("read", key):
-            return bool(blob.exists())
+            return bool(blob.exists(retry=READ_RETRY, timeout=READ_TIMEOUT))
 
     def put_image(self, key: str, data: bytes) -> None:
         blob = self._blob(key)
@@ -283,7 +303,7 @@ class GCSStorage:
     def read_image(self, key: str) -> bytes:
         blob = self._blob(key)
         with self._errors("read", key):
-            return blob.download_as_bytes()
+            return blob.download_as_bytes(retry=READ_RETRY, timeout=READ_TIMEOUT)
 
     def image_url(self, key: str) -> str:
         """A V4 signed GET URL with at least half of ``signed_url_ttl`` left to live."""
@@ -295,7 +315,7 @@ class GCSStorage:
         blob = self._blob(ARTISTS_KEY)
         try:
             with self._errors("read", ARTISTS_KEY):
-                raw = blob.download_as_bytes()
+                raw = blob.download_as_bytes(retry=READ_RETRY, timeout=READ_TIMEOUT)
         except NotFound:
             return {}
         return artists_from_json(raw, f"gs://{self.bucket_name}/{blob.name}")
@@ -329,7 +349,7 @@ class GCSStorage:
         blob = self._blob(key)
         if self.verify_images:
             with self._errors("read", key):
-                exists = blob.exists()
+                exists = blob.exists(retry=READ_RETRY, timeout=READ_TIMEOUT)
             if not exists:
                 with self._errors("read", key):
                     raise gexc.NotFound("object missing")
