@@ -109,6 +109,7 @@ class Artwork:
             "source_url": self.source_url,
             "width": self.width,
             "height": self.height,
+            NAME_TEXT_FIELD: f"{self.title} {self.artist}",
         }
         for key, value in self.extra.items():
             data.setdefault(key, value)
@@ -119,6 +120,9 @@ def split_genres(genre: str) -> list[str]:
     """'Expressionism,Abstract Expressionism' -> both, so a keyword filter matches either."""
     return [g.strip() for g in genre.split(",") if g.strip()]
 
+
+#: Title and artist as one text field with a full-text index, so a query that names them can match words.
+NAME_TEXT_FIELD = "name_text"
 
 # Fields people filter by get keyword payload indexes.
 KEYWORD_FIELDS = ("artist", "artist_slug", "genre", "nationality", "source")

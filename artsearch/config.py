@@ -68,6 +68,8 @@ class Settings:
     max_image_pixels: int = 90_000_000
     allow_private_urls: bool = False
     inference: str = "torch"
+    collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
+    projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
 
     @property
     def embedded(self) -> bool:
@@ -213,6 +215,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"Storage BACKEND must be 'local' or 'gcs', not {settings.storage_backend!r}.")
     if settings.source not in ("auto", "kaggle", "folder", "museum"):
         raise ConfigError(f"ARTSEARCH_SOURCE must be auto, kaggle, folder or museum, not {settings.source!r}.")
+    if settings.projection not in ("pca", "umap"):
+        raise ConfigError(f"ARTSEARCH_PROJECTION must be pca or umap, not {settings.projection!r}.")
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
     if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:

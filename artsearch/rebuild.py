@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from artsearch.config import Settings
 from artsearch.encoder import Encoder
 from artsearch.errors import SourceError
@@ -130,7 +132,48 @@ def rebuild(
                 "index is unchanged. Check --images-dir / --source and the skipped list above."
                 + (f" First problem: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else "")
             )
+        add_map(builder, storage, settings)
         builder.publish()
     finally:
         builder.close()
     return report
+
+
+#: The projection is fitted on at most this many vectors (a random sample), then applied to all of them.
+MAP_FIT_SAMPLE = 20_000
+
+
+def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None:
+    """Fit the collection map over every vector of the build, write ``x, y`` into each payload, keep the fit.
+
+    Runs after the ingest and before publishing, so the app never sees a
+    build without its map. The fitted projection goes to storage as JSON
+    (``maps/<collection>.json``) so a query can be placed on the same map.
+    """
+    from artsearch.projection import fit, map_key
+
+    ids: list[str] = []
+    chunks: list[np.ndarray] = []
+    for points in builder.iter_points():
+        ids.extend(str(p.id) for p in points)
+        if points:
+            chunks.append(np.asarray([p.vector for p in points], dtype=np.float32))
+    if not ids:
+        return
+    vectors = np.concatenate(chunks)
+    sample = vectors
+    if len(vectors) > MAP_FIT_SAMPLE:
+        rng = np.random.default_rng(0)
+        sample = vectors[np.sort(rng.choice(len(vectors), MAP_FIT_SAMPLE, replace=False))]
+    projection, coords = fit(sample, settings.projection)
+    if sample is not vectors:
+        if projection.method != "pca":  # a layout method maps only what it was fitted on
+            projection, coords = fit(vectors, settings.projection)
+        else:
+            raw = projection.raw(vectors)
+            projection.low, projection.high = raw.min(axis=0), raw.max(axis=0)
+            coords = projection.scale(raw)
+    updates = {i: {"x": round(float(x), 5), "y": round(float(y), 5)} for i, (x, y) in zip(ids, coords, strict=True)}
+    builder.set_payloads(updates)
+    storage.put_image(map_key(builder.collection), projection.to_json())
+    log.info("map of %d artworks (%s) written for %s", len(ids), projection.method, builder.collection)

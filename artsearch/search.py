@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from qdrant_client import models
 
+from artsearch import query_syntax
 from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
 from artsearch.encoder import Encoder, clean_text
 from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
 from artsearch.images import load_image
 from artsearch.index import Filters, VectorIndex
+from artsearch.projection import Projection, map_key, place_by_neighbours
 from artsearch.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
 MAX_K = 50
 MAX_QUERY_CHARS = 2000  # far past CLIP's 77 tokens; the tokenizer truncates the rest
+MIX_TEXT_WEIGHT = 0.5  # an image plus words: the words count half as much as the picture
+MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of bigger collections
 
 
 @dataclass
@@ -63,6 +69,8 @@ class Hit:
     payload: dict[str, Any]
     image_url: str | None
     artist: Artist | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)  # when the query asked for vectors
+    copies: list[str] = field(default_factory=list)  # ids of near-duplicates shown under this card
 
     @property
     def title(self) -> str:
@@ -163,10 +171,10 @@ class SearchService:
         if query.mode == "like":
             return self.stored_vector(query.like_id)
         if query.mode == "image":
-            return self.image_vector(query.image or b"")
+            return self.mixed_vector(self.image_vector(query.image or b""), query.text)
         if query.mode == "url":
-            return self.url_vector(query.image_url)
-        return self.text_vector(query.text)
+            return self.mixed_vector(self.url_vector(query.image_url), query.text)
+        return self.arithmetic_vector(query.text)
 
     # Searching -------------------------------------------------------------------------
     def search(self, query: Query) -> list[Hit]:
@@ -225,3 +233,165 @@ class SearchService:
             info["problem"] = str(exc)
         info["artists"] = len(self.artists()) if "problem" not in info else 0
         return info
+
+    # Exploring (issue 6): arithmetic and mixed queries, refine, one per artist, load more, surprise,
+    # names that count, the map ------------------------------------------------------------------
+    def arithmetic_vector(self, text: str) -> np.ndarray:
+        """``sunflowers + blue - yellow``: weighted sum of the terms' normalised embeddings, normalised.
+
+        Anything that is not well-formed arithmetic is embedded as plain text.
+        """
+        terms = query_syntax.parse(text)
+        if not terms or len(terms) < 2 and terms[0].weight == 1.0:
+            return self.text_vector(text)
+        vectors = self.encoder.encode_texts([clean_text(t.text)[:MAX_QUERY_CHARS] or t.text for t in terms])
+        combined = query_syntax.combine(list(vectors), [t.weight for t in terms])
+        return combined if combined is not None else self.text_vector(text)
+
+    def mixed_vector(self, image_vector: np.ndarray, text: str, text_weight: float = MIX_TEXT_WEIGHT) -> np.ndarray:
+        """An image plus words ("this, but in winter"): both normalised, weighted, summed and normalised."""
+        if not clean_text(text):
+            return image_vector
+        combined = query_syntax.combine([image_vector, self.arithmetic_vector(text)], [1.0, text_weight])
+        return combined if combined is not None else image_vector
+
+    def _hits(self, points: Sequence[Any], vector: np.ndarray | None = None) -> list[Hit]:
+        """Hits with their stored vectors; with ``vector``, scores become the cosine to it (fused ranks are not)."""
+        hits = []
+        for point in points:
+            hit = self.to_hit(point)
+            if getattr(point, "vector", None) is not None:
+                hit.vector = np.asarray(point.vector, dtype=np.float32)
+                if vector is not None:
+                    hit.score = float(cosine(vector, hit.vector))
+            hits.append(hit)
+        return hits
+
+    def explore(
+        self,
+        query: Query,
+        *,
+        liked: Sequence[str] = (),
+        disliked: Sequence[str] = (),
+        per_artist: int = 0,
+        exclude_ids: Sequence[str] = (),
+        exclude_artists: Sequence[str] = (),
+    ) -> list[Hit]:
+        """The page's search: ``query`` refined by feedback, optionally one group per artist, never ``exclude_ids``.
+
+        * ``liked`` / ``disliked``: Qdrant's recommendation query with the query
+          and the liked artworks as positive and the disliked as negative
+          examples (as vectors, so liked artworks can stay on the page); the
+          disliked never come back.
+        * ``per_artist`` (1-3): a grouped query by artist, so one prolific artist
+          cannot fill the page; ``exclude_artists`` keeps later pages to new artists.
+        * a plain text query that holds words fuses vector similarity with a
+          full-text match on titles and artists, so naming an artist counts.
+        * ``exclude_ids``: what the page already shows ("load more").
+
+        Every hit carries its vector (for duplicate collapse and the map).
+        """
+        k = max(1, min(int(query.k), MAX_K))
+        vector = self.query_vector(query)
+        self.index.require_points()
+        exclude = list(dict.fromkeys([*exclude_ids, *disliked, *([query.like_id] if query.like_id else [])]))
+        target: Any = vector.astype(np.float32).tolist()
+        if liked or disliked:
+            stored = {str(r.id): r.vector for r in self.index.retrieve([*liked, *disliked], with_vectors=True)}
+            positive = [target, *(stored[i] for i in liked if i in stored)]
+            negative = [stored[i] for i in disliked if i in stored]
+            # best_score: a candidate scores its similarity to the closest liked example (or the query), and
+            # falls below every such candidate when a disliked example is closer still. The average-vector
+            # strategy would blur one liked picture into the query instead.
+            target = models.RecommendQuery(
+                recommend=models.RecommendInput(
+                    positive=positive, negative=negative or None, strategy=models.RecommendStrategy.BEST_SCORE
+                )
+            )
+        if per_artist:
+            size = max(1, min(int(per_artist), 3))
+            groups = self.index.query_grouped(
+                target,
+                group_by="artist",
+                group_size=size,
+                limit=-(-k // size),
+                filters=query.filters,
+                exclude_ids=exclude,
+                exclude_groups=exclude_artists,
+                with_vectors=True,
+            )
+            return self._hits([hit for group in groups for hit in group.hits][:k])
+        words = query_syntax.name_words(query.text) if query.mode == "text" else []
+        if words and not (liked or disliked) and not query_syntax.is_arithmetic(query.text):
+            points = self.index.query_fused(
+                vector, words, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True
+            )
+            return self._hits(points, vector)
+        points = self.index.query(target, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True)
+        return self._hits(points)
+
+    def surprise(self, filters: Filters | None = None) -> Hit | None:
+        """A random artwork from the collection (Qdrant's random sample query), or None when it is empty."""
+        self.index.require_points()
+        points = self.index.sample(limit=1, filters=filters)
+        return self.to_hit(points[0]) if points else None
+
+    def map_points(self, max_points: int = MAP_MAX_POINTS) -> list[dict[str, Any]]:
+        """Every artwork's place on the map (a random sample of ``max_points`` for bigger collections)."""
+        self.index.require_points()
+        fields = ["x", "y", "title", "artist", "genre", "image_key"]
+        if self.index.count() > max_points:
+            records: list[Any] = self.index.sample(limit=max_points)
+        else:
+            records, offset = [], None
+            while True:
+                page, offset = self.index.scroll_page(limit=1000, offset=offset, fields=fields)
+                records.extend(page)
+                if offset is None:
+                    break
+        out = []
+        for r in records:
+            p = r.payload or {}
+            if p.get("x") is None or p.get("y") is None:
+                continue
+            genre = p.get("genre") or []
+            out.append(
+                {
+                    "id": str(r.id),
+                    "x": float(p["x"]),
+                    "y": float(p["y"]),
+                    "title": str(p.get("title") or "Untitled"),
+                    "artist": str(p.get("artist") or "Unknown artist"),
+                    "genre": (genre[0] if genre else "unknown") if isinstance(genre, list) else str(genre),
+                    "image_key": str(p.get("image_key") or ""),
+                }
+            )
+        return out
+
+    def projection(self) -> Projection | None:
+        """The live build's fitted map projection, or None (an index built before maps existed)."""
+        collection = self.index.live_collection()
+        if not collection:
+            return None
+        try:
+            return Projection.from_json(self.storage.read_image(map_key(collection)))
+        except (ArtsearchError, OSError, ValueError, KeyError) as exc:
+            log.info("no map projection for %s: %s", collection, exc)
+            return None
+
+    def place(self, vector: np.ndarray, hits: Sequence[Hit], projection: Projection | None) -> tuple[float, float] | None:
+        """Where a query falls on the map: projected, or (UMAP, no projection) among its results."""
+        if projection is not None:
+            spot = projection.place(vector)
+            if spot is not None:
+                return spot
+        placed = [(h.payload["x"], h.payload["y"], h.score) for h in hits if h.payload.get("x") is not None]
+        if not placed:
+            return None
+        return place_by_neighbours([(x, y) for x, y, _ in placed], [s for _, _, s in placed])
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / denominator if denominator else 0.0
