@@ -14,7 +14,7 @@ from artsearch import webapp as wa
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
-from artsearch.search import Hit, SearchService
+from artsearch.search import Hit, Query, SearchService
 
 log = logging.getLogger("artsearch.app")
 ss = st.session_state
@@ -28,10 +28,44 @@ def show_problem(exc: ArtsearchError) -> None:
 
 def set_like(artwork_id: str) -> None:
     ss.like = artwork_id
+    reset_explore()
 
 
 def clear_like() -> None:
+    """A new search: leave "more like this", and forget feedback and loaded pages."""
     ss.like = ""
+    reset_explore()
+
+
+def reset_explore() -> None:
+    ss.fb, ss.applied, ss.pages = {}, {"liked": [], "disliked": []}, 1
+
+
+def give_feedback(artwork_id: str, value: int) -> None:
+    """👍 (1) or 👎 (-1) on a result; the same button again takes it back."""
+    fb = dict(ss.get("fb", {}))
+    if fb.get(artwork_id) == value:
+        fb.pop(artwork_id)
+    else:
+        fb[artwork_id] = value
+    ss.fb = fb
+
+
+def refine() -> None:
+    fb = ss.get("fb", {})
+    ss.applied = {"liked": [i for i, v in fb.items() if v > 0], "disliked": [i for i, v in fb.items() if v < 0]}
+    ss.pages = 1
+
+
+def load_more() -> None:
+    ss.pages = ss.get("pages", 1) + 1
+
+
+def on_map_select() -> None:
+    """A click on the map runs "more like this" on that artwork."""
+    picked = wa.selected_id(ss.get("map"))
+    if picked:
+        set_like(picked)
 
 
 def init_from_link() -> None:
@@ -69,7 +103,9 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
     )
     image = None
     if mode == "text":
-        st.text_input("Describe the artwork", key="q", placeholder=wa.PLACEHOLDER, on_change=clear_like)
+        st.text_input(
+            "Describe the artwork", key="q", placeholder=wa.PLACEHOLDER, on_change=clear_like, help=wa.SYNTAX_HELP
+        )
     elif mode == "image":
         upload = st.file_uploader(
             "Upload an image", type=list(SUPPORTED_UPLOAD_TYPES), key="upload", on_change=clear_like
@@ -77,6 +113,10 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
         image = upload.getvalue() if upload is not None else None
     else:
         st.text_input("Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=clear_like)
+    if mode in ("image", "url"):
+        st.text_input(
+            "…and in words (optional)", key="mix", placeholder="in winter", help=wa.MIX_HELP, on_change=clear_like
+        )
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.slider("How many results", 1, wa.MAX_K, key="k")
     submitted = right.button("Search", key="search", type="primary", width="stretch", on_click=clear_like)
@@ -90,8 +130,57 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
         artists=list(ss.get("f_artist", [])),
         genres=list(ss.get("f_genre", [])),
         nationalities=list(ss.get("f_nationality", [])),
+        mix=ss.get("mix", "") or "",
     )
     return state, image, submitted
+
+
+def explore_controls(service: SearchService) -> wa.Explore:
+    """One per artist, duplicate collapse, the map and "Surprise me"; returns how to fetch results."""
+    ss.setdefault("collapse", service.settings.collapse_duplicates)
+    ss.setdefault("pages", 1)
+    ss.setdefault("applied", {"liked": [], "disliked": []})
+    group, size, dupes, show_map, lucky = st.columns([2, 2, 2, 2, 1], vertical_alignment="center")
+    group.toggle(
+        "One per artist",
+        key="one_per_artist",
+        on_change=reset_explore,
+        help="A grouped search: at most this many works of any one artist, so no one fills the page.",
+    )
+    size.slider(
+        "Per artist",
+        1,
+        3,
+        1,
+        key="per_artist",
+        disabled=not ss.get("one_per_artist"),
+        on_change=reset_explore,
+        label_visibility="collapsed",
+    )
+    dupes.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
+    show_map.toggle("Map of the collection", key="show_map")
+    if lucky.button("Surprise me", key="surprise", help="A random artwork and more like it."):
+        try:
+            hit = service.surprise(
+                filters=wa.PageState(
+                    artists=list(ss.get("f_artist", [])),
+                    genres=list(ss.get("f_genre", [])),
+                    nationalities=list(ss.get("f_nationality", [])),
+                ).filters
+            )
+        except ArtsearchError as exc:
+            show_problem(exc)
+            hit = None
+        if hit is not None:
+            set_like(hit.artwork_id)
+            st.rerun()  # so the address bar and the heading show the random artwork's "more like this"
+    return wa.Explore(
+        pages=int(ss.get("pages", 1)),
+        liked=list(ss.applied["liked"]),
+        disliked=list(ss.applied["disliked"]),
+        per_artist=int(ss.get("per_artist", 1)) if ss.get("one_per_artist") else 0,
+        collapse=bool(ss.get("collapse", True)),
+    )
 
 
 def like_heading(service: SearchService, artwork_id: str) -> bool:
@@ -104,7 +193,9 @@ def like_heading(service: SearchService, artwork_id: str) -> bool:
     picture = wa.display_source(seed.image_url, service.settings, wa.THUMB_PX)
     if picture is not None:
         thumb.image(picture, width="stretch")
-    text.markdown(f"More like **{wa.md_escape(seed.title)}** by {wa.md_escape(seed.artist_name or 'an unknown artist')}")
+    text.markdown(
+        f"More like **{wa.md_escape(seed.title)}** by {wa.md_escape(seed.artist_name or 'an unknown artist')}"
+    )
     text.button("Back to your search", key="back", on_click=clear_like)
     return True
 
@@ -142,11 +233,61 @@ def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
         title, sub = wa.card_lines(hit)
         st.markdown(f"**{wa.md_escape(title)}**")
         st.caption(wa.md_escape(sub))
-        st.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
+        if hit.copies:
+            st.caption(wa.copies_text(hit))
+        like, up, down = st.columns([3, 1, 1], gap="small")
+        like.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
+        mine = ss.get("fb", {}).get(hit.artwork_id, 0)
+        up.button(
+            "👍",
+            key=f"up_{hit.artwork_id}",
+            on_click=give_feedback,
+            args=(hit.artwork_id, 1),
+            type="primary" if mine > 0 else "secondary",
+            help="More like this one when you refine",
+        )
+        down.button(
+            "👎",
+            key=f"down_{hit.artwork_id}",
+            on_click=give_feedback,
+            args=(hit.artwork_id, -1),
+            type="primary" if mine < 0 else "secondary",
+            help="Less like this one when you refine",
+        )
         artist_panel(service, hit, works)
 
 
+def feedback_bar(options: wa.Explore) -> None:
+    fb = ss.get("fb", {})
+    if options.liked or options.disliked:
+        st.caption(f"Refined: {len(options.liked)} liked, {len(options.disliked)} disliked, and your search.")
+    if fb:
+        ups, downs = sum(v > 0 for v in fb.values()), sum(v < 0 for v in fb.values())
+        text, button = st.columns([4, 1], vertical_alignment="center")
+        text.caption(f"👍 {ups} · 👎 {downs}: refine to see more like the ones you liked and none you disliked.")
+        button.button("Refine", key="refine", type="primary", on_click=refine, width="stretch")
+
+
+def collection_map(service: SearchService, query: Query, hits: list[Hit]) -> None:
+    """The map: every artwork (or a sample), the results ringed, the query a diamond; a click is "more like this"."""
+    points = wa.map_points(service)
+    if not points:
+        st.caption("This index has no map yet: rebuild it (python qdrant/initialize_db.py) to draw one.")
+        return
+    try:
+        spot = service.place(service.query_vector(query), hits, service.projection())
+    except ArtsearchError:
+        spot = None
+    colour = st.radio(
+        "Colour by", list(wa.MAP_COLOURS), format_func=wa.MAP_COLOURS.get, key="map_colour", horizontal=True
+    )
+    chart = wa.map_chart(wa.map_rows(service, points, hits, spot), colour_by=colour)
+    st.altair_chart(chart, key="map", on_select=on_map_select, selection_mode="pick", width="stretch")
+    st.caption(f"{len(points)} artworks; ringed: the results; diamond: your query. Click an artwork for more like it.")
+
+
 def results(service: SearchService, state: wa.PageState, image: bytes | None, submitted: bool) -> None:
+    options = explore_controls(service)
     try:
         if state.mode == "like" and not like_heading(service, state.like_id):
             return
@@ -155,13 +296,15 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
             st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
             return
         with st.spinner("Searching… (the first search also loads the model)"):
-            hits = service.search(query)
+            found = wa.explore_pages(service, query, options)
     except ArtsearchError as exc:
         show_problem(exc)
         return
-    if not hits:
+    if not found:
         st.info(wa.empty_results_message(state))
         return
+    hits = wa.collapse_hits(found) if options.collapse else found
+    feedback_bar(options)
     mine = wa.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results
         left, area = st.columns([1, 4])
@@ -174,6 +317,13 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
             for column, hit in zip(st.columns(wa.PER_ROW), row, strict=False):
                 with column:
                     card(service, hit, works)
+        if len(found) >= options.pages * query.k:  # the last page was full: there may be more
+            st.button("Load more", key="more", on_click=load_more, help="The next results, none of these again.")
+    if ss.get("show_map"):
+        try:
+            collection_map(service, query, found)
+        except ArtsearchError as exc:
+            show_problem(exc)
 
 
 def main() -> None:

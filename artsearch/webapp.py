@@ -41,8 +41,16 @@ PLACEHOLDER = "a gloomy landscape in the winter"
 HELP = (
     "Describe a picture in plain words (*a gloomy landscape in the winter*, *a portrait of a woman in blue*), "
     "upload an image, or paste an image address. Filters in the sidebar narrow every search; "
-    "the page address is a link that reproduces the search."
+    "the page address is a link that reproduces the search. "
+    "Words can be added and taken away: *sunflowers + blue - yellow*, with weights as *2\\*blue* or *blue:0.5*."
 )
+SYNTAX_HELP = (
+    "Plain words search as they are. Query arithmetic: join descriptions with ' + ' or ' - ' (spaces around), "
+    "e.g. `sunflowers + blue - yellow`; weigh a term with `2*blue` or `blue:0.5`. "
+    "Anything else is searched as plain words. Naming an artist or title words (`Monet water lilies`) "
+    "also matches titles and artist names."
+)
+MIX_HELP = "Words to steer the image with, e.g. 'in winter' or 'at night' (they count half as much as the picture)."
 DEFAULT_K = 12
 PER_ROW = 4
 OTHER_WORKS = 8
@@ -63,6 +71,7 @@ class PageState:
     url: str = ""
     like_id: str = ""
     k: int = DEFAULT_K
+    mix: str = ""  # words blended into an image search ("this, but in winter")
     artists: list[str] = field(default_factory=list)
     genres: list[str] = field(default_factory=list)
     nationalities: list[str] = field(default_factory=list)
@@ -82,12 +91,14 @@ class PageState:
             return Query(like_id=self.like_id, **common) if self.like_id else None
         if self.mode == "image":
             if image is None:
-                return _nothing(submitted, "Choose an image file (PNG, JPEG or WEBP) to find artworks that look like it.")
-            return Query(image=image, **common)
+                return _nothing(
+                    submitted, "Choose an image file (PNG, JPEG or WEBP) to find artworks that look like it."
+                )
+            return Query(image=image, text=self.mix, **common)
         if self.mode == "url":
             if not self.url.strip():
                 return _nothing(submitted, "Paste the address of an image (https://...) to find artworks like it.")
-            return Query(image_url=self.url, **common)
+            return Query(image_url=self.url, text=self.mix, **common)
         if not self.text.strip():
             return _nothing(submitted, f"Type a few words to search for, for example '{PLACEHOLDER}'.")
         return Query(text=self.text, **common)
@@ -144,6 +155,7 @@ def state_from_params(params: Mapping[str, Any]) -> PageState:
         artists=_many(params, "artist"),
         genres=_many(params, "genre"),
         nationalities=_many(params, "nationality"),
+        mix=_one(params, "mix"),
     )
 
 
@@ -158,6 +170,8 @@ def params_from_state(state: PageState) -> dict[str, str | list[str]]:
         params["url"] = state.url.strip()
     if state.mode == "like" and state.like_id:
         params["like"] = state.like_id
+    if state.mode in ("image", "url") and state.mix.strip():
+        params["mix"] = state.mix.strip()
     if clamp_k(state.k) != DEFAULT_K:
         params["k"] = str(clamp_k(state.k))
     for key, attr in FILTER_KEYS.items():
@@ -368,3 +382,185 @@ def _artists(key: str, _service: SearchService) -> dict[str, Artist]:
 def artists(service: SearchService) -> dict[str, Artist]:
     """artists.json, loaded once a minute at most and shared by every session."""
     return _artists(settings_key(service.settings), service)
+
+
+# --- exploring (issue 6): pages of results, duplicate collapse, the map ----------------------------
+
+MAP_COLOURS = {"artist": "Artist", "genre": "Genre"}
+MAP_TOOLTIP_PX = 96
+
+
+@dataclass
+class Explore:
+    """How the page asks for results beyond the query itself (kept in session state between reruns)."""
+
+    pages: int = 1
+    liked: list[str] = field(default_factory=list)
+    disliked: list[str] = field(default_factory=list)
+    per_artist: int = 0  # 0: off, else 1-3 results per artist
+    collapse: bool = True
+
+
+def explore_pages(service: SearchService, query: Query, options: Explore) -> list[Hit]:
+    """``options.pages`` pages of results, each page leaving out everything shown before ("load more").
+
+    Later pages exclude the earlier ids inside Qdrant, so nothing repeats even
+    when the index changed in between; with one-per-artist they also exclude
+    the artists already shown. A page that comes back empty ends the list.
+    """
+    hits: list[Hit] = []
+    for _ in range(max(1, options.pages)):
+        page = service.explore(
+            query,
+            liked=options.liked,
+            disliked=options.disliked,
+            per_artist=options.per_artist,
+            exclude_ids=[h.artwork_id for h in hits],
+            exclude_artists=list(dict.fromkeys(h.artist_name for h in hits)) if options.per_artist else [],
+        )
+        if not page:
+            break
+        hits.extend(page)
+    return hits
+
+
+def collapse_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """One card per picture: near-duplicates (same perceptual hash, or cosine without one) fold into the first."""
+    from artsearch.dedupe import collapse
+
+    groups = collapse([h.vector for h in hits], [h.payload.get("phash") for h in hits])
+    out = []
+    for group in groups:
+        first = hits[group.first]
+        first.copies = [hits[i].artwork_id for i in group.others]
+        out.append(first)
+    return out
+
+
+def copies_text(hit: Hit) -> str:
+    return f"{len(hit.copies) + 1} copies" if hit.copies else ""
+
+
+def selected_id(selection: Any) -> str:
+    """The artwork id a map click selected (Streamlit's chart selection state), or ""."""
+    try:
+        picked = selection["selection"]["pick"]
+    except (KeyError, TypeError):
+        return ""
+    if isinstance(picked, Mapping):
+        picked = [picked]
+    for item in picked or []:
+        if isinstance(item, Mapping) and item.get("id"):
+            return valid_id(str(item["id"]))
+    return ""
+
+
+def _data_uri(src: str | bytes | None) -> str:
+    import base64
+
+    if isinstance(src, bytes):
+        return "data:image/jpeg;base64," + base64.b64encode(src).decode()
+    return src or ""
+
+
+def map_rows(
+    service: SearchService,
+    points: Sequence[Mapping[str, Any]],
+    hits: Sequence[Hit],
+    spot: tuple[float, float] | None,
+) -> list[dict[str, Any]]:
+    """The map's rows: every point, the results marked, the query as one extra row; tooltips with pictures.
+
+    Pictures a browser can fetch itself (signed URLs) go in every tooltip; local
+    files become small inline JPEGs for the results only, so a 5,000-point map
+    stays a small page.
+    """
+    shown = {h.artwork_id: i + 1 for i, h in enumerate(hits)}
+    rows = []
+    for p in points:
+        rank = shown.get(p["id"])
+        url = service.image_url(p["image_key"]) if p.get("image_key") else None
+        picture = url if url and url.startswith(("http://", "https://")) else None
+        if picture is None and rank is not None:
+            picture = _data_uri(display_source(url, service.settings, MAP_TOOLTIP_PX))
+        rows.append(
+            {
+                "id": p["id"],
+                "x": p["x"],
+                "y": p["y"],
+                "title": p["title"],
+                "artist": p["artist"],
+                "genre": p["genre"],
+                "kind": "result" if rank is not None else "collection",
+                "rank": rank or 0,
+                "image": picture or "",
+            }
+        )
+    if spot is not None:
+        rows.append(
+            {
+                "id": "",
+                "x": spot[0],
+                "y": spot[1],
+                "title": "your query",
+                "artist": "",
+                "genre": "",
+                "kind": "query",
+                "rank": 0,
+                "image": "",
+            }
+        )
+    return rows
+
+
+def map_chart(rows: Sequence[Mapping[str, Any]], colour_by: str = "artist") -> Any:
+    """An Altair scatter of the collection: coloured by artist or genre, results ringed, the query a star.
+
+    Clicking a point selects it (the ``pick`` selection, by artwork id); the
+    page runs "more like this" on it.
+    """
+    import altair as alt
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows), columns=["id", "x", "y", "title", "artist", "genre", "kind", "rank", "image"])
+    pick = alt.selection_point(name="pick", fields=["id"], on="click", clear=False)
+    base = alt.Chart(frame).encode(
+        x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-0.02, 1.02])),
+        y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-0.02, 1.02])),
+    )
+    tooltip = [alt.Tooltip("title:N", title="Title"), alt.Tooltip("artist:N", title="Artist"), "image:N"]
+    everything = (
+        base.transform_filter(alt.datum.kind != "query")
+        .mark_circle(opacity=0.75)
+        .encode(
+            color=alt.Color(
+                f"{colour_by}:N",
+                title=MAP_COLOURS.get(colour_by, colour_by),
+                legend=alt.Legend(orient="bottom", columns=4, symbolLimit=40),
+            ),
+            size=alt.condition(alt.datum.kind == "result", alt.value(160), alt.value(30)),
+            tooltip=tooltip,
+        )
+        .add_params(pick)
+    )
+    results = (
+        base.transform_filter(alt.datum.kind == "result")
+        .mark_circle(filled=False, stroke="black", strokeWidth=2, size=260)
+        .encode(tooltip=tooltip)
+    )
+    query = (
+        base.transform_filter(alt.datum.kind == "query")
+        .mark_point(shape="diamond", filled=True, color="crimson", size=320)
+        .encode(tooltip=[alt.Tooltip("title:N", title="")])
+    )
+    return alt.layer(everything, results, query).properties(height=480)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _map_points(key: str, _service: SearchService) -> list[dict[str, Any]]:
+    return _service.map_points()
+
+
+def map_points(service: SearchService) -> list[dict[str, Any]]:
+    """The collection's map points, read at most once a minute per server (a rebuild shows up within it)."""
+    return _map_points(settings_key(service.settings), service)
