@@ -122,10 +122,27 @@ class Qdrant:
 
     @classmethod
     def embedded(cls, settings: Settings, folder: Path) -> Qdrant:
+        """Open one build folder with the configured engine: Qdrant Edge ("edge") or qdrant-client ("local")."""
+        import os
+        from typing import cast
+
+        from artsearch.edge_client import EdgeClient, folder_engine
+
+        engine = getattr(settings, "embedded_engine", os.environ.get("ARTSEARCH_EMBEDDED_ENGINE", "local"))
+        if engine not in ("edge", "local"):
+            raise QdrantUnavailable(f"ARTSEARCH_EMBEDDED_ENGINE must be 'edge' or 'local', not {engine!r}.")
         folder.mkdir(parents=True, exist_ok=True)
+        found = folder_engine(folder)
+        if found is not None and found != engine:
+            raise QdrantUnavailable(
+                f"The embedded index {folder} was built with the '{found}' engine, but ARTSEARCH_EMBEDDED_ENGINE is "
+                f"'{engine}': set ARTSEARCH_EMBEDDED_ENGINE={found}, or rebuild without --append "
+                "(python qdrant/initialize_db.py; if this folder is an unfinished build, delete it first)."
+            )
         try:
-            client = QdrantClient(path=str(folder))
-        except RuntimeError as exc:
+            # EdgeClient implements the part of QdrantClient's API this module uses.
+            client = cast(QdrantClient, EdgeClient(folder)) if engine == "edge" else QdrantClient(path=str(folder))
+        except (RuntimeError, OSError) as exc:
             if "already accessed" in str(exc):
                 raise QdrantUnavailable(
                     f"The embedded index {folder} is open in another process (the app, or another rebuild). "
