@@ -320,6 +320,26 @@ def _quantization(config: Any) -> Any:
     raise NotImplementedError(f"{type(config).__name__} is not supported by the embedded Edge engine")
 
 
+def _index_schema(schema: Any) -> Any:
+    """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type."""
+    if isinstance(schema, models.TextIndexParams):
+        tokenizer = getattr(qe.TokenizerType, schema.tokenizer.value.capitalize()) if schema.tokenizer else None
+        return qe.TextIndexParams(
+            tokenizer=tokenizer,
+            min_token_len=schema.min_token_len,
+            max_token_len=schema.max_token_len,
+            lowercase=schema.lowercase,
+            ascii_folding=schema.ascii_folding,
+            phrase_matching=schema.phrase_matching,
+        )
+    if isinstance(schema, models.KeywordIndexParams):
+        return qe.KeywordIndexParams(is_tenant=schema.is_tenant, on_disk=schema.on_disk)
+    if not isinstance(schema, models.PayloadSchemaType):
+        # A plain string, or another parameter object, which carries its type.
+        schema = models.PayloadSchemaType(getattr(schema, "type", schema))
+    return _SCHEMAS[schema]
+
+
 def _payload_value(payload: dict[str, Any], key: str) -> list[Any] | None:
     """Values at a dotted payload path, lists flattened (like Qdrant's group_by); None when absent."""
     current: list[Any] = [payload]
@@ -612,15 +632,10 @@ class EdgeClient:
     def create_payload_index(
         self, collection_name: str, field_name: str, field_schema: Any = None, field_type: Any = None, **kwargs: Any
     ) -> models.UpdateResult:
-        schema = field_schema if field_schema is not None else field_type
-        if isinstance(schema, str) and not isinstance(schema, models.PayloadSchemaType):
-            schema = models.PayloadSchemaType(schema)
-        if not isinstance(schema, models.PayloadSchemaType):
-            # Index parameter objects (KeywordIndexParams...) carry their type; the plain type is enough here.
-            schema = models.PayloadSchemaType(getattr(schema, "type", schema))
+        schema = _index_schema(field_schema if field_schema is not None else field_type)
         with self._lock:
             shard = self._resolve(collection_name)
-            _edge_call(shard.update, qe.UpdateOperation.create_field_index(field_name, _SCHEMAS[schema]))
+            _edge_call(shard.update, qe.UpdateOperation.create_field_index(field_name, schema))
             self._dirty = True
         return models.UpdateResult(operation_id=None, status=models.UpdateStatus.COMPLETED)
 

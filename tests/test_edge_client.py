@@ -414,3 +414,37 @@ def test_a_folder_built_by_one_engine_is_not_opened_by_the_other(tmp_path, monke
         Qdrant.embedded(settings, edge_folder)
     Qdrant.embedded(settings, local_folder).close()
     assert os.path.exists(edge_folder / "edge_meta.json")
+
+
+def test_text_index_and_full_text_filters_match_local_mode(tmp_path, data):
+    """index.py's name search: a word-tokenised text index with min_token_len, queried with MatchTextAny."""
+    ids, vectors, payloads = data
+    params = models.TextIndexParams(
+        type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True, min_token_len=3
+    )
+    clients = (QdrantClient(path=str(tmp_path / "local")), EdgeClient(tmp_path / "edge"))
+    try:
+        for client in clients:
+            fill(client, ids, vectors, [dict(p, name_text=f"{p['title']} by {p['artist']}") for p in payloads])
+            client.create_payload_index(NAME, "name_text", params)
+        q = vectors[3].tolist()
+        for words in ("artist", "ARTIST 3", "work 42", "nobody"):
+            flt = models.Filter(
+                must=[models.FieldCondition(key="name_text", match=models.MatchTextAny(text_any=words))]
+            )
+            local, edge = (c.query_points(ALIAS, query=q, query_filter=flt, limit=10).points for c in clients)
+            assert ids_of(edge) == ids_of(local), words
+        # Words shorter than min_token_len are dropped from the query too, so "by" matches nothing in Qdrant
+        # (Edge is its engine); local mode disagrees and matches every point.
+        flt = models.Filter(must=[models.FieldCondition(key="name_text", match=models.MatchTextAny(text_any="by"))])
+        assert clients[1].query_points(ALIAS, query=q, query_filter=flt, limit=10).points == []
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_prefetch_is_refused_so_callers_can_fall_back(pair):
+    prefetch = [models.Prefetch(query=[0.0] * DIM, limit=5)]
+    with pytest.raises(NotImplementedError, match="prefetch"):
+        pair[1].query_points(ALIAS, prefetch=prefetch, query=models.FusionQuery(fusion=models.Fusion.RRF))
+    assert not hasattr(pair[1], "batch_update_points")  # index.py re-upserts merged payloads instead
