@@ -91,7 +91,7 @@ SIGNATURES = [
 
 def _spans(marks: list[int], end: int) -> list[tuple[int, int]]:
     """Consecutive (start, end) pairs from cut positions; the last runs to ``end``."""
-    return [(a, b) for a, b in zip(marks, [*marks[1:], end], strict=True) if b > a]
+    return [(a, b) for a, b in zip(marks, [*marks[1:], end], strict=False) if b > a]
 
 
 def _png_chunks(data: bytes) -> list[tuple[int, int]]:
