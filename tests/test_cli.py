@@ -150,3 +150,13 @@ def test_folder_source_without_a_folder_is_one_line(tmp_path, tiny_clip_path, ba
     settings = test_settings(tmp_path, tiny_clip_path)
     line = one_line_error(run_cli(["qdrant/initialize_db.py", *bad], settings))
     assert "--images-dir" in line
+
+
+def test_failed_kaggle_download_is_one_line_without_the_key(tmp_path, tiny_clip_path):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    env = {"KAGGLE_USERNAME": "ann", "KAGGLE_KEY": "kaggle-key-0123456789", "KAGGLE_CONFIG_DIR": str(tmp_path)}
+    result = run_cli(["qdrant/initialize_db.py", "--source", "kaggle"], settings, env_extra=env)
+    line = one_line_error(result)
+    assert "Kaggle failed" in line and "network" in line
+    assert "kaggle-key-0123456789" not in result.stdout + result.stderr
+    assert not (settings.qdrant_path).exists() or not any(settings.qdrant_path.iterdir())

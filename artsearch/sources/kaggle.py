@@ -13,7 +13,9 @@ no row keeps the folder's name with empty details instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import logging
 import os
 import re
@@ -31,10 +33,18 @@ DATASET = "ikarus777/best-artworks-of-all-time"
 
 
 def kaggle_credentials(settings: Settings) -> tuple[str, str] | None:
-    """(username, key) from settings, the environment or ~/.kaggle/kaggle.json; None if absent."""
+    """(username, key) from settings, the environment or ~/.kaggle/kaggle.json; None if absent.
+
+    A new-style API token (``KAGGLE_API_TOKEN`` or ``~/.kaggle/access_token``) counts too;
+    it comes back as ``("", token)`` and the kaggle client reads it itself.
+    """
     if settings.kaggle_username and settings.kaggle_key:
         return settings.kaggle_username, settings.kaggle_key
-    config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
+    config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    token = os.environ.get("KAGGLE_API_TOKEN") or _read_text(config_dir / "access_token")
+    if token:
+        return "", token
+    config = config_dir / "kaggle.json"
     if config.is_file():
         import json
 
@@ -46,6 +56,13 @@ def kaggle_credentials(settings: Settings) -> tuple[str, str] | None:
                 f"{config} is not a valid kaggle.json; download a new one from kaggle.com/settings."
             ) from None
     return None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 MISSING_CREDENTIALS = (
@@ -61,15 +78,20 @@ def download_dataset(settings: Settings, target: Path) -> Path:
     creds = kaggle_credentials(settings)
     if creds is None:
         raise MissingCredentials(MISSING_CREDENTIALS)
-    os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = creds
+    if creds[0]:
+        os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = creds
     try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
+        # Importing kaggle authenticates and prints help to stdout; failing, authenticate() calls exit().
+        with contextlib.redirect_stdout(io.StringIO()):
+            from kaggle.api.kaggle_api_extended import KaggleApi
 
-        api = KaggleApi()
-        api.authenticate()
+            api = KaggleApi()
+            api.authenticate()
         target.mkdir(parents=True, exist_ok=True)
-        log.info("downloading %s into %s (about 2.3 GB)", DATASET, target)
+        log.warning("downloading %s into %s (about 2.3 GB, once)", DATASET, target)
         api.dataset_download_files(DATASET, path=str(target), unzip=True, quiet=False)
+    except SystemExit:
+        raise MissingCredentials(MISSING_CREDENTIALS) from None
     except Exception as exc:  # the kaggle client raises bare Exceptions and HTTP errors alike
         message = str(exc).replace(creds[1], "***")[:200]
         raise SourceError(
