@@ -42,6 +42,7 @@ class Settings:
     qdrant_url: str | None = None
     qdrant_key: str | None = field(default=None, repr=False)
     qdrant_path: Path = Path("data/qdrant")
+    embedded_engine: str = "edge"  # "edge" (Qdrant Edge, the real engine in-process) or "local" (qdrant-client)
     collection_name: str = "artworks"
     embedder_name: str = DEFAULT_MODEL
     # [Kaggle]
@@ -217,6 +218,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"ARTSEARCH_SOURCE must be auto, kaggle, folder or museum, not {settings.source!r}.")
     if settings.projection not in ("pca", "umap"):
         raise ConfigError(f"ARTSEARCH_PROJECTION must be pca or umap, not {settings.projection!r}.")
+    if settings.embedded_engine not in ("edge", "local"):
+        raise ConfigError(f"ARTSEARCH_EMBEDDED_ENGINE must be 'edge' or 'local', not {settings.embedded_engine!r}.")
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
     if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:

@@ -123,14 +123,11 @@ class Qdrant:
     @classmethod
     def embedded(cls, settings: Settings, folder: Path) -> Qdrant:
         """Open one build folder with the configured engine: Qdrant Edge ("edge") or qdrant-client ("local")."""
-        import os
         from typing import cast
 
         from artsearch.edge_client import EdgeClient, folder_engine
 
-        engine = getattr(settings, "embedded_engine", os.environ.get("ARTSEARCH_EMBEDDED_ENGINE", "local"))
-        if engine not in ("edge", "local"):
-            raise QdrantUnavailable(f"ARTSEARCH_EMBEDDED_ENGINE must be 'edge' or 'local', not {engine!r}.")
+        engine = settings.embedded_engine
         folder.mkdir(parents=True, exist_ok=True)
         found = folder_engine(folder)
         if found is not None and found != engine:

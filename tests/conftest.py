@@ -21,6 +21,7 @@ def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_settings(root, model_path: str, **overrides):
     """Settings for a test: nothing from the developer's secrets or environment leaks in."""
+    import os
     from pathlib import Path
 
     from artsearch.config import load_settings
@@ -28,6 +29,8 @@ def test_settings(root, model_path: str, **overrides):
     root = Path(root)
     values = dict(
         qdrant_path=root / "qdrant",
+        # ARTSEARCH_TEST_ENGINE runs the whole suite on one embedded engine ("edge" or "local").
+        embedded_engine=os.environ.get("ARTSEARCH_TEST_ENGINE", "edge"),
         data_dir=root / "data",
         embedder_name=model_path,
         device="cpu",
@@ -62,3 +65,18 @@ def kaggle_index(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str, 
     layout = make_kaggle_layout(settings.data_dir / "kaggle")
     report = rebuild(settings, SourceOptions(source="kaggle"), encoder=shared_encoder, progress=False)
     return settings, layout, report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_engine_everywhere():
+    """Processes and pages the tests start read the same embedded engine the test indexes are built with."""
+    import os
+
+    engine = os.environ.get("ARTSEARCH_TEST_ENGINE", "edge")
+    previous = os.environ.get("ARTSEARCH_EMBEDDED_ENGINE")
+    os.environ["ARTSEARCH_EMBEDDED_ENGINE"] = engine
+    yield engine
+    if previous is None:
+        os.environ.pop("ARTSEARCH_EMBEDDED_ENGINE", None)
+    else:
+        os.environ["ARTSEARCH_EMBEDDED_ENGINE"] = previous

@@ -145,6 +145,7 @@ def test_empty_source_publishes_nothing_and_keeps_the_old_index(kaggle_index, tm
 def run_cli(args: list[str], settings, env_extra: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE"))}
     env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), ARTSEARCH_SECRETS=str(settings.data_dir / "none.toml"))
+    env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
     env.update(env_extra or {})
     base = [
         "--model",
@@ -165,6 +166,7 @@ def test_sigkill_mid_ingest_then_rerun_loses_and_duplicates_nothing(tmp_path, ti
     cmd = [sys.executable, "qdrant/initialize_db.py", "--source", "kaggle", "--batch-size", "2"]
     base = ["--model", tiny_clip_path, "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", ARTSEARCH_SECRETS=str(tmp_path / "none.toml"))
+    env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
     proc = subprocess.Popen([*cmd, *base], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     seen = b""
     deadline = time.monotonic() + 240
