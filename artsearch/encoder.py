@@ -98,6 +98,10 @@ class Encoder:
             )
         self.inference = self._backend.name if self._backend is not None else "torch"
         self.dim = self._dimension()
+        if self.inference.startswith("onnx"):
+            from artsearch.fastpath import release_torch_weights
+
+            release_torch_weights(self.model)  # ONNX Runtime has its own copy; keep the process small
         self.max_tokens = _max_tokens(self.model)
 
     @classmethod

@@ -376,6 +376,15 @@ class TorchBackend:
             return out.float().numpy()
 
 
+def release_torch_weights(st_model: Any) -> None:
+    """Free the torch copy of the weights once ONNX Runtime holds its own (about 600 MB for ViT-B/32).
+
+    The parameters move to the ``meta`` device: shapes stay, storage goes. Tokenizer and image
+    processor, all the ONNX paths need from sentence-transformers, are untouched.
+    """
+    clip_of(st_model).to("meta")
+
+
 def load_backend(
     st_model: Any,
     inference: str,
