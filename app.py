@@ -140,7 +140,7 @@ def explore_controls(service: SearchService) -> wa.Explore:
     ss.setdefault("collapse", service.settings.collapse_duplicates)
     ss.setdefault("pages", 1)
     ss.setdefault("applied", {"liked": [], "disliked": []})
-    group, size, dupes, show_map, lucky = st.columns([2, 2, 2, 2, 1], vertical_alignment="center")
+    group, size, dupes, show_map, lucky = st.columns([2, 2, 2, 2, 1.4], vertical_alignment="center")
     group.toggle(
         "One per artist",
         key="one_per_artist",
@@ -235,23 +235,25 @@ def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
         st.caption(wa.md_escape(sub))
         if hit.copies:
             st.caption(wa.copies_text(hit))
-        like, up, down = st.columns([3, 1, 1], gap="small")
-        like.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
+        st.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
+        up, down = st.columns(2, gap="small")
         mine = ss.get("fb", {}).get(hit.artwork_id, 0)
         up.button(
-            "👍",
+            ":material/thumb_up:",
             key=f"up_{hit.artwork_id}",
             on_click=give_feedback,
             args=(hit.artwork_id, 1),
             type="primary" if mine > 0 else "secondary",
+            width="stretch",
             help="More like this one when you refine",
         )
         down.button(
-            "👎",
+            ":material/thumb_down:",
             key=f"down_{hit.artwork_id}",
             on_click=give_feedback,
             args=(hit.artwork_id, -1),
             type="primary" if mine < 0 else "secondary",
+            width="stretch",
             help="Less like this one when you refine",
         )
         artist_panel(service, hit, works)
@@ -264,7 +266,9 @@ def feedback_bar(options: wa.Explore) -> None:
     if fb:
         ups, downs = sum(v > 0 for v in fb.values()), sum(v < 0 for v in fb.values())
         text, button = st.columns([4, 1], vertical_alignment="center")
-        text.caption(f"👍 {ups} · 👎 {downs}: refine to see more like the ones you liked and none you disliked.")
+        text.caption(
+            f":material/thumb_up: {ups} · :material/thumb_down: {downs}: refine to see more like the ones you liked and none you disliked."
+        )
         button.button("Refine", key="refine", type="primary", on_click=refine, width="stretch")
 
 
