@@ -69,14 +69,9 @@ class EvalReport:
 
 def iter_points(service: SearchService, *, with_vectors: bool, batch: int = 1000) -> Iterator[Any]:
     """Every point of the live collection (payload, optionally vector), in pages."""
-    index = service.index
     offset = None
     while True:
-        q = index.qdrant()
-        with q.call() as client:
-            points, offset = client.scroll(
-                index.alias, limit=batch, offset=offset, with_payload=True, with_vectors=with_vectors
-            )
+        points, offset = service.index.scroll_page(limit=batch, offset=offset, with_vectors=with_vectors)
         yield from points
         if offset is None:
             return

@@ -95,6 +95,11 @@ def _is_missing_point(exc: BaseException) -> bool:
     return (text.startswith("point ") and "not found" in text) or "no point with id" in text
 
 
+def _as_query(query: Any) -> Any:
+    """numpy vectors as plain float lists (what the client serialises); ids and query objects unchanged."""
+    return query.astype(np.float32).tolist() if isinstance(query, np.ndarray) else query
+
+
 def _is_not_found(exc: BaseException) -> bool:
     text = str(exc).lower()
     return getattr(exc, "status_code", None) == 404 or ("not found" in text and "collection" in text)
@@ -371,8 +376,7 @@ class VectorIndex:
         with_vectors: bool = False,
     ) -> list[models.ScoredPoint]:
         """Nearest artworks to a vector, a stored point id, or a recommend/sample query."""
-        if isinstance(query, np.ndarray):
-            query = query.astype(np.float32).tolist()
+        query = _as_query(query)
         flt = (filters or Filters()).to_qdrant(exclude_ids)
         with self._call() as c:
             return c.query_points(
@@ -384,20 +388,6 @@ class VectorIndex:
                 with_payload=True,
                 with_vectors=with_vectors,
             ).points
-
-    def query_groups(
-        self, vector: Sequence[float], *, group_by: str, group_size: int, limit: int, filters: Filters | None = None
-    ) -> list[models.PointGroup]:
-        with self._call() as c:
-            return c.query_points_groups(
-                self.alias,
-                query=list(map(float, vector)),
-                group_by=group_by,
-                group_size=group_size,
-                limit=limit,
-                query_filter=(filters or Filters()).to_qdrant(),
-                with_payload=True,
-            ).groups
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[models.Record]:
         with self._call() as c:
@@ -469,8 +459,9 @@ class VectorIndex:
                 from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 
                 lists = [
-                    c.query_points(self.alias, query=vector, query_filter=flt, limit=depth, with_vectors=with_vectors)
-                    .points
+                    c.query_points(
+                        self.alias, query=vector, query_filter=flt, limit=depth, with_vectors=with_vectors
+                    ).points
                     for flt in (base, named)
                 ]
                 return reciprocal_rank_fusion(lists, limit=limit + offset, ranking_constant_k=RRF_K)[offset:]
@@ -488,8 +479,7 @@ class VectorIndex:
         with_vectors: bool = False,
     ) -> list[models.PointGroup]:
         """Best ``group_size`` hits of each of the ``limit`` best groups, leaving out ids and whole groups."""
-        if isinstance(query, np.ndarray):
-            query = query.astype(np.float32).tolist()
+        query = _as_query(query)
         flt = (filters or Filters()).to_qdrant(exclude_ids)
         if exclude_groups:
             skip = models.FieldCondition(key=group_by, match=models.MatchAny(any=list(exclude_groups)))
@@ -715,8 +705,7 @@ class IndexBuilder:
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             ops = [
-                models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i]))
-                for i in chunk
+                models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i])) for i in chunk
             ]
             with self.qdrant.call() as c:
                 if hasattr(c, "batch_update_points"):
