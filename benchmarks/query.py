@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/query.py                        # torch and onnx-int8, 3 rounds
     .venv/bin/python benchmarks/query.py --paths torch onnx onnx-int8 torch-bf16 torch-int8 --rounds 2
     .venv/bin/python benchmarks/query.py --no-memory            # skip the Streamlit process measurement
+    ARTSEARCH_TEST_ENGINE=local .venv/bin/python benchmarks/query.py   # qdrant-client local mode instead of Edge
 
 Builds once (into benchmarks/.cache/query-10k) an embedded collection of N random unit vectors
 with realistic payloads (50 artists, genres, years, image keys that exist in storage), then
@@ -157,12 +158,20 @@ def memory_child() -> None:
     encoder = service._encoder
     out = {
         "rss_mb": rss_mb(),
-        "peak_mb": __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1e3,
+        "peak_mb": peak_mb(),
         "ok": searched and not at.exception,
         "inference": getattr(encoder, "inference", "torch") if encoder is not None else "not loaded",
         "errors": [e.value for e in at.exception][:2],
     }
     print("MEMORY " + json.dumps(out))
+
+
+def peak_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's, inherited across fork + exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1e3
+    return float("nan")
 
 
 def measure_memory(root: Path, model: str, inference: str) -> dict:
@@ -176,6 +185,7 @@ def measure_memory(root: Path, model: str, inference: str) -> dict:
         ARTSEARCH_DEVICE="cpu",
         ARTSEARCH_STORAGE_BACKEND="local",
         ARTSEARCH_INFERENCE=inference,
+        ARTSEARCH_EMBEDDED_ENGINE=getattr(settings, "embedded_engine", "local"),
         ARTSEARCH_SECRETS=str(root / "no-secrets.toml"),
     )
     proc = subprocess.run(
@@ -211,7 +221,8 @@ def main() -> None:
     onnx = [p for p in args.paths if p in ONNX_PATHS]
     if onnx:
         export_model(model, onnx)
-    root = CACHE / f"query-{args.points}"
+    engine = getattr(settings_for(CACHE, model), "embedded_engine", "local")  # ARTSEARCH_EMBEDDED_ENGINE
+    root = CACHE / f"query-{args.points}-{engine}"
     encoders = {p: Encoder(model, device="cpu", batch_size=32, inference=p) for p in args.paths}
     for p, enc in encoders.items():
         assert enc.inference == p, f"{p} fell back to {enc.inference}"
@@ -276,7 +287,7 @@ def main() -> None:
     rows.append(row("  VectorIndex.query alone (vector in, 12 hits + payloads)", "index.query"))
     rows.append(row("  numpy brute force over the same vectors", "numpy brute force"))
     print(
-        f"\nQuery latency in ms, {len(ids)} points, embedded Qdrant (qdrant-client local mode), "
+        f"\nQuery latency in ms, {len(ids)} points, embedded Qdrant (engine: {engine}), "
         f"{args.rounds} interleaved rounds; {machine()}\n"
     )
     print(markdown_table(["query", "p50 ms", "p95 ms", "n", "target"], rows))
