@@ -230,6 +230,7 @@ def main() -> None:
                     f"{q['recall']:.3f}",
                 ]
             )
+            print("  " + " | ".join(rows[-1]), file=sys.stderr, flush=True)  # partial results survive a kill
             if not args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
     print(f"\nEmbedded vector search, {DIM}-d cosine, top {K} with payloads, {QUERIES} queries; {machine()}\n")
