@@ -166,6 +166,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_optimize_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--inference", choices=["onnx", "onnx-int8"], default="onnx-int8", help="which fast path to export"
+    )
+    parser.add_argument("--force", action="store_true", help="export again even when an export is up to date")
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from artsearch.fastpath import export_model
+
+    settings = settings_from_args(args)
+    for result in export_model(settings.embedder_name, [args.inference], force=args.force):
+        files = ", ".join(str(path) for path in result.files.values())
+        print(f"{result.inference}: {files} ({result.seconds:.1f} s)")
+    return 0
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
@@ -180,6 +197,12 @@ def _commands() -> list[Command]:
             cmd_info,
         ),
         ("eval", "measure search quality on the current collection", add_eval_flags, cmd_eval),
+        (
+            "optimize",
+            "export the model for the fast ONNX inference path (rebuilds do it too)",
+            add_optimize_flags,
+            cmd_optimize,
+        ),
     ]
     return commands
 

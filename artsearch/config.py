@@ -68,7 +68,7 @@ class Settings:
     max_upload_mb: int = 20
     max_image_pixels: int = 90_000_000
     allow_private_urls: bool = False
-    inference: str = "torch"
+    inference: str = "onnx-int8"  # see artsearch/fastpath.py; falls back to torch until exported
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
     projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
 
@@ -84,7 +84,8 @@ class Settings:
     def describe(self) -> dict[str, Any]:
         """Where things live, safe to print: no keys, no credentials."""
         return {
-            "qdrant": self.qdrant_url or f"embedded at {self.qdrant_path}",
+            "qdrant": self.qdrant_url or f"embedded ({self.embedded_engine}) at {self.qdrant_path}",
+            "inference": self.inference,
             "collection": self.collection_name,
             "model": self.embedder_name,
             "device": self.device,
@@ -220,6 +221,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"ARTSEARCH_PROJECTION must be pca or umap, not {settings.projection!r}.")
     if settings.embedded_engine not in ("edge", "local"):
         raise ConfigError(f"ARTSEARCH_EMBEDDED_ENGINE must be 'edge' or 'local', not {settings.embedded_engine!r}.")
+    from artsearch.fastpath import INFERENCE_PATHS
+
+    if settings.inference not in INFERENCE_PATHS:
+        raise ConfigError(
+            f"ARTSEARCH_INFERENCE must be one of {', '.join(INFERENCE_PATHS)}, not {settings.inference!r}."
+        )
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
     if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:

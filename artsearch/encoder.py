@@ -106,12 +106,19 @@ class Encoder:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, export_missing: bool = False) -> Encoder:
-        """The encoder ``settings`` describe (model, device, batch size, inference path)."""
+        """The encoder ``settings`` describe (model, device, batch size, inference path).
+
+        The ONNX paths are CPU paths: on a GPU the plain torch path is used instead.
+        """
+        inference = settings.inference
+        if inference.startswith("onnx") and resolve_device(settings.device) != "cpu":
+            log.info("running %s on %s with torch; ONNX paths are for the CPU", settings.embedder_name, settings.device)
+            inference = "torch"
         return cls(
             settings.embedder_name,
             device=settings.device,
             batch_size=settings.batch_size,
-            inference=getattr(settings, "inference", "torch"),
+            inference=inference,
             export_missing=export_missing,
         )
 

@@ -113,7 +113,8 @@ def rebuild(
     """
     storage = open_storage(settings)
     source = open_source(settings, options, storage)
-    encoder = encoder or Encoder(settings.embedder_name, device=settings.device, batch_size=settings.batch_size)
+    # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
+    encoder = encoder or Encoder.from_settings(settings, export_missing=True)
     builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim)
     try:
         report = run_ingest(

@@ -123,8 +123,7 @@ class SearchService:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    s = self.settings
-                    self._encoder = Encoder(s.embedder_name, device=s.device, batch_size=s.batch_size)
+                    self._encoder = Encoder.from_settings(self.settings)
         return self._encoder
 
     def artists(self) -> dict[str, Artist]:
@@ -379,7 +378,9 @@ class SearchService:
             log.info("no map projection for %s: %s", collection, exc)
             return None
 
-    def place(self, vector: np.ndarray, hits: Sequence[Hit], projection: Projection | None) -> tuple[float, float] | None:
+    def place(
+        self, vector: np.ndarray, hits: Sequence[Hit], projection: Projection | None
+    ) -> tuple[float, float] | None:
         """Where a query falls on the map: projected, or (UMAP, no projection) among its results."""
         if projection is not None:
             spot = projection.place(vector)
