@@ -115,6 +115,7 @@ class SearchService:
         self.index = index or VectorIndex(settings)
         self.storage = storage or open_storage(settings)
         self._artists: dict[str, Artist] | None = None
+        self._missing_images: set[str] = set()
         self._lock = threading.Lock()
 
     # Lazily loaded, shared resources -------------------------------------------------
@@ -206,7 +207,9 @@ class SearchService:
         try:
             return self.storage.image_url(key)
         except ArtsearchError as exc:
-            log.warning("no image for %s: %s", key, exc)
+            if key not in self._missing_images:  # once per image, not once per search that shows it
+                self._missing_images.add(key)
+                log.warning("no image for %s: %s", key, exc)
             return None
 
     def artist(self, slug: str) -> Artist | None:

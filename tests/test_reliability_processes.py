@@ -50,16 +50,19 @@ class Server:
     """tests/reliability_server.py: one long-lived SearchService in its own process, as the app holds one."""
 
     def __init__(self, settings) -> None:
+        # stderr goes to a file: a pipe nobody reads fills up and blocks the server mid-search.
+        self.log_path = settings.data_dir / "server-stderr.log"
+        self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
                 sys.executable, "tests/reliability_server.py", "--model", settings.embedder_name,
                 "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir),
             ],
-            cwd=ROOT, env=cli_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=ROOT, env=cli_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
             text=True,
         )  # fmt: skip
         line = self.proc.stdout.readline()
-        assert json.loads(line or "{}").get("ready"), self.proc.stderr.read() if not line else line
+        assert json.loads(line or "{}").get("ready"), self.log_path.read_text() if not line else line
 
     def search(self, text: str, k: int = 50) -> dict:
         self.proc.stdin.write(json.dumps({"text": text, "k": k}) + "\n")
@@ -69,6 +72,7 @@ class Server:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 def test_app_process_keeps_answering_while_initialize_db_rebuilds(kaggle_index, tmp_path):
