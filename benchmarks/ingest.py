@@ -82,10 +82,10 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--naive-images", type=int, default=64)
     parser.add_argument("--forward-images", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="decode threads (Settings.decode_workers)")
-    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    parser.add_argument("--paths", nargs="+", default=["torch", "onnx", "onnx-int8"], choices=PATHS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 

@@ -237,7 +237,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--kinds", default="clustered,uniform")
-    parser.add_argument("--engines", default="local,edge")
+    # Edge alone fits in 10 minutes here; "--engines local,edge" adds qdrant-client local mode for comparison.
+    parser.add_argument("--engines", default="edge")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument(
         "--local-max", type=int, default=10_000, help="largest N for the local engine (its 100k build takes 20+ min)"
