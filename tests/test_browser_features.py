@@ -1,4 +1,8 @@
-"""The exploring features in a real browser: the map, refine and one-per-artist, with screenshots for the README.
+"""The exploring features in a real browser, with screenshots for the README.
+
+The map, refine, one per artist, "Surprise me", "Load more", query arithmetic
+and names. Near-duplicates have no picture here: the served test index holds no
+copies of one picture (``tests/test_explore.py`` builds a separate one for that).
 
 Reuses the served app and index fixtures of ``tests/test_browser.py``. The
 pictures are saved under the test's tmp dir and copied to ``docs/`` when a
@@ -8,6 +12,7 @@ file there does not exist yet or when ``ARTSEARCH_UPDATE_SCREENSHOT=1``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +20,18 @@ from tests.test_browser import CARD_IMAGES, CHROMIUM, CHROMIUM_ARGS, QUERY, ROOT
 
 __all__ = ["browser_index", "pytestmark", "served_app"]  # fixtures, re-exported for pytest
 
-SHOTS = {"map": "feature-map.png", "refine": "feature-refine.png", "per_artist": "feature-one-per-artist.png"}
+SHOTS = {
+    "map": "feature-map.png",
+    "refine": "feature-refine.png",
+    "per_artist": "feature-one-per-artist.png",
+    "load_more": "feature-load-more.png",
+    "surprise": "feature-surprise.png",
+    "arithmetic": "feature-arithmetic.png",
+    "names": "feature-names.png",
+}
+CARD_CAPTIONS = '[class*="st-key-card_"] [data-testid="stCaptionContainer"]'
+ARITHMETIC = "portrait + blue - red"
+NAMED = "Claude Monet water lilies"
 
 
 def _wait_for_cards(page, k: int) -> None:
@@ -37,6 +53,27 @@ def _settle(page) -> None:
     page.wait_for_timeout(400)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
     page.wait_for_timeout(600)
+
+
+def _search(page, url: str, text: str, k: int) -> None:
+    """A fresh session at ``url`` and a text search in it, waiting for its k cards."""
+    page.goto(url, wait_until="domcontentloaded")
+    box = page.get_by_placeholder(QUERY)
+    box.wait_for(timeout=60_000)
+    box.fill(text)
+    box.press("Enter")
+    _wait_for_cards(page, k)
+    _settle(page)
+
+
+def _no_errors(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def _result_captions(page) -> list[str]:
+    """Each card's "artist · year · similarity" line, in page order."""
+    return [c for c in page.locator(CARD_CAPTIONS).all_inner_texts() if "similarity" in c]
 
 
 def _keep(shot: Path, name: str) -> None:
@@ -97,8 +134,51 @@ def test_map_refine_and_one_per_artist_in_a_real_browser(served_app: str, tmp_pa
             _wait_for_cards(page, 4)  # the test collection has four artists
             shots["per_artist"] = tmp_path / "per_artist.png"
             page.screenshot(path=str(shots["per_artist"]), full_page=True)
-            assert page.locator('[data-testid="stException"]').count() == 0
-            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            _no_errors(page)
+
+            # 6. load more: a text search, then the next page appended under the grid
+            _search(page, f"{served_app}/?k={k}", QUERY, k)
+            first = page.locator('[class*="st-key-card_"]').count()
+            page.get_by_role("button", name="Load more").click()
+            _wait_for_cards(page, 2 * k)
+            _settle(page)
+            assert page.locator('[class*="st-key-card_"]').count() == 2 * k > first == k
+            _no_errors(page)
+            page.set_viewport_size({"width": 1440, "height": 2800})  # both pages and the button under them
+            _settle(page)
+            page.mouse.move(0, 0)
+            shots["load_more"] = tmp_path / "load_more.png"
+            page.screenshot(path=str(shots["load_more"]), full_page=True)
+            page.set_viewport_size({"width": 1440, "height": 1500})
+
+            # 7. surprise me: a random artwork and more like it
+            page.goto(f"{served_app}/?k={k}", wait_until="domcontentloaded")
+            page.get_by_role("button", name="Surprise me").click()
+            page.get_by_text("Back to your search").wait_for(timeout=120_000)
+            _wait_for_cards(page, k)
+            _settle(page)
+            assert "mode=like" in page.url and "like=" in page.url
+            assert page.get_by_text(re.compile(r"^More like .+ by ")).count() == 1  # the random artwork's heading
+            _no_errors(page)
+            page.mouse.move(0, 0)  # no tooltip over the page
+            _settle(page)
+            shots["surprise"] = tmp_path / "surprise.png"
+            page.screenshot(path=str(shots["surprise"]), full_page=True)
+
+            # 3. query arithmetic: add and take away descriptions in the text box
+            _search(page, f"{served_app}/?k={k}", ARITHMETIC, k)
+            assert len(_result_captions(page)) == k
+            _no_errors(page)
+            shots["arithmetic"] = tmp_path / "arithmetic.png"
+            page.screenshot(path=str(shots["arithmetic"]), full_page=True)
+
+            # 8. names count: naming an artist brings their works to the top
+            _search(page, f"{served_app}/?k={k}", NAMED, k)
+            captions = _result_captions(page)
+            assert len(captions) == k and all(c.startswith("Claude Monet") for c in captions[:4]), captions
+            _no_errors(page)
+            shots["names"] = tmp_path / "names.png"
+            page.screenshot(path=str(shots["names"]), full_page=True)
         finally:
             browser.close()
     for key, shot in shots.items():
