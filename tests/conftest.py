@@ -31,6 +31,8 @@ def test_settings(root, model_path: str, **overrides):
         qdrant_path=root / "qdrant",
         # ARTSEARCH_TEST_ENGINE runs the whole suite on one embedded engine ("edge" or "local").
         embedded_engine=os.environ.get("ARTSEARCH_TEST_ENGINE", "edge"),
+        # ARTSEARCH_TEST_INFERENCE runs it on one inference path (the fast paths have their own tests).
+        inference=os.environ.get("ARTSEARCH_TEST_INFERENCE", "torch"),
         data_dir=root / "data",
         embedder_name=model_path,
         device="cpu",
@@ -68,15 +70,21 @@ def kaggle_index(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str, 
 
 
 @pytest.fixture(scope="session", autouse=True)
-def embedded_engine_everywhere():
-    """Processes and pages the tests start read the same embedded engine the test indexes are built with."""
+def same_engine_and_inference_everywhere(tmp_path_factory: pytest.TempPathFactory):
+    """Processes and pages the tests start use the engine and inference path the test indexes are built with,
+    and ONNX exports go to a cache of this session's own, never the user's ~/.cache."""
     import os
 
-    engine = os.environ.get("ARTSEARCH_TEST_ENGINE", "edge")
-    previous = os.environ.get("ARTSEARCH_EMBEDDED_ENGINE")
-    os.environ["ARTSEARCH_EMBEDDED_ENGINE"] = engine
-    yield engine
-    if previous is None:
-        os.environ.pop("ARTSEARCH_EMBEDDED_ENGINE", None)
-    else:
-        os.environ["ARTSEARCH_EMBEDDED_ENGINE"] = previous
+    wanted = {
+        "ARTSEARCH_EMBEDDED_ENGINE": os.environ.get("ARTSEARCH_TEST_ENGINE", "edge"),
+        "ARTSEARCH_INFERENCE": os.environ.get("ARTSEARCH_TEST_INFERENCE", "torch"),
+        "ARTSEARCH_CACHE_DIR": str(tmp_path_factory.mktemp("artsearch-cache")),
+    }
+    previous = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    yield wanted
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

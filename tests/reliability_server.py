@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def main() -> int:
     parser.add_argument("--qdrant-path", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args()
+    # Only what the test passes counts: the engine and inference path its index was built with.
+    env = {k: v for k, v in os.environ.items() if k in ("ARTSEARCH_EMBEDDED_ENGINE", "ARTSEARCH_INFERENCE")}
     settings = load_settings(
-        secrets={}, env={}, embedder_name=args.model, qdrant_path=args.qdrant_path, data_dir=args.data_dir, device="cpu"
+        secrets={}, env=env, embedder_name=args.model, qdrant_path=args.qdrant_path, data_dir=args.data_dir, device="cpu"
     )
     service = SearchService(settings)
     service.search(Query(text="warm up", k=1))

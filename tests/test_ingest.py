@@ -146,6 +146,7 @@ def run_cli(args: list[str], settings, env_extra: dict | None = None, **kwargs) 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE"))}
     env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), ARTSEARCH_SECRETS=str(settings.data_dir / "none.toml"))
     env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
+    env["ARTSEARCH_INFERENCE"] = settings.inference
     env.update(env_extra or {})
     base = [
         "--model",
@@ -167,6 +168,7 @@ def test_sigkill_mid_ingest_then_rerun_loses_and_duplicates_nothing(tmp_path, ti
     base = ["--model", tiny_clip_path, "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", ARTSEARCH_SECRETS=str(tmp_path / "none.toml"))
     env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
+    env["ARTSEARCH_INFERENCE"] = settings.inference
     proc = subprocess.Popen([*cmd, *base], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     seen = b""
     deadline = time.monotonic() + 240

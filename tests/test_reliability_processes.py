@@ -32,6 +32,7 @@ PAYLOAD_FIELDS = {
 def cli_env(settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE"))}
     env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", ARTSEARCH_SECRETS=str(settings.data_dir / "none"))
+    env.update(ARTSEARCH_EMBEDDED_ENGINE=settings.embedded_engine, ARTSEARCH_INFERENCE=settings.inference)
     return env
 
 

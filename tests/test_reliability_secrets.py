@@ -121,6 +121,7 @@ def all_logs() -> Iterator[_Everything]:
 def run(args: list[str], secrets: Path, settings, connection: bool = True, **env_extra: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE", "STORAGE_"))}
     env.update(HF_HUB_OFFLINE="1", ARTSEARCH_SECRETS=str(secrets), KAGGLE_CONFIG_DIR=str(settings.data_dir / "kg"))
+    env.update(ARTSEARCH_EMBEDDED_ENGINE=settings.embedded_engine, ARTSEARCH_INFERENCE=settings.inference)
     env.update(env_extra)
     base = ["--model", settings.embedder_name, "--qdrant-path", str(settings.qdrant_path)] if connection else []
     return subprocess.run(
