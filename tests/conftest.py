@@ -45,6 +45,19 @@ def test_settings(root, model_path: str, **overrides):
 test_settings.__test__ = False  # a helper, not a test
 
 
+def copy_index(kaggle_index, root):
+    """A private copy of the session index (data and Qdrant) under ``root``: for tests that change it, or
+    whose app or server process holds its folder open. Returns (settings, layout)."""
+    import shutil
+    from pathlib import Path
+
+    settings, layout, _ = kaggle_index
+    root = Path(root)
+    shutil.copytree(settings.data_dir, root / "data")
+    shutil.copytree(settings.qdrant_path, root / "qdrant")
+    return test_settings(root, settings.embedder_name), layout
+
+
 @pytest.fixture(scope="session")
 def shared_encoder(tiny_clip_path: str):
     """The tiny CLIP loaded once through the same Encoder as clip-ViT-B-32."""

@@ -10,7 +10,6 @@ import functools
 import http.server
 import io
 import os
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from artsearch import webapp
 from artsearch.config import Settings, load_settings
 from artsearch.index import IndexBuilder
 from artsearch.storage import LocalStorage
-from tests.conftest import test_settings
+from tests.conftest import copy_index, test_settings
 from tests.datasets import bomb_png
 from tests.gcs_fixtures import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401
 
@@ -43,11 +42,7 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def app_index(kaggle_index, tmp_path_factory) -> tuple[Settings, object]:
     """A private copy of the session index: the app's cached client holds it open for the whole module."""
-    settings, layout, _ = kaggle_index
-    root = tmp_path_factory.mktemp("app_index")
-    shutil.copytree(settings.data_dir, root / "data")
-    shutil.copytree(settings.qdrant_path, root / "qdrant")
-    return test_settings(root, settings.embedder_name), layout
+    return copy_index(kaggle_index, tmp_path_factory.mktemp("app_index"))
 
 
 def point_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, **extra: str) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from artsearch.config import Settings
-from tests.conftest import test_settings
+from tests.conftest import copy_index
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -54,11 +54,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def browser_index(kaggle_index, tmp_path_factory) -> Settings:
     """A private copy of the session index: the served app is another process and holds its folder open."""
-    settings, _, _ = kaggle_index
-    root = tmp_path_factory.mktemp("browser_index")
-    shutil.copytree(settings.data_dir, root / "data")
-    shutil.copytree(settings.qdrant_path, root / "qdrant")
-    return test_settings(root, settings.embedder_name)
+    return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from artsearch.config import Settings, load_settings
 from artsearch.projection import Projection, map_key
 from artsearch.rebuild import SourceOptions, rebuild
 from artsearch.storage import LocalStorage
-from tests.conftest import test_settings
+from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, painting
 from tests.test_app import APP, SECRETS, card_titles, cards, point_env, result_captions
 
@@ -39,11 +38,7 @@ QUERY = "a gloomy landscape in the winter"
 
 @pytest.fixture(scope="module")
 def explore_index(kaggle_index, tmp_path_factory) -> Settings:
-    settings, _, _ = kaggle_index
-    root = tmp_path_factory.mktemp("explore_index")
-    shutil.copytree(settings.data_dir, root / "data")
-    shutil.copytree(settings.qdrant_path, root / "qdrant")
-    return test_settings(root, settings.embedder_name)
+    return copy_index(kaggle_index, tmp_path_factory.mktemp("explore_index"))[0]
 
 
 @pytest.fixture(autouse=True)

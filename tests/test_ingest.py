@@ -18,7 +18,7 @@ from artsearch.catalog import artwork_id
 from artsearch.index import IndexBuilder, VectorIndex, build_folders, read_pointer
 from artsearch.rebuild import SourceOptions, rebuild
 from artsearch.storage import LocalStorage
-from tests.conftest import test_settings
+from tests.conftest import copy_index, test_settings
 from tests.datasets import UNMATCHED_ARTIST, make_kaggle_layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,14 +84,6 @@ def test_point_ids_are_stable_uuid5_of_source_and_id(kaggle_index):
     settings, _, _ = kaggle_index
     for p in all_payloads(settings):
         assert p["_id"] == artwork_id(p["source"], p["source_id"]) == p["artwork_id"]
-
-
-def copy_index(kaggle_index, tmp_path):
-    """A private copy of the session index (data and Qdrant), for tests that change it."""
-    settings, layout, _ = kaggle_index
-    shutil.copytree(settings.data_dir, tmp_path / "data")
-    shutil.copytree(settings.qdrant_path, tmp_path / "qdrant")
-    return test_settings(tmp_path, settings.embedder_name), layout
 
 
 def test_second_run_indexes_nothing_new_and_publishes_a_fresh_collection(kaggle_index, tmp_path, shared_encoder):

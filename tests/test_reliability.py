@@ -23,7 +23,7 @@ import pytest
 from artsearch.errors import UnsafeURL
 from artsearch.index import Filters, new_stamp, read_pointer, write_pointer
 from artsearch.search import MAX_QUERY_CHARS, Query, SearchService
-from tests.test_ingest import copy_index
+from tests.conftest import copy_index
 
 THREADS = 16
 MIN_SEARCHES = 2_000

@@ -23,8 +23,9 @@ from artsearch.errors import ArtsearchError, QdrantUnavailable, StorageError
 from artsearch.gcs_storage import GCSStorage
 from artsearch.index import new_stamp, read_pointer, write_pointer
 from artsearch.search import Query, SearchService
+from tests.conftest import copy_index
 from tests.gcs_fixtures import _free_port, service_account_info, service_account_key  # noqa: F401 - fixtures
-from tests.test_ingest import ROOT, copy_index
+from tests.test_ingest import ROOT
 
 QUERY = Query(text="a gloomy winter landscape", k=5)
 

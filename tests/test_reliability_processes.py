@@ -19,9 +19,9 @@ from pathlib import Path
 
 from artsearch.catalog import artwork_id
 from artsearch.index import build_folders, pointer_path, read_pointer
-from tests.conftest import test_settings
+from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, make_kaggle_layout, painting
-from tests.test_ingest import ROOT, all_payloads, copy_index
+from tests.test_ingest import ROOT, all_payloads
 
 PAYLOAD_FIELDS = {
     "artwork_id", "title", "artist", "artist_slug", "genre", "nationality", "year", "image_key", "source",
