@@ -9,6 +9,7 @@ No timings are asserted here; ``benchmarks/`` measures speed.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import shutil
@@ -216,6 +217,36 @@ def test_truncated_or_stale_export_is_not_used(tmp_path, exported_tiny, caplog):
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
     assert "different model" in caplog.text
+
+
+def test_export_from_an_older_artsearch_is_made_again(tmp_path, exported_tiny, caplog):
+    """An upgrade that changes what is exported (here: which ops are quantised) never serves the old graphs."""
+    model = copy_model(exported_tiny, tmp_path / "model")
+    shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
+    manifest_path = Path(model) / "onnx" / fastpath.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format"] -= 1
+    manifest_path.write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        assert Encoder(model, device="cpu", inference="onnx-int8").inference == "torch"
+    assert "artsearch version" in caplog.text
+    assert Encoder(model, device="cpu", inference="onnx-int8", export_missing=True).inference == "onnx-int8"
+    assert json.loads(manifest_path.read_text())["format"] == manifest["format"] + 1
+
+
+def test_int8_quantises_every_weight_matmul_and_keeps_the_patch_conv_float(exported_tiny):
+    """ConvInteger is a slow generic kernel and quantising raw pixels costs fidelity: the patch Conv stays fp32."""
+    import onnx
+
+    folder = Path(exported_tiny) / "onnx"
+    for tower in ("vision", "text"):
+        fp32 = onnx.load(str(folder / f"{tower}.onnx"))
+        weights = {init.name for init in fp32.graph.initializer}
+        weight_matmuls = [n for n in fp32.graph.node if n.op_type == "MatMul" and set(n.input) & weights]
+        int8 = [n.op_type for n in onnx.load(str(folder / f"{tower}.int8.onnx")).graph.node]
+        assert weight_matmuls and int8.count("MatMulInteger") == len(weight_matmuls), tower
+        assert "ConvInteger" not in int8
+        assert int8.count("Conv") == (1 if tower == "vision" else 0)
 
 
 def test_model_in_a_read_only_cache_exports_to_the_user_cache(tmp_path, tiny_clip_path, monkeypatch):
