@@ -101,7 +101,27 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return f"{cpu}, {os.cpu_count()} cores, {isa()}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+# Instruction sets that decide CPU inference speed: int8 GEMMs run about 2x faster with VNNI
+# (one vpdpbusd instead of vpmaddubsw + vpmaddwd), and bf16 needs avx512_bf16 or AMX to be fast.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+
+
+def isa() -> str:
+    """The SPEED_FLAGS this CPU has and lacks, e.g. ``avx2; no avx512f, avx512_vnni, ...``."""
+    try:
+        flags: set[str] = set()
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        return "ISA unknown"
+    have = [f for f in SPEED_FLAGS if f in flags]
+    lack = [f for f in SPEED_FLAGS if f not in flags]
+    return f"{' '.join(have) or 'no SIMD flags'}" + (f" (no {', '.join(lack)})" if lack else "")
 
 
 # --- fidelity ---------------------------------------------------------------------------------------------

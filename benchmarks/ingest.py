@@ -77,6 +77,79 @@ def ingest_rate(encoder, folder: Path, batch_size: int, workers: int) -> float:
     return report.images_per_second
 
 
+def per_image_ms(files: list[Path], encoder) -> tuple[float, float]:
+    """Median ms per image for decode (Pillow with ``draft``) and CLIP preprocessing, one image at a time."""
+    from artsearch.images import load_image
+    from artsearch.ingest import DRAFT_SIZE
+
+    decode, prep = [], []
+    for path in files:
+        data = path.read_bytes()
+        t0 = time.perf_counter()
+        image = load_image(data, draft_size=DRAFT_SIZE)
+        t1 = time.perf_counter()
+        encoder.preprocess_images([image])
+        decode.append(t1 - t0)
+        prep.append(time.perf_counter() - t1)
+    return 1000 * statistics.median(decode), 1000 * statistics.median(prep)
+
+
+def onnx_profile(model_path: Path, inference: str, batch, runs: int = 3) -> list[list[str]]:
+    """ONNX Runtime's own per-operator profile of the vision tower: ms per batch and share, top 8."""
+    import json
+    from collections import Counter
+
+    import onnxruntime as ort
+
+    from artsearch.fastpath import cache_dir, check_cache, fingerprint, session_options
+
+    fp = fingerprint(model_path)
+    files = check_cache(cache_dir(model_path, fp), inference, fp)
+    opts = session_options()
+    with tempfile.TemporaryDirectory(prefix="bench_profile_") as tmp:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = str(Path(tmp) / "ort")
+        session = ort.InferenceSession(str(files["vision"]), opts, providers=["CPUExecutionProvider"])
+        pixels = batch["pixel_values"].numpy()
+        for _ in range(runs + 1):  # the first run is warm-up, subtracted below
+            session.run(None, {"pixel_values": pixels})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    per_op: Counter[str] = Counter()
+    seen: Counter[str] = Counter()  # the n-th event of a node belongs to run n
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            seen[event["name"]] += 1
+            if seen[event["name"]] > 1:
+                per_op[event["args"]["op_name"]] += event["dur"]
+    total = sum(per_op.values())
+    scale = 1000 * runs  # microseconds over the timed runs -> ms per batch
+    rows = [[op, f"{us / scale:.0f}", f"{100 * us / total:.1f}%"] for op, us in per_op.most_common(8)]
+    rows.append(["all operators", f"{total / scale:.0f}", "100%"])
+    return rows
+
+
+def print_profile(args, model_path: Path, files: list[Path], encoders, batches, med: dict[str, float]) -> None:
+    """Where the time of the fastest path goes, and the best ingest rate these cores allow."""
+    from artsearch.fastpath import cpu_threads
+
+    decode_ms, prep_ms = per_image_ms(files[:64], encoders["torch"])
+    cores = cpu_threads()
+    print(f"\nPer image, one at a time: decode with draft {decode_ms:.1f} ms, CLIP preprocessing {prep_ms:.1f} ms\n")
+    rows = []
+    for p in encoders:
+        fwd = med[f"forward {p}"]
+        model_ms = 1000 * cores / fwd  # core-ms per image while every core runs the forward
+        ceiling = 1000 * cores / (model_ms + decode_ms + prep_ms)
+        rows.append(
+            [p, f"{model_ms:.0f}", f"{decode_ms + prep_ms:.1f}", f"{ceiling:.1f}", f"{ceiling / med['naive']:.2f}x"]
+        )
+    print(f"Core budget ({cores} cores): the most ingest can reach if decode overlaps perfectly\n")
+    print(markdown_table(["path", "forward core-ms/img", "decode+prep core-ms/img", "ceiling img/s", "vs naive"], rows))
+    for p in (p for p in encoders if p.startswith("onnx")):
+        print(f"\nONNX Runtime profile, {p} vision tower, batch {args.batch_size} (ms per batch)\n")
+        print(markdown_table(["operator", "ms", "share"], onnx_profile(model_path, p, batches[0])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=256)
@@ -86,6 +159,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="decode threads (Settings.decode_workers)")
     parser.add_argument("--paths", nargs="+", default=["torch", "onnx", "onnx-int8"], choices=PATHS)
+    parser.add_argument("--profile", action="store_true", help="also print where the time goes (per op, per image)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -136,6 +210,8 @@ def main() -> None:
         f"median of {args.repeats} interleaved repeats; {machine()}; decode threads {args.workers}\n"
     )
     print(markdown_table(["what", "images/s", "ingest / forward (same path)", "vs naive"], rows))
+    if args.profile:
+        print_profile(args, model_path, files, encoders, batches, med)
     print(f"\ntorch threads {torch.get_num_threads()}; cache {CACHE}")
     for k, v in rates.items():
         print(f"  {k}: " + ", ".join(f"{x:.1f}" for x in v), file=sys.stderr)
