@@ -9,7 +9,7 @@ from artsearch.rebuild import SourceOptions, rebuild
 from artsearch.search import Query, SearchService
 from artsearch.storage import LocalStorage
 from tests.conftest import test_settings
-from tests.test_museum_source import GOOD, UNICODE_TITLE, museum  # noqa: F401  (the fake museum fixture)
+from tests.test_museum_source import GOOD, UNICODE_TITLE, jpeg, museum  # noqa: F401  (the fake museum fixture)
 
 
 def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
@@ -50,4 +50,12 @@ def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
     again = rebuild(settings, SourceOptions(source="museum"), encoder=shared_encoder, progress=False)
     image_requests = [path for _, path, _ in museum.log[requests_before:] if path.startswith("/images/")]
     assert again.indexed == len(decodable)  # a fresh build, re-encoded from stored images
-    assert set(image_requests) <= {"/images/1006_web.jpg"}  # only the image that never downloaded is retried
+    # Only what never became an artwork is fetched again: the 404 and the truncated JPEG, which a
+    # fixed museum file would now repair. The truncated bytes were never kept in storage.
+    assert set(image_requests) == {"/images/1006_web.jpg", "/images/1009_web.jpg"}
+    assert not LocalStorage(settings.data_dir).has_image("museum/images/1009.jpg")
+
+    museum.images["/images/1009_web.jpg"] = jpeg(1009)  # the museum repairs its file
+    repaired = rebuild(settings, SourceOptions(source="museum"), encoder=shared_encoder, progress=False)
+    assert repaired.indexed == len(decodable) + 1
+    assert LocalStorage(settings.data_dir).read_image("museum/images/1009.jpg") == jpeg(1009)

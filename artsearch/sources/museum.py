@@ -30,7 +30,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork
-from artsearch.errors import SourceError
+from artsearch.errors import ImageError, SourceError
+from artsearch.images import load_image
 from artsearch.sources import SourceItem
 from artsearch.storage import Storage
 
@@ -291,6 +292,15 @@ class MuseumSource:
             if self.storage.has_image(key):
                 return self.storage.read_image(key)
             data = self._download(url)
+            # Keep only what decodes: a truncated or corrupt file kept in storage would be served
+            # (and refused) on every later run, never fetched again after the museum fixes it.
+            # A reduced-scale decode still reads the whole file, and costs far less than the
+            # rate-limited download it follows.
+            try:
+                load_image(data, draft_size=(64, 64), name=url)
+            except ImageError:
+                log.debug("not keeping %s: it does not decode", url)
+                return data  # the ingest refuses it with the decoder's message, and it is retried next run
             self.storage.put_image(key, data)
             return data
 
