@@ -20,7 +20,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,40 +104,71 @@ def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
+@contextmanager
+def browser_page(viewport: tuple[int, int] = (1440, 1500)) -> Iterator[Any]:
+    """A page in Debian's Chromium (never a downloaded browser), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1500})
-            page.goto(f"{served_app}/?k={K}", wait_until="domcontentloaded")
-            box = page.get_by_placeholder(QUERY)
-            box.wait_for(timeout=60_000)
-            box.fill(QUERY)
-            box.press("Enter")
-            # The first search loads the model; then K cards, each with an image that the browser decoded.
-            page.wait_for_function(
-                """([selector, k]) => {
-                    const imgs = [...document.querySelectorAll(selector)];
-                    return imgs.length === k && imgs.every((img) => img.complete && img.naturalWidth > 0);
-                }""",
-                arg=[CARD_IMAGES, K],
-                timeout=120_000,
-            )
-            widths = page.eval_on_selector_all(CARD_IMAGES, "imgs => imgs.map((img) => img.naturalWidth)")
-            assert len(widths) == K and all(w > 0 for w in widths), widths
-            assert page.locator('[data-testid="stException"]').count() == 0
-            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-            assert page.get_by_role("button", name="More like this").count() == K
-            assert f"q={QUERY.replace(' ', '+')}" in page.url  # the search is a link
-            page.wait_for_timeout(500)  # let the last layout pass settle before the picture
-            shot = tmp_path / "search.png"
-            page.screenshot(path=str(shot), full_page=True)
+            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         finally:
             browser.close()
+
+
+def wait_for_cards(page: Any, k: int) -> None:
+    """Exactly k result cards, each with a picture the browser decoded (the first search loads the model)."""
+    page.wait_for_function(
+        """([selector, k]) => {
+            const imgs = [...document.querySelectorAll(selector)];
+            return imgs.length === k && imgs.every((img) => img.complete && img.naturalWidth > 0);
+        }""",
+        arg=[CARD_IMAGES, k],
+        timeout=120_000,
+    )
+
+
+def settle(page: Any) -> None:
+    """Wait until Streamlit is done running and the layout has settled (before a screenshot)."""
+    page.wait_for_timeout(400)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    page.wait_for_timeout(600)
+
+
+def search(page: Any, url: str, text: str, k: int) -> None:
+    """A fresh session at ``url`` and a text search in it, waiting for its k cards."""
+    page.goto(url, wait_until="domcontentloaded")
+    box = page.get_by_placeholder(QUERY)
+    box.wait_for(timeout=60_000)
+    box.fill(text)
+    box.press("Enter")
+    wait_for_cards(page, k)
+    settle(page)
+
+
+def no_errors(page: Any) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def keep_screenshot(shot: Path, name: str) -> None:
+    """Copy a screenshot to docs/ when it is missing there or ARTSEARCH_UPDATE_SCREENSHOT=1."""
     assert shot.stat().st_size > 10_000
-    docs = ROOT / "docs" / "screenshot.png"
+    docs = ROOT / "docs" / name
     if not docs.exists() or os.environ.get("ARTSEARCH_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, docs)
+
+
+def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
+    shot = tmp_path / "search.png"
+    with browser_page() as page:
+        search(page, f"{served_app}/?k={K}", QUERY, K)
+        widths = page.eval_on_selector_all(CARD_IMAGES, "imgs => imgs.map((img) => img.naturalWidth)")
+        assert len(widths) == K and all(w > 0 for w in widths), widths
+        no_errors(page)
+        assert page.get_by_role("button", name="More like this").count() == K
+        assert f"q={QUERY.replace(' ', '+')}" in page.url  # the search is a link
+        page.screenshot(path=str(shot), full_page=True)
+    keep_screenshot(shot, "screenshot.png")
