@@ -80,7 +80,9 @@ def load_service_account(info: Mapping[str, Any] | None) -> service_account.Cred
     if not info:
         raise MissingCredentials(f"The gcs storage backend needs a service account: {SECRETS_HINT}.")
     if not isinstance(info, Mapping):
-        raise ConfigError(f"[gcp_service_account] must be a table of keys, not a {type(info).__name__}; {SECRETS_HINT}.")
+        raise ConfigError(
+            f"[gcp_service_account] must be a table of keys, not a {type(info).__name__}; {SECRETS_HINT}."
+        )
     data = {str(k): v for k, v in info.items()}
     missing = [k for k in ("private_key", "client_email") if not data.get(k)]
     if missing:

@@ -131,7 +131,9 @@ def upload_to_bucket(
     files = local_files(source, exclude)
     remote = target.list_objects()
     report = UploadReport()
-    log.info("Uploading %d files from %s to %s (%d objects there)", len(files), source.root, target.description, len(remote))
+    log.info(
+        "Uploading %d files from %s to %s (%d objects there)", len(files), source.root, target.description, len(remote)
+    )
 
     def one(key: str, path: Path) -> str:
         if same_object(path, remote.get(key)):
@@ -224,7 +226,9 @@ def run_upload(args: argparse.Namespace, settings: Settings) -> int:
     """
     data_dir = Path(getattr(args, "data_dir", None) or settings.data_dir)
     if not data_dir.is_dir():
-        raise ConfigError(f"Nothing to upload: {data_dir} does not exist; prepare it with python qdrant/initialize_db.py.")
+        raise ConfigError(
+            f"Nothing to upload: {data_dir} does not exist; prepare it with python qdrant/initialize_db.py."
+        )
     settings = settings.replace(
         storage_bucket=getattr(args, "bucket", None), storage_prefix=getattr(args, "prefix", None)
     )

@@ -170,7 +170,13 @@ class _Deny(BaseHTTPRequestHandler):
             self.rfile.read(length)
         message = "artsearch-test@... does not have storage.objects.get access to the Google Cloud Storage object."
         body = json.dumps(
-            {"error": {"code": self.status, "message": message, "errors": [{"message": message, "reason": "forbidden"}]}}
+            {
+                "error": {
+                    "code": self.status,
+                    "message": message,
+                    "errors": [{"message": message, "reason": "forbidden"}],
+                }
+            }
         ).encode()
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -33,7 +33,12 @@ def main() -> int:
     # Only what the test passes counts: the engine and inference path its index was built with.
     env = {k: v for k, v in os.environ.items() if k in ("ARTSEARCH_EMBEDDED_ENGINE", "ARTSEARCH_INFERENCE")}
     settings = load_settings(
-        secrets={}, env=env, embedder_name=args.model, qdrant_path=args.qdrant_path, data_dir=args.data_dir, device="cpu"
+        secrets={},
+        env=env,
+        embedder_name=args.model,
+        qdrant_path=args.qdrant_path,
+        data_dir=args.data_dir,
+        device="cpu",
     )
     service = SearchService(settings)
     service.search(Query(text="warm up", k=1))

@@ -93,7 +93,9 @@ def cards(at: AppTest) -> list[str]:
 
 
 def card_titles(at: AppTest) -> list[str]:
-    return [m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**") and "\n" not in m.value]
+    return [
+        m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**") and "\n" not in m.value
+    ]
 
 
 def result_captions(at: AppTest) -> list[str]:
@@ -272,7 +274,9 @@ def test_filters_come_from_the_payload_and_restrict_every_result(env):
     _ = env
     at = new_app().run()
     options = at.multiselect(key="f_artist").options
-    assert {"Claude Monet", "Vincent van Gogh", "Albrecht Dürer", "Mystery Painter"} <= {o.split(" (")[0] for o in options}
+    assert {"Claude Monet", "Vincent van Gogh", "Albrecht Dürer", "Mystery Painter"} <= {
+        o.split(" (")[0] for o in options
+    }
     at.multiselect(key="f_artist").select("Vincent van Gogh")
     at = search_text(at, k=12)
     assert_clean(at)

@@ -40,7 +40,12 @@ def test_csv_metadata_and_artists_json_fill_in_details(tmp_path):
     source = FolderSource(root, metadata_csv=root / "meta.csv")
     items = {i.artwork.source_id: i.artwork for i in source.items()}
     loose = items["loose.jpg"]
-    assert (loose.title, loose.artist, loose.year, loose.nationality) == ("Twittering Machine", "Paul Klee", 1922, "Swiss")
+    assert (loose.title, loose.artist, loose.year, loose.nationality) == (
+        "Twittering Machine",
+        "Paul Klee",
+        1922,
+        "Swiss",
+    )
     assert source.artists()["paul-klee"].bio == "Swiss-German painter."
 
 

@@ -13,7 +13,12 @@ from tests.test_museum_source import GOOD, UNICODE_TITLE, jpeg, museum  # noqa: 
 
 
 def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
-    museum, tmp_path, tiny_clip_path, shared_encoder, monkeypatch, caplog  # noqa: F811
+    museum,
+    tmp_path,
+    tiny_clip_path,
+    shared_encoder,
+    monkeypatch,
+    caplog,  # noqa: F811
 ):
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
     monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)

@@ -144,15 +144,27 @@ def creator(description: str, birth: str | None, death: str | None, bio: str | N
     }
 
 
-def record(museum: FakeMuseum, rid: Any, title: Any, creators: list[dict[str, Any]], *, images: Any = "default",
-           type_: str = "Painting", department: str = "European Painting and Sculpture",
-           date: str = "1889", earliest: int | None = 1889) -> dict[str, Any]:
+def record(
+    museum: FakeMuseum,
+    rid: Any,
+    title: Any,
+    creators: list[dict[str, Any]],
+    *,
+    images: Any = "default",
+    type_: str = "Painting",
+    department: str = "European Painting and Sculpture",
+    date: str = "1889",
+    earliest: int | None = 1889,
+) -> dict[str, Any]:
     """A record in the API's shape; ``images="default"`` links /images/<id>_web.jpg on the stand-in."""
     if images == "default":
         images = {
             size: {
                 "url": f"{museum.base}/images/{rid}_{size}.{'tif' if size == 'full' else 'jpg'}",
-                "width": str(w), "height": str(h), "filesize": "1000", "filename": f"{rid}_{size}.jpg",
+                "width": str(w),
+                "height": str(h),
+                "filesize": "1000",
+                "filename": f"{rid}_{size}.jpg",
             }
             for size, w, h in (("web", 893, 1000), ("print", 3400, 3807), ("full", 6000, 6719))
         }
@@ -260,24 +272,42 @@ def test_ingest_maps_records_downloads_retries_and_reports(museum: FakeMuseum, t
     by_id = {item.artwork.source_id: item.artwork for item in items}
     starry = by_id["1001"]
     assert (starry.source, starry.title, starry.artist, starry.nationality, starry.year) == (
-        "museum", "The Starry Field", "Vincent van Gogh", "Dutch", 1889)
+        "museum",
+        "The Starry Field",
+        "Vincent van Gogh",
+        "Dutch",
+        1889,
+    )
     assert (starry.genre, starry.width, starry.height) == ("Painting", 893, 1000)
     assert starry.image_key == "museum/images/1001.jpg"
     assert starry.source_url == "https://clevelandart.org/art/191001.1"
     assert starry.extra == {
-        "date": "1889", "type": "Painting", "technique": "oil on canvas",
-        "department": "European Painting and Sculpture", "accession_number": "191001.1",
+        "date": "1889",
+        "type": "Painting",
+        "technique": "oil on canvas",
+        "department": "European Painting and Sculpture",
+        "accession_number": "191001.1",
         "image_url": f"{museum.base}/images/1001_web.jpg",
     }
     assert by_id["1003"].title == UNICODE_TITLE and by_id["1003"].artist == "Katsushika Hokusai"
     assert by_id["1008"].artist == "Unknown artist" and by_id["1008"].nationality == ""
 
     artists = src.artists()
-    assert set(artists) == {"vincent-van-gogh", "thomas-cole", "katsushika-hokusai", "cindy-sherman",
-                            "master-of-the-legend"}
+    assert set(artists) == {
+        "vincent-van-gogh",
+        "thomas-cole",
+        "katsushika-hokusai",
+        "cindy-sherman",
+        "master-of-the-legend",
+    }
     gogh = artists["vincent-van-gogh"]
     assert (gogh.name, gogh.years, gogh.birth_year, gogh.death_year, gogh.nationality) == (
-        "Vincent van Gogh", "1853–1890", 1853, 1890, "Dutch")
+        "Vincent van Gogh",
+        "1853–1890",
+        1853,
+        1890,
+        "Dutch",
+    )
     assert gogh.bio == "Dutch Post-Impressionist painter."  # the record without a bio did not erase it
     assert artists["thomas-cole"].bio == "" and artists["thomas-cole"].years == "1801–1848"
     assert (artists["cindy-sherman"].birth_year, artists["cindy-sherman"].death_year) == (1954, None)
@@ -318,7 +348,7 @@ def test_second_run_downloads_nothing_already_stored(museum: FakeMuseum, tmp_pat
 
     second = source(museum, tmp_path, rate_limit=50.0)
     images, errors = read_all(list(second.items()))
-    new = museum.image_requests()[len(before):]
+    new = museum.image_requests()[len(before) :]
     # Only what never succeeded is asked for again: the 404, and the truncated file that was not kept.
     assert sorted(new) == ["/images/1006_web.jpg", "/images/1009_web.jpg"]
     assert set(images) == {str(i) for i in GOOD} and set(errors) == {"1006"}
@@ -336,7 +366,7 @@ def test_killed_run_resumes_to_same_final_state(museum: FakeMuseum, tmp_path: Pa
         from artsearch.errors import ArtsearchError
         from artsearch.sources.museum import MuseumSource
         from artsearch.storage import LocalStorage
-        src = MuseumSource({museum.base + '/api/artworks/'!r}, storage=LocalStorage(Path({str(resumed)!r})),
+        src = MuseumSource({museum.base + "/api/artworks/"!r}, storage=LocalStorage(Path({str(resumed)!r})),
                            page_size=3, rate_limit=3.0, backoff=0.1)
         for item in src.items():
             try:

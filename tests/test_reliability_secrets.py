@@ -131,7 +131,9 @@ def run(args: list[str], secrets: Path, settings, connection: bool = True, **env
     )  # fmt: skip
 
 
-def test_failing_cli_runs_never_print_a_secret(kaggle_index, tmp_path, private_key_pem, needles, fake_gcs, denying_server):  # noqa: E501, F811
+def test_failing_cli_runs_never_print_a_secret(
+    kaggle_index, tmp_path, private_key_pem, needles, fake_gcs, denying_server
+):  # noqa: E501, F811
     settings, _ = copy_index(kaggle_index, tmp_path)
     unreachable = f"http://127.0.0.1:{closed_port()}"
     remote = secrets_toml(tmp_path / "remote.toml", private_key_pem, qdrant_url=unreachable)

@@ -34,7 +34,12 @@ def test_link_round_trip_keeps_query_mode_k_and_filters():
         mode="text", text="a gloomy landscape", k=7, artists=["Claude Monet", "Albrecht Dürer"], genres=["Baroque"]
     )
     params = wa.params_from_state(state)
-    assert params == {"q": "a gloomy landscape", "k": "7", "artist": ["Claude Monet", "Albrecht Dürer"], "genre": ["Baroque"]}
+    assert params == {
+        "q": "a gloomy landscape",
+        "k": "7",
+        "artist": ["Claude Monet", "Albrecht Dürer"],
+        "genre": ["Baroque"],
+    }
     assert wa.state_from_params(params) == state
 
 
