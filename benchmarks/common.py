@@ -110,7 +110,7 @@ SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx
 
 
 def isa() -> str:
-    """The SPEED_FLAGS this CPU has and lacks, e.g. ``avx2; no avx512f, avx512_vnni, ...``."""
+    """The SPEED_FLAGS this CPU has and lacks, e.g. ``avx2 (no avx512f, avx512_vnni, ...)``."""
     try:
         flags: set[str] = set()
         for line in open("/proc/cpuinfo"):
