@@ -14,7 +14,7 @@ from artsearch import webapp as wa
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
-from artsearch.search import Hit, Query, SearchService
+from artsearch.search import Hit, Query, SearchService, collapse_hits
 
 log = logging.getLogger("artsearch.app")
 ss = st.session_state
@@ -307,7 +307,7 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
     if not found:
         st.info(wa.empty_results_message(state))
         return
-    hits = wa.collapse_hits(found) if options.collapse else found
+    hits = collapse_hits(found) if options.collapse else found
     feedback_bar(options)
     mine = wa.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results

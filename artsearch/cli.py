@@ -91,13 +91,21 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artist", action="append", default=[], help="only this artist (repeatable)")
     parser.add_argument("--genre", action="append", default=[], help="only this genre (repeatable)")
     parser.add_argument("--nationality", action="append", default=[], help="only this nationality (repeatable)")
+    parser.add_argument(
+        "--per-artist", type=int, default=0, choices=range(4), metavar="N", help="at most N (1-3) works per artist"
+    )
+    parser.add_argument(
+        "--all-copies",
+        action="store_true",
+        help="list near-duplicates of one picture separately (default: folded, per ARTSEARCH_COLLAPSE_DUPLICATES)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from artsearch.errors import EmptyQuery, ImageError
     from artsearch.index import Filters
-    from artsearch.search import Query, SearchService
+    from artsearch.search import Query, SearchService, collapse_hits
 
     image = None
     if args.image is not None:
@@ -115,7 +123,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     if query.mode == "text" and not query.text.strip():
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
-    hits = SearchService(settings_from_args(args)).search(query)
+    settings = settings_from_args(args)
+    # The page's search: names in the text count, one per artist on request, copies of one picture folded.
+    hits = SearchService(settings).explore(query, per_artist=args.per_artist)
+    if settings.collapse_duplicates and not args.all_copies:
+        hits = collapse_hits(hits)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return 0
@@ -123,7 +135,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("No matching artworks.")
     for rank, hit in enumerate(hits, 1):
         year = f" ({hit.year})" if hit.year else ""
-        print(f"{rank:>2}. {hit.score:.3f}  {hit.title}{year} - {hit.artist_name}  [{hit.artwork_id}]")
+        copies = f"  (+{len(hit.copies)} copies: {', '.join(hit.copies)})" if hit.copies else ""
+        print(f"{rank:>2}. {hit.score:.3f}  {hit.title}{year} - {hit.artist_name}  [{hit.artwork_id}]{copies}")
     return 0
 
 

@@ -21,6 +21,7 @@ from qdrant_client import models
 from artsearch import query_syntax
 from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
+from artsearch.dedupe import collapse
 from artsearch.encoder import Encoder, clean_text
 from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
 from artsearch.images import load_image
@@ -96,6 +97,7 @@ class Hit:
             "genre": ", ".join(genre) if isinstance(genre, list) else genre,
             "nationality": self.payload.get("nationality") or "",
             "source_url": self.payload.get("source_url") or "",
+            "copies": list(self.copies),  # ids of near-duplicates folded into this result
         }
 
 
@@ -399,3 +401,15 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / denominator if denominator else 0.0
+
+
+def collapse_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """One result per picture: near-duplicates (same perceptual hash, or cosine without one) fold into the first,
+    which lists their ids in ``copies``."""
+    groups = collapse([h.vector for h in hits], [h.payload.get("phash") for h in hits])
+    out = []
+    for group in groups:
+        first = hits[group.first]
+        first.copies = [hits[i].artwork_id for i in group.others]
+        out.append(first)
+    return out

@@ -424,19 +424,6 @@ def explore_pages(service: SearchService, query: Query, options: Explore) -> lis
     return hits
 
 
-def collapse_hits(hits: Sequence[Hit]) -> list[Hit]:
-    """One card per picture: near-duplicates (same perceptual hash, or cosine without one) fold into the first."""
-    from artsearch.dedupe import collapse
-
-    groups = collapse([h.vector for h in hits], [h.payload.get("phash") for h in hits])
-    out = []
-    for group in groups:
-        first = hits[group.first]
-        first.copies = [hits[i].artwork_id for i in group.others]
-        out.append(first)
-    return out
-
-
 def copies_text(hit: Hit) -> str:
     return f"{len(hit.copies) + 1} copies" if hit.copies else ""
 

@@ -28,6 +28,7 @@ from artsearch.storage import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, painting
 from tests.test_app import APP, SECRETS, card_titles, cards, point_env, result_captions
+from tests.test_ingest import run_cli
 
 pytestmark = pytest.mark.timeout(300)
 QUERY = "a gloomy landscape in the winter"
@@ -359,6 +360,23 @@ def test_copies_of_one_picture_collapse_to_one_card_with_the_count(dupes_index, 
     assert sum(c.startswith("Others") for c in result_captions(at)) == 6
     at.toggle(key="collapse").set_value(False).run()
     assert len(cards(clean(at))) == 10 and not [c for c in at.caption if "copies" in c.value]
+
+
+def test_cli_search_folds_copies_like_the_page_and_can_list_them(dupes_index):
+    settings, original = dupes_index
+    args = ["-m", "artsearch", "search", "--image", str(original), "--k", "10"]
+    folded = run_cli([*args, "--json"], settings)
+    assert folded.returncode == 0, folded.stderr
+    hits = json.loads(folded.stdout)
+    assert len(hits) == 7 and hits[0]["title"] == "Sunset" and len(hits[0]["copies"]) == 3
+    listed = json.loads(run_cli([*args, "--json", "--all-copies"], settings).stdout)
+    assert len(listed) == 10 and not any(h["copies"] for h in listed)
+    folded_ids = {h["artwork_id"]: h["artist"] for h in listed if h["artwork_id"] in hits[0]["copies"]}
+    assert len(folded_ids) == 3 and all(artist.startswith("Copyist") for artist in folded_ids.values())
+    text = run_cli(args, settings).stdout.splitlines()
+    assert len(text) == 7 and "(+3 copies: " in text[0]
+    per_artist = json.loads(run_cli([*args, "--json", "--all-copies", "--per-artist", "1"], settings).stdout)
+    assert len({h["artist"] for h in per_artist}) == len(per_artist) == 5  # Original, 3 copyists, Others
 
 
 def test_collapse_is_a_setting(dupes_index, monkeypatch, tmp_path):
