@@ -33,6 +33,20 @@ def test_image_search_finds_the_indexed_artwork_first(kaggle_index):
     assert len(hits) == 5 and hits == sorted(hits, key=lambda h: -h["score"])
 
 
+def test_naming_an_artist_in_the_text_brings_their_works_up(kaggle_index):
+    settings, _, _ = kaggle_index
+
+    def artists(text: str) -> list[str]:
+        result = run_cli(["-m", "artsearch", "search", text, "--k", "22", "--json"], settings)
+        assert result.returncode == 0, result.stderr
+        return [h["artist"] for h in json.loads(result.stdout)]
+
+    plain, named = artists("sunflowers in a vase"), artists("sunflowers in a vase van Gogh")
+    van_gogh = named.count("Vincent van Gogh")
+    assert van_gogh >= 2 and named[:van_gogh] == ["Vincent van Gogh"] * van_gogh
+    assert plain[:van_gogh] != named[:van_gogh]
+
+
 def test_text_search_with_filters_returns_only_matching_artists(kaggle_index):
     settings, _, _ = kaggle_index
     args = ["-m", "artsearch", "search", "a gloomy winter landscape", "--k", "50", "--json"]
