@@ -59,16 +59,16 @@ def browser_index(kaggle_index, tmp_path_factory) -> Settings:
     return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
 
 
-@pytest.fixture
-def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port, pointed at the test index; yields its URL."""
+@contextmanager
+def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port, pointed at ``settings``' index; yields its URL."""
     port = free_port()
     env = dict(os.environ)
     env.update(
         QDRANT_URL="",
-        QDRANT_PATH=str(browser_index.qdrant_path),
-        ARTSEARCH_DATA_DIR=str(browser_index.data_dir),
-        EMBEDDER_NAME=browser_index.embedder_name,
+        QDRANT_PATH=str(settings.qdrant_path),
+        ARTSEARCH_DATA_DIR=str(settings.data_dir),
+        EMBEDDER_NAME=settings.embedder_name,
         ARTSEARCH_DEVICE="cpu",
         ARTSEARCH_STORAGE_BACKEND="local",
         ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
@@ -102,6 +102,13 @@ def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app serving the test index."""
+    with serve(browser_index, tmp_path) as url:
+        yield url
 
 
 @contextmanager

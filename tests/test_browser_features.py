@@ -1,8 +1,8 @@
 """The exploring features in a real browser, with screenshots for the README.
 
 The map, refine, one per artist, "Surprise me", "Load more", query arithmetic
-and names. Near-duplicates have no picture here: the served test index holds no
-copies of one picture (``tests/test_explore.py`` builds a separate one for that).
+and names on the served test index; near-duplicates on an index of one picture
+with three copies beside six others (``tests/test_explore.py`` builds it).
 
 Reuses the served app and index fixtures of ``tests/test_browser.py``. The
 pictures are saved under the test's tmp dir and copied to ``docs/`` when a
@@ -22,10 +22,12 @@ from tests.test_browser import (
     no_errors,
     pytestmark,
     search,
+    serve,
     served_app,
     settle,
     wait_for_cards,
 )
+from tests.test_explore import build_dupes_index
 
 __all__ = ["browser_index", "pytestmark", "served_app"]  # fixtures, re-exported for pytest
 
@@ -139,3 +141,17 @@ def test_map_refine_and_one_per_artist_in_a_real_browser(served_app: str, tmp_pa
         page.screenshot(path=str(shots["names"]), full_page=True)
     for key, shot in shots.items():
         keep_screenshot(shot, SHOTS[key])
+
+
+def test_near_duplicates_show_once_in_a_real_browser(tmp_path: Path, tiny_clip_path: str, shared_encoder) -> None:
+    settings, _ = build_dupes_index(tmp_path / "dupes", tiny_clip_path, shared_encoder)
+    shot = tmp_path / "duplicates.png"
+    with serve(settings, tmp_path) as url, browser_page() as page:
+        # All ten artworks come back; the picture and its three copies are one card.
+        search(page, f"{url}/?k=12", "a sunset", 7)
+        assert page.get_by_text("4 copies", exact=True).count() == 1
+        assert len(_result_captions(page)) == 7
+        no_errors(page)
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(shot), full_page=True)
+    keep_screenshot(shot, "feature-duplicates.png")

@@ -329,8 +329,11 @@ def _jpeg(img: Image.Image, quality: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def dupes_index(tmp_path_factory, tiny_clip_path, shared_encoder) -> tuple[Settings, Path]:
+    return build_dupes_index(tmp_path_factory.mktemp("dupes_index"), tiny_clip_path, shared_encoder)
+
+
+def build_dupes_index(root: Path, model: str, encoder) -> tuple[Settings, Path]:
     """A folder index: one picture with three copies (each under another 'artist'), and six distinct pictures."""
-    root = tmp_path_factory.mktemp("dupes_index")
     images = root / "images"
     original = painting(4242, (400, 300))
     (images / "Original").mkdir(parents=True)
@@ -341,8 +344,8 @@ def dupes_index(tmp_path_factory, tiny_clip_path, shared_encoder) -> tuple[Setti
     (images / "Others").mkdir()
     for seed in range(6):
         (images / "Others" / f"other_{seed}.jpg").write_bytes(jpeg_bytes(painting(5000 + seed, (400, 300))))
-    settings = test_settings(root, tiny_clip_path)
-    rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=shared_encoder, progress=False)
+    settings = test_settings(root, model)
+    rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=encoder, progress=False)
     return settings, images / "Original" / "sunset.jpg"
 
 
