@@ -139,7 +139,7 @@ class Qdrant:
             raise QdrantUnavailable(
                 f"The embedded index {folder} was built with the '{found}' engine, but ARTSEARCH_EMBEDDED_ENGINE is "
                 f"'{engine}': set ARTSEARCH_EMBEDDED_ENGINE={found}, or rebuild without --append "
-                "(python qdrant/initialize_db.py; if this folder is an unfinished build, delete it first)."
+                "(python qdrant/initialize_db.py)."
             )
         try:
             # EdgeClient implements the part of QdrantClient's API this module uses.
@@ -552,9 +552,17 @@ class IndexBuilder:
         """A new build collection, or the newest unfinished one when ``resume``."""
         alias = settings.collection_name
         if settings.embedded:
+            from artsearch.edge_client import folder_engine
+
             pointer = read_pointer(settings)
             live = pointer["folder"] if pointer else ""
-            unfinished = [f for f in build_folders(settings) if f.name > live and not folder_in_use(f)]
+            # An unfinished build made by the other engine cannot be resumed: start afresh beside it; the
+            # next publish prunes it like any stale build.
+            unfinished = [
+                f
+                for f in build_folders(settings)
+                if f.name > live and not folder_in_use(f) and folder_engine(f) in (None, settings.embedded_engine)
+            ]
             if resume and unfinished:
                 folder = unfinished[-1]
                 stamp = _STAMP.match(folder.name)["stamp"]  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from artsearch.catalog import artwork_id
@@ -95,6 +97,25 @@ def test_second_run_indexes_nothing_new_and_publishes_a_fresh_collection(kaggle_
     assert report.indexed == len(layout.valid)
     assert [f.name for f in build_folders(settings)] == [after["folder"]]  # the old build is gone
     assert len(all_payloads(settings)) == len(layout.valid)
+
+
+def test_an_unfinished_build_by_the_other_engine_is_set_aside_then_pruned(tmp_path, tiny_clip_path, shared_encoder):
+    """Switching ARTSEARCH_EMBEDDED_ENGINE after a killed build: the rebuild starts afresh instead of failing."""
+    settings = test_settings(tmp_path, tiny_clip_path)
+    other = dataclasses.replace(settings, embedded_engine="local" if settings.embedded_engine == "edge" else "edge")
+    layout = make_kaggle_layout(settings.data_dir / "kaggle", per_artist=3)
+    stale = IndexBuilder.start_build(other, shared_encoder.dim)
+    stale.upsert([artwork_id("x", "1")], np.ones((1, shared_encoder.dim), np.float32), [{"title": "stale"}])
+    stale.close()  # killed before publishing: an unfinished build of the other engine
+    (stale_folder,) = build_folders(settings)
+
+    report = rebuild(settings, SourceOptions(source="kaggle"), encoder=shared_encoder, progress=False)
+    assert report.indexed == len(layout.valid) and report.already_indexed == 0
+    live = read_pointer(settings)["folder"]
+    assert live != stale_folder.name and [f.name for f in build_folders(settings)] == [live]
+    assert sorted(p["image_key"] for p in all_payloads(settings)) == sorted(
+        p.relative_to(settings.data_dir).as_posix() for p in layout.valid
+    )
 
 
 def test_append_adds_only_new_images_and_rebuild_drops_removed_ones(kaggle_index, tmp_path, shared_encoder):
