@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,7 +164,7 @@ class SearchService:
         return self.image_vector(data, name="the image at that URL")
 
     def stored_vector(self, artwork_id: str) -> np.ndarray:
-        records = self.index.retrieve([artwork_id], with_vectors=True)
+        records = self.index.retrieve([known_id(artwork_id)], with_vectors=True)
         if not records:
             raise NotFound(f"Artwork {artwork_id} is not in the collection (it may have been removed by a rebuild).")
         return np.asarray(records[0].vector, dtype=np.float32)
@@ -185,7 +186,7 @@ class SearchService:
         if query.mode == "like":
             self.index.require_points()
             # Qdrant looks the stored vector up itself and leaves the seed artwork out.
-            points = self.index.query(query.like_id, filters=query.filters, limit=k, offset=query.offset)
+            points = self.index.query(known_id(query.like_id), filters=query.filters, limit=k, offset=query.offset)
         else:
             vector = self.query_vector(query)
             self.index.require_points()
@@ -395,6 +396,17 @@ class SearchService:
         if not placed:
             return None
         return place_by_neighbours([(x, y) for x, y, _ in placed], [s for _, _, s in placed])
+
+
+def known_id(artwork_id: str) -> str:
+    """``artwork_id`` as Qdrant takes it, or NotFound: every artwork id is a UUID, and Qdrant answers any other
+    string with a parse error instead of "not found"."""
+    try:
+        return str(uuid.UUID(str(artwork_id).strip()))
+    except ValueError:
+        raise NotFound(
+            f"Artwork {artwork_id} is not in the collection: artwork ids are UUIDs, as search --json prints them."
+        ) from None
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -110,6 +110,13 @@ def test_info_reports_count_model_and_location(kaggle_index):
     assert str(settings.qdrant_path) in info["qdrant"]
 
 
+@pytest.mark.parametrize("like", ["00000000-0000-5000-8000-000000000000", "not-an-id"])
+def test_more_like_an_unknown_artwork_is_one_line(kaggle_index, like):
+    settings, _, _ = kaggle_index
+    line = one_line_error(run_cli(["-m", "artsearch", "search", "--like", like], settings))
+    assert like in line and "not in the collection" in line
+
+
 def test_empty_query_is_one_line(kaggle_index):
     settings, _, _ = kaggle_index
     assert "Give something to search for" in one_line_error(run_cli(["-m", "artsearch", "search", "  "], settings))
