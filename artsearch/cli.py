@@ -82,12 +82,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def result_count(value: str) -> int:
+    """``--k``: a whole number from 1 to the most results one search returns."""
+    from artsearch.search import MAX_K
+
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_K}, not {value!r}")
+    return k
+
+
 def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", default="", help='what to look for, e.g. "a gloomy winter landscape"')
     parser.add_argument("--image", type=Path, help="search with an image file")
     parser.add_argument("--url", help="search with an image URL")
     parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
-    parser.add_argument("--k", type=int, default=10, help="how many results (1-50)")
+    parser.add_argument("--k", type=result_count, default=10, help="how many results (1-50)")
     parser.add_argument("--artist", action="append", default=[], help="only this artist (repeatable)")
     parser.add_argument("--genre", action="append", default=[], help="only this genre (repeatable)")
     parser.add_argument("--nationality", action="append", default=[], help="only this nationality (repeatable)")
@@ -119,7 +132,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_url=args.url or "",
         like_id=args.like or "",
         k=args.k,
-        filters=Filters(artists=args.artist, genres=args.genre, nationalities=args.nationality),
+        filters=Filters(  # an empty value (e.g. from a blank shell variable) filters nothing out
+            artists=[v for v in args.artist if v.strip()],
+            genres=[v for v in args.genre if v.strip()],
+            nationalities=[v for v in args.nationality if v.strip()],
+        ),
     )
     if query.mode == "text" and not query.text.strip():
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')

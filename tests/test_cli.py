@@ -117,6 +117,21 @@ def test_more_like_an_unknown_artwork_is_one_line(kaggle_index, like):
     assert like in line and "not in the collection" in line
 
 
+@pytest.mark.parametrize("k", ["0", "51", "ten"])
+def test_result_count_out_of_range_is_refused_by_name(kaggle_index, k):
+    settings, _, _ = kaggle_index
+    result = run_cli(["-m", "artsearch", "search", "sea", "--k", k], settings)
+    assert result.returncode == 2 and f"give a whole number from 1 to 50, not '{k}'" in result.stderr
+
+
+def test_a_blank_filter_value_filters_nothing_out(kaggle_index):
+    settings, _, _ = kaggle_index
+    args = ["-m", "artsearch", "search", "sea", "--k", "5", "--json"]
+    plain = json.loads(run_cli(args, settings).stdout)
+    blank = json.loads(run_cli([*args, "--genre", "", "--artist", " "], settings).stdout)
+    assert len(plain) == 5 and blank == plain
+
+
 def test_empty_query_is_one_line(kaggle_index):
     settings, _, _ = kaggle_index
     assert "Give something to search for" in one_line_error(run_cli(["-m", "artsearch", "search", "  "], settings))
