@@ -21,6 +21,30 @@ from artsearch.errors import ArtsearchError
 log = logging.getLogger("artsearch")
 
 
+def _whole_number(value: str, most: int | None = None) -> int:
+    """A count flag's value: a whole number from 1 to ``most``, or argparse's one-line refusal."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1 or (most is not None and n > most):
+        bounds = f"from 1 to {most}" if most is not None else "of at least 1"
+        raise argparse.ArgumentTypeError(f"give a whole number {bounds}, not {value!r}")
+    return n
+
+
+def positive_int(value: str) -> int:
+    """``--limit``, ``--per-artist``: at least 1."""
+    return _whole_number(value)
+
+
+def result_count(value: str) -> int:
+    """``--k``: from 1 to the most results one search returns."""
+    from artsearch.search import MAX_K
+
+    return _whole_number(value, MAX_K)
+
+
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("where the index lives (override secrets.toml and the environment)")
     group.add_argument("--model", help="CLIP model name or local folder (EMBEDDER_NAME)")
@@ -51,8 +75,8 @@ def add_source_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--images-dir", type=Path, help="a folder of images (one sub-folder per artist)")
     parser.add_argument("--artists-csv", type=Path, help="artists.csv (Kaggle) or a metadata CSV (folder)")
-    parser.add_argument("--limit", type=int, help="index at most this many artworks")
-    parser.add_argument("--per-artist", type=int, help="at most this many artworks per artist")
+    parser.add_argument("--limit", type=positive_int, help="index at most this many artworks")
+    parser.add_argument("--per-artist", type=positive_int, help="at most this many artworks per artist")
     parser.add_argument("--batch-size", type=int, help="images per encode/upsert batch (default 32)")
     parser.add_argument("--type", dest="artwork_type", default="Painting", help="museum: artwork type")
     parser.add_argument("--department", help="museum: department")
@@ -80,19 +104,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = rebuild(settings, options, append=args.append, progress=not args.no_progress)
     print(report.summary())
     return 0
-
-
-def result_count(value: str) -> int:
-    """``--k``: a whole number from 1 to the most results one search returns."""
-    from artsearch.search import MAX_K
-
-    try:
-        k = int(value)
-    except ValueError:
-        k = 0
-    if not 1 <= k <= MAX_K:
-        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_K}, not {value!r}")
-    return k
 
 
 def add_search_flags(parser: argparse.ArgumentParser) -> None:

@@ -124,6 +124,14 @@ def test_result_count_out_of_range_is_refused_by_name(kaggle_index, k):
     assert result.returncode == 2 and f"give a whole number from 1 to 50, not '{k}'" in result.stderr
 
 
+@pytest.mark.parametrize("flag", ["--limit", "--per-artist"])
+def test_rebuild_counts_below_one_are_refused_by_name(kaggle_index, flag):
+    settings, _, _ = kaggle_index
+    result = run_cli(["qdrant/initialize_db.py", "--source", "kaggle", flag, "-1"], settings)
+    assert result.returncode == 2 and f"argument {flag}: give a whole number of at least 1, not '-1'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_blank_filter_value_filters_nothing_out(kaggle_index):
     settings, _, _ = kaggle_index
     args = ["-m", "artsearch", "search", "sea", "--k", "5", "--json"]
