@@ -224,6 +224,14 @@ def check_cache(folder: Path, inference: str, model_fingerprint: str) -> dict[st
 # --- export -----------------------------------------------------------------------------------------
 
 
+class _DropAdvice(logging.Filter):
+    """Drops ONNX Runtime's "consider pre-processing before quantization" line: it is about static
+    quantisation (calibration), not the dynamic kind used here, and would puzzle every rebuild's operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
 def _export_tower(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], axes: dict[str, dict]) -> None:
     import torch
 
@@ -303,10 +311,18 @@ def export(
         if inference == "onnx-int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            for tower, name in names.items():
-                quantize_dynamic(
-                    tmp / fp32_names[tower], tmp / name, weight_type=QuantType.QInt8, op_types_to_quantize=QUANTISED_OPS
-                )
+            quiet = _DropAdvice()  # the quantiser advises static-quantisation pre-processing on the root logger
+            logging.getLogger().addFilter(quiet)
+            try:
+                for tower, name in names.items():
+                    quantize_dynamic(
+                        tmp / fp32_names[tower],
+                        tmp / name,
+                        weight_type=QuantType.QInt8,
+                        op_types_to_quantize=QUANTISED_OPS,
+                    )
+            finally:
+                logging.getLogger().removeFilter(quiet)
             made.update({f"{t}-int8": n for t, n in names.items()})
         for name in made.values():
             os.replace(tmp / name, folder / name)

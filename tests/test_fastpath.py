@@ -234,6 +234,14 @@ def test_export_from_an_older_artsearch_is_made_again(tmp_path, exported_tiny, c
     assert json.loads(manifest_path.read_text())["format"] == manifest["format"] + 1
 
 
+def test_export_prints_no_advice_meant_for_static_quantisation(tmp_path, tiny_clip_path, caplog):
+    model = copy_model(tiny_clip_path, tmp_path / "model")
+    with caplog.at_level(logging.WARNING):
+        fastpath.export_model(model, ["onnx-int8"])
+    assert Encoder(model, device="cpu", inference="onnx-int8").inference == "onnx-int8"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
 def test_int8_quantises_every_weight_matmul_and_keeps_the_patch_conv_float(exported_tiny):
     """ConvInteger is a slow generic kernel and quantising raw pixels costs fidelity: the patch Conv stays fp32."""
     import onnx
