@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ingest.py                       # 256 JPEGs, 3 repeats, every path
     .venv/bin/python benchmarks/ingest.py --images 128 --repeats 2 --paths torch onnx-int8
+    .venv/bin/python benchmarks/ingest.py --profile             # plus where the time goes
 
 Builds (once, into benchmarks/.cache) the random-weight clip-ViT-B-32 and N synthetic 1000x800
 q90 JPEGs, exports the ONNX paths, then measures, round-robin within each repeat so that every
@@ -111,7 +112,7 @@ def onnx_profile(model_path: Path, inference: str, batch, runs: int = 3) -> list
         opts.profile_file_prefix = str(Path(tmp) / "ort")
         session = ort.InferenceSession(str(files["vision"]), opts, providers=["CPUExecutionProvider"])
         pixels = batch["pixel_values"].numpy()
-        for _ in range(runs + 1):  # the first run is warm-up, subtracted below
+        for _ in range(runs + 1):  # the first run is warm-up, left out below
             session.run(None, {"pixel_values": pixels})
         events = json.loads(Path(session.end_profiling()).read_text())
     per_op: Counter[str] = Counter()
@@ -129,7 +130,8 @@ def onnx_profile(model_path: Path, inference: str, batch, runs: int = 3) -> list
 
 
 def print_profile(args, model_path: Path, files: list[Path], encoders, batches, med: dict[str, float]) -> None:
-    """Where the time of the fastest path goes, and the best ingest rate these cores allow."""
+    """Per-image decode and preprocessing cost, the best ingest rate these cores allow per path, and where the
+    ONNX paths' forward time goes (ONNX Runtime's per-operator profile)."""
     from artsearch.fastpath import cpu_threads
 
     decode_ms, prep_ms = per_image_ms(files[:64], encoders["torch"])
