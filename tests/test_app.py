@@ -10,7 +10,6 @@ import functools
 import http.server
 import io
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from artsearch.storage import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import bomb_png
 from tests.gcs_fixtures import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -149,12 +149,6 @@ def image_server(app_index) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- searching ------------------------------------------------------------------------------------
@@ -414,7 +408,7 @@ def test_image_url_faults(env, image_server, monkeypatch):
     monkeypatch.setenv("ARTSEARCH_ALLOW_PRIVATE_URLS", "true")
     at = new_app(mode="url", url=f"{image_server}/page.html").run()
     assert_one_message(at, "error", "web page")
-    at = new_app(mode="url", url=f"http://127.0.0.1:{closed_port()}/x.jpg").run()
+    at = new_app(mode="url", url=f"http://127.0.0.1:{free_port()}/x.jpg").run()
     assert_one_message(at, "error")
     at = new_app(mode="url", url="ftp://example.org/x.jpg").run()
     assert_one_message(at, "error", "http")
@@ -449,7 +443,7 @@ def test_empty_collection_says_how_to_build_it(app_index, monkeypatch, tmp_path)
 
 def test_qdrant_unreachable(app_index, monkeypatch, tmp_path):
     settings, _ = app_index
-    point_env(monkeypatch, settings, tmp_path, QDRANT_URL=f"http://127.0.0.1:{closed_port()}")
+    point_env(monkeypatch, settings, tmp_path, QDRANT_URL=f"http://127.0.0.1:{free_port()}")
     at = new_app(q=QUERY).run()
     assert_one_message(at, "error", "Cannot reach Qdrant")
     assert at.multiselect(key="f_artist").disabled

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from artsearch.catalog import artwork_id
 from tests.conftest import test_settings
+from tests.servers import free_port
 from tests.test_ingest import run_cli
 
 
@@ -162,10 +162,7 @@ def test_empty_collection_is_one_line(tmp_path, tiny_clip_path):
 
 def test_unreachable_qdrant_url_is_one_line_without_the_key(tmp_path, tiny_clip_path):
     settings = test_settings(tmp_path, tiny_clip_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
-    env = {"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_KEY": "secret-key-12345"}
+    env = {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_KEY": "secret-key-12345"}
     result = run_cli(["-m", "artsearch", "search", "water lilies"], settings, env_extra=env)
     line = one_line_error(result)
     assert "Cannot reach Qdrant" in line and "QDRANT_URL" in line

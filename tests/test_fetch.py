@@ -26,6 +26,7 @@ from PIL import Image
 from artsearch.errors import ArtsearchError, FetchError, UnsafeURL
 from artsearch.fetch import fetch_image_bytes, redact_url, vet_url
 from artsearch.images import load_image
+from tests.servers import free_port
 
 
 def _png() -> bytes:
@@ -154,9 +155,7 @@ def base(served: Served) -> Iterator[str]:
 @pytest.fixture
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 def fetch(url: str, **kwargs: object) -> bytes:

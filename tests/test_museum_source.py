@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -35,6 +34,7 @@ from PIL import Image
 from artsearch.errors import ArtsearchError, SourceError
 from artsearch.sources.museum import MuseumSource, parse_creator_description, retry_after_seconds
 from artsearch.storage import LocalStorage
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 UNICODE_TITLE = "Nature morte aux pêches — 静物"
@@ -415,15 +415,9 @@ def test_filters_and_limit_are_passed_to_the_api(museum: FakeMuseum, tmp_path: P
     assert not museum.image_requests()  # listing never downloads; read() does
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("where", ["unreachable", "/notjson/", "/down/"])
 def test_broken_api_is_a_one_line_source_error(museum: FakeMuseum, tmp_path: Path, where: str) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/api/artworks/" if where == "unreachable" else museum.base + where
+    url = f"http://127.0.0.1:{free_port()}/api/artworks/" if where == "unreachable" else museum.base + where
     src = MuseumSource(url, storage=LocalStorage(tmp_path), max_retries=2, backoff=0.01, rate_limit=50.0)
     with pytest.raises(SourceError) as info:
         list(src.items())

