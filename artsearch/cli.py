@@ -208,16 +208,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def add_optimize_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--inference", choices=["onnx", "onnx-int8"], default="onnx-int8", help="which fast path to export"
-    )
+    from artsearch.config import ONNX_PATHS
+
+    parser.add_argument("--inference", choices=ONNX_PATHS, default="onnx-int8", help="which fast path to export")
     parser.add_argument("--force", action="store_true", help="export again even when an export is up to date")
+    parser.add_argument("--clear", action="store_true", help="delete the model's exports instead")
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from artsearch.fastpath import export_model
+    from artsearch.model.encoder import clear_exports, export_model
 
     settings = settings_from_args(args)
+    if args.clear:
+        print(f"removed {clear_exports(settings.embedder_name)}")
+        return 0
     for result in export_model(settings.embedder_name, [args.inference], force=args.force):
         files = ", ".join(str(path) for path in result.files.values())
         print(f"{result.inference}: {files} ({result.seconds:.1f} s)")

@@ -33,6 +33,17 @@ from artsearch.errors import ConfigError
 DEFAULT_MODEL = "clip-ViT-B-32"
 DEFAULT_MUSEUM_API_URL = "https://openaccess-api.clevelandart.org/api/artworks/"
 
+# Every allowed value of the settings that take one of a few names (validated in one place, below).
+#: Where Qdrant runs in-process: Qdrant Edge (the real engine) or qdrant-client's pure-Python local mode.
+EMBEDDED_ENGINES: tuple[str, ...] = ("edge", "local")
+#: How the CLIP towers run (see :mod:`artsearch.model.backends`); "torch" is sentence-transformers' own forward.
+INFERENCE_PATHS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "torch-bf16", "torch-int8")
+#: The inference paths that run an ONNX export of the towers.
+ONNX_PATHS: tuple[str, ...] = ("onnx", "onnx-int8")
+SOURCES: tuple[str, ...] = ("auto", "kaggle", "folder", "museum")
+STORAGE_BACKENDS: tuple[str, ...] = ("local", "gcs")
+PROJECTIONS: tuple[str, ...] = ("pca", "umap")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -68,7 +79,7 @@ class Settings:
     max_upload_mb: int = 20
     max_image_pixels: int = 90_000_000
     allow_private_urls: bool = False
-    inference: str = "onnx-int8"  # see artsearch/fastpath.py; falls back to torch until exported
+    inference: str = "onnx-int8"  # one of INFERENCE_PATHS; falls back to torch until exported
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
     projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
 
@@ -212,21 +223,24 @@ def load_settings(
     return settings
 
 
-def _validate(settings: Settings) -> None:
-    if settings.storage_backend not in ("local", "gcs"):
-        raise ConfigError(f"Storage BACKEND must be 'local' or 'gcs', not {settings.storage_backend!r}.")
-    if settings.source not in ("auto", "kaggle", "folder", "museum"):
-        raise ConfigError(f"ARTSEARCH_SOURCE must be auto, kaggle, folder or museum, not {settings.source!r}.")
-    if settings.projection not in ("pca", "umap"):
-        raise ConfigError(f"ARTSEARCH_PROJECTION must be pca or umap, not {settings.projection!r}.")
-    if settings.embedded_engine not in ("edge", "local"):
-        raise ConfigError(f"ARTSEARCH_EMBEDDED_ENGINE must be 'edge' or 'local', not {settings.embedded_engine!r}.")
-    from artsearch.fastpath import INFERENCE_PATHS
+def check_choice(value: str, allowed: tuple[str, ...], setting: str) -> str:
+    """``value`` if it is one of ``allowed``, else ConfigError naming them."""
+    if value not in allowed:
+        raise ConfigError(f"{setting} must be one of {', '.join(allowed)}, not {value!r}.")
+    return value
 
-    if settings.inference not in INFERENCE_PATHS:
-        raise ConfigError(
-            f"ARTSEARCH_INFERENCE must be one of {', '.join(INFERENCE_PATHS)}, not {settings.inference!r}."
-        )
+
+def check_inference(inference: str) -> str:
+    """A validated inference path name (``ARTSEARCH_INFERENCE``): case and spaces ignored, empty means torch."""
+    return check_choice((inference or "torch").strip().lower(), INFERENCE_PATHS, "ARTSEARCH_INFERENCE")
+
+
+def _validate(settings: Settings) -> None:
+    check_choice(settings.storage_backend, STORAGE_BACKENDS, "Storage BACKEND")
+    check_choice(settings.source, SOURCES, "ARTSEARCH_SOURCE")
+    check_choice(settings.projection, PROJECTIONS, "ARTSEARCH_PROJECTION")
+    check_choice(settings.embedded_engine, EMBEDDED_ENGINES, "ARTSEARCH_EMBEDDED_ENGINE")
+    check_inference(settings.inference)
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
     if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:

@@ -29,10 +29,10 @@ from tqdm import tqdm
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.dedupe import dhash
-from artsearch.encoder import Encoder, Features
 from artsearch.errors import ArtsearchError
 from artsearch.images import image_size, load_image
 from artsearch.index import IndexBuilder
+from artsearch.model.encoder import Encoder, Features
 from artsearch.sources import Source, SourceItem
 from artsearch.storage import Storage
 

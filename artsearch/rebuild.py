@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from artsearch.config import Settings
-from artsearch.encoder import Encoder
 from artsearch.errors import SourceError
 from artsearch.index import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
+from artsearch.model.encoder import Encoder
 from artsearch.sources import Source
 from artsearch.storage import LocalStorage, Storage, open_storage
 

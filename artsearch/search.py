@@ -23,12 +23,13 @@ from artsearch import query_syntax
 from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
-from artsearch.encoder import Encoder, clean_text
 from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
 from artsearch.images import load_image
 from artsearch.index import Filters, VectorIndex
+from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, map_key, place_by_neighbours
 from artsearch.storage import Storage, open_storage
+from artsearch.text import clean_text
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
-"""Text repair shared by the sources: mis-encoded names and Unicode forms."""
+"""Text clean-up: control characters and whitespace in queries, mis-encoded names and Unicode forms in sources."""
 
 from __future__ import annotations
 
 import unicodedata
+
+from artsearch.catalog import slugify
 
 # Encodings that UTF-8 bytes are commonly mis-read as (zip tools use cp437).
 _MISREAD_AS = ("cp437", "cp1252", "latin-1")
@@ -41,6 +43,10 @@ def repair_mojibake(text: str) -> str:
 
 def name_key(name: str) -> str:
     """A matching key for person names: repaired, accents and punctuation dropped, lowercase."""
-    from artsearch.catalog import slugify
-
     return slugify(repair_mojibake(name).replace("_", " "))
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL and other control characters and collapse whitespace."""
+    text = "".join(ch if ch.isprintable() or ch in " \t\n" else " " for ch in str(text))
+    return " ".join(text.split())

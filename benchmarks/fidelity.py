@@ -43,7 +43,7 @@ BASE_TEXTS = [
 
 
 def embed(model: str, inference: str, images, texts) -> tuple[np.ndarray, np.ndarray]:
-    from artsearch.encoder import Encoder
+    from artsearch.model.encoder import Encoder
 
     enc = Encoder(model, device="cpu", batch_size=32, inference=inference)
     assert enc.inference == inference, f"{inference} fell back to {enc.inference}"
@@ -82,9 +82,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from artsearch.fastpath import export_model
     from artsearch.images import load_image
     from artsearch.ingest import DRAFT_SIZE
+    from artsearch.model.encoder import export_model
 
     headers = ["path", "image->image top-10 overlap", "text->image top-10 overlap", "cosine raw", "cosine centred"]
     model = str(base_model())

@@ -102,7 +102,8 @@ def onnx_profile(model_path: Path, inference: str, batch, runs: int = 3) -> list
 
     import onnxruntime as ort
 
-    from artsearch.fastpath import cache_dir, check_cache, fingerprint, session_options
+    from artsearch.model.backends import session_options
+    from artsearch.model.export import cache_dir, check_cache, fingerprint
 
     fp = fingerprint(model_path)
     files = check_cache(cache_dir(model_path, fp), inference, fp)
@@ -132,7 +133,7 @@ def onnx_profile(model_path: Path, inference: str, batch, runs: int = 3) -> list
 def print_profile(args, model_path: Path, files: list[Path], encoders, batches, med: dict[str, float]) -> None:
     """Per-image decode and preprocessing cost, the best ingest rate these cores allow per path, and where the
     ONNX paths' forward time goes (ONNX Runtime's per-operator profile)."""
-    from artsearch.fastpath import cpu_threads
+    from artsearch.model.backends import cpu_threads
 
     decode_ms, prep_ms = per_image_ms(files[:64], encoders["torch"])
     cores = cpu_threads()
@@ -167,10 +168,9 @@ def main() -> None:
 
     import torch
 
-    from artsearch.encoder import Encoder
-    from artsearch.fastpath import export_model
     from artsearch.images import load_image
     from artsearch.ingest import DRAFT_SIZE
+    from artsearch.model.encoder import Encoder, export_model
 
     model_path = base_model()
     folder = jpeg_folder(args.images)

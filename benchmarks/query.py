@@ -142,7 +142,7 @@ def memory_child() -> None:
 
     if "from_settings" not in inspect.getsource(search) and os.environ.get("ARTSEARCH_INFERENCE", "torch") != "torch":
         # search.py does not pass Settings.inference to the Encoder yet: apply the proposed wiring here.
-        from artsearch.encoder import Encoder
+        from artsearch.model.encoder import Encoder
 
         inference = os.environ["ARTSEARCH_INFERENCE"]
         search.Encoder = lambda name, **kw: Encoder(name, inference=inference, **kw)  # type: ignore[assignment]
@@ -212,9 +212,9 @@ def main() -> None:
         memory_child()
         return
 
-    from artsearch.encoder import Encoder
-    from artsearch.fastpath import ONNX_PATHS, export_model
+    from artsearch.config import ONNX_PATHS
     from artsearch.index import VectorIndex
+    from artsearch.model.encoder import Encoder, export_model
     from artsearch.search import Query, SearchService
 
     model = str(base_model())

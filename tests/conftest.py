@@ -61,7 +61,7 @@ def copy_index(kaggle_index, root):
 @pytest.fixture(scope="session")
 def shared_encoder(tiny_clip_path: str):
     """The tiny CLIP loaded once through the same Encoder as clip-ViT-B-32."""
-    from artsearch.encoder import Encoder
+    from artsearch.model.encoder import Encoder
 
     return Encoder(tiny_clip_path, device="cpu", batch_size=8)
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artsearch import fastpath
-from artsearch.encoder import Encoder
 from artsearch.errors import ConfigError
+from artsearch.model import export as model_export
+from artsearch.model.encoder import Encoder, export_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINED_TINY = ROOT / "models" / "tiny-clip-shapes"
@@ -61,7 +61,7 @@ def copy_model(src: str | Path, dest: Path) -> str:
 def exported_tiny(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str) -> str:
     """A private copy of the random tiny CLIP with both ONNX paths exported next to it."""
     path = copy_model(tiny_clip_path, tmp_path_factory.mktemp("fast") / "tiny")
-    fastpath.export_model(path, ["onnx", "onnx-int8"])
+    export_model(path, ["onnx", "onnx-int8"])
     return path
 
 
@@ -113,7 +113,7 @@ def exported_trained(tmp_path_factory: pytest.TempPathFactory) -> str:
     if not (TRAINED_TINY / "modules.json").is_file():
         pytest.skip("models/tiny-clip-shapes is not there (scripts/train_tiny_clip.py makes it)")
     path = copy_model(TRAINED_TINY, tmp_path_factory.mktemp("fast") / "trained")
-    fastpath.export_model(path, ["onnx", "onnx-int8"])
+    export_model(path, ["onnx", "onnx-int8"])
     return path
 
 
@@ -168,7 +168,7 @@ def test_second_load_reuses_the_export(exported_tiny, caplog):
     assert {"vision.onnx", "text.onnx", "vision.int8.onnx", "text.int8.onnx", "manifest.json"} <= set(before)
     with caplog.at_level(logging.INFO, logger="artsearch"):
         encoder = Encoder(exported_tiny, device="cpu", inference="onnx-int8", export_missing=True)
-        fastpath.export_model(exported_tiny, ["onnx-int8"])
+        export_model(exported_tiny, ["onnx-int8"])
     assert encoder.inference == "onnx-int8"
     assert mtimes(folder) == before
     assert "exported" not in caplog.text
@@ -181,7 +181,7 @@ def test_missing_export_falls_back_to_torch_with_one_warning(tmp_path, tiny_clip
     assert encoder.inference == "torch"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith("artsearch")]
     assert len(warnings) == 1
-    assert "python -m artsearch.fastpath export" in warnings[0].getMessage()
+    assert "python -m artsearch optimize" in warnings[0].getMessage()
     assert not (Path(model) / "onnx").exists()
     assert encoder.encode_texts(["still works"]).shape == (1, encoder.dim)
 
@@ -223,7 +223,7 @@ def test_export_from_an_older_artsearch_is_made_again(tmp_path, exported_tiny, c
     """An upgrade that changes what is exported (here: which ops are quantised) never serves the old graphs."""
     model = copy_model(exported_tiny, tmp_path / "model")
     shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
-    manifest_path = Path(model) / "onnx" / fastpath.MANIFEST
+    manifest_path = Path(model) / "onnx" / model_export.MANIFEST
     manifest = json.loads(manifest_path.read_text())
     manifest["format"] -= 1
     manifest_path.write_text(json.dumps(manifest))
@@ -237,7 +237,7 @@ def test_export_from_an_older_artsearch_is_made_again(tmp_path, exported_tiny, c
 def test_export_prints_no_advice_meant_for_static_quantisation(tmp_path, tiny_clip_path, caplog):
     model = copy_model(tiny_clip_path, tmp_path / "model")
     with caplog.at_level(logging.WARNING):
-        fastpath.export_model(model, ["onnx-int8"])
+        export_model(model, ["onnx-int8"])
     assert Encoder(model, device="cpu", inference="onnx-int8").inference == "onnx-int8"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
@@ -262,7 +262,7 @@ def test_model_in_a_read_only_cache_exports_to_the_user_cache(tmp_path, tiny_cli
     hub = tmp_path / "huggingface" / "hub" / "models--x--clip" / "snapshots" / "abc"
     model = copy_model(tiny_clip_path, hub)
     monkeypatch.setenv("ARTSEARCH_CACHE_DIR", str(tmp_path / "user-cache"))
-    fastpath.export_model(model, ["onnx"])
+    export_model(model, ["onnx"])
     assert not (hub / "onnx").exists()
     assert list((tmp_path / "user-cache" / "onnx").glob("*/vision.onnx"))
     assert Encoder(model, device="cpu", inference="onnx").inference == "onnx"

@@ -217,7 +217,7 @@ def test_service_url_search_refuses_loopback_unless_allowed(kaggle_index, tmp_pa
 
 def test_texts_differing_only_after_token_77_embed_identically(shared_encoder):
     tokenizer = shared_encoder.model.tokenizer
-    assert shared_encoder.max_tokens == 77
+    assert shared_encoder.model.max_seq_length == 77  # what sentence-transformers truncates at
     head = " ".join(["landscape"] * 80)
     assert len(tokenizer(head)["input_ids"]) > 77  # the shared head alone is past the limit
     same = shared_encoder.encode_texts([head + " with a red boat", head + " 🎨 منظر طبيعي " + "x" * 5000])

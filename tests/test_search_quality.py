@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from artsearch.encoder import Encoder
 from artsearch.evaluate import evaluate, near_duplicate
+from artsearch.model.encoder import Encoder
 from artsearch.rebuild import SourceOptions, rebuild
 from artsearch.search import Query, SearchService
 from artsearch.synthetic import COLOURS, SHAPES, write_dataset

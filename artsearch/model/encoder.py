@@ -16,17 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from artsearch.errors import ConfigError, EmptyQuery, ModelLoadError
-
-if TYPE_CHECKING:
-    from artsearch.config import Settings
-    from artsearch.fastpath import Backend
+from artsearch.config import ONNX_PATHS, Settings, check_inference
+from artsearch.errors import EmptyQuery, ModelLoadError
+from artsearch.model.backends import Backend, load_backend, release_torch_weights
+from artsearch.model.export import CacheError, cache_dir, export, fingerprint, model_folder
+from artsearch.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Encoder:
         inference: str = "torch",
         export_missing: bool = False,
     ) -> None:
-        """Load the model; ``inference`` picks a faster CPU path (see :mod:`artsearch.fastpath`).
+        """Load the model; ``inference`` picks a faster CPU path (see :mod:`artsearch.model.backends`).
 
         ``inference`` other than "torch" whose ONNX export is missing falls back to torch with
         one warning, or, with ``export_missing`` (batch jobs), exports it first. The path
@@ -73,12 +74,7 @@ class Encoder:
         """
         from sentence_transformers import SentenceTransformer
 
-        from artsearch.fastpath import check_inference
-
-        try:
-            requested = check_inference(inference)
-        except ValueError as exc:
-            raise ConfigError(f"ARTSEARCH_INFERENCE: {exc}.") from None
+        requested = check_inference(inference)
         self.name = name_or_path
         self.device = resolve_device(device)
         self.batch_size = batch_size
@@ -91,18 +87,13 @@ class Encoder:
         self.model.eval()
         self._backend: Backend | None = None
         if requested != "torch":
-            from artsearch.fastpath import load_backend
-
             self._backend = load_backend(
                 self.model, requested, name_or_path=name_or_path, device=self.device, export_missing=export_missing
             )
         self.inference = self._backend.name if self._backend is not None else "torch"
         self.dim = self._dimension()
-        if self.inference.startswith("onnx"):
-            from artsearch.fastpath import release_torch_weights
-
+        if self.inference in ONNX_PATHS:
             release_torch_weights(self.model)  # ONNX Runtime has its own copy; keep the process small
-        self.max_tokens = _max_tokens(self.model)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, export_missing: bool = False) -> Encoder:
@@ -206,19 +197,6 @@ class Encoder:
         return np.concatenate(parts)
 
 
-def clean_text(text: str) -> str:
-    """Drop NUL and other control characters and collapse whitespace."""
-    text = "".join(ch if ch.isprintable() or ch in " \t\n" else " " for ch in str(text))
-    return " ".join(text.split())
-
-
-def _max_tokens(model: Any) -> int | None:
-    try:
-        return int(model.max_seq_length) if model.max_seq_length else None
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
 def model_load_message(name: str, exc: BaseException) -> str:
     """One line explaining why a model did not load and how to fix it."""
     if Path(name).expanduser().exists():
@@ -231,3 +209,36 @@ def model_load_message(name: str, exc: BaseException) -> str:
         "(no network, or not in the Hugging Face cache). Download it once with network access, "
         "or set EMBEDDER_NAME (or --model) to a local sentence-transformers model folder."
     )
+
+
+@dataclass
+class ExportResult:
+    inference: str
+    files: dict[str, Path]
+    seconds: float
+
+
+def export_model(name_or_path: str, inferences: Sequence[str], *, force: bool = False) -> list[ExportResult]:
+    """Load a model in fp32 and export each ONNX path of ``inferences`` (``python -m artsearch optimize``)."""
+    import time
+
+    encoder = Encoder(name_or_path, device="cpu")
+    results = []
+    for inference in inferences:
+        started = time.perf_counter()
+        files = export(encoder.model, inference, name_or_path=name_or_path, force=force)
+        results.append(ExportResult(inference, files, time.perf_counter() - started))
+    return results
+
+
+def clear_exports(name_or_path: str) -> Path:
+    """Delete the ONNX exports of a model (``python -m artsearch optimize --clear``); returns the folder."""
+    import shutil
+
+    encoder = Encoder(name_or_path, device="cpu")
+    src = model_folder(encoder.model, name_or_path)
+    if src is None:
+        raise CacheError(f"cannot locate the folder {name_or_path} was loaded from")
+    folder = cache_dir(src, fingerprint(src))
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
