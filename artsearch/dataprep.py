@@ -38,11 +38,12 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, slugify, split_genres
 from artsearch.errors import ImageError, SourceError
+from artsearch.files import atomic_write
 from artsearch.images import image_size, load_image
 from artsearch.sources import Source, SourceItem
 from artsearch.sources.folder import FolderSource, walk_files
 from artsearch.sources.kaggle import KaggleSource
-from artsearch.storage import artists_to_json, atomic_write
+from artsearch.storage import artists_to_json
 from artsearch.text import name_key, repair_mojibake
 
 __all__ = [

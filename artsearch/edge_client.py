@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 import uuid
@@ -56,6 +55,8 @@ import numpy as np
 import qdrant_edge as qe
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
+
+from artsearch.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -439,13 +440,7 @@ class EdgeClient:
         return meta
 
     def _write_meta(self, meta: dict[str, Any]) -> None:
-        path = self.location / META_FILE
-        tmp = path.with_suffix(".json.tmp")
-        with tmp.open("w") as fh:
-            json.dump(meta, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write_json(self.location / META_FILE, meta)
         self._meta = meta
 
     def _check_open(self) -> None:

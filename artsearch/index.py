@@ -35,7 +35,7 @@ from qdrant_client import QdrantClient, models
 from artsearch.catalog import KEYWORD_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, NotFound, QdrantUnavailable
-from artsearch.storage import atomic_write
+from artsearch.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def read_pointer(settings: Settings) -> dict[str, str] | None:
 
 
 def write_pointer(settings: Settings, folder: str, collection: str) -> None:
-    atomic_write(pointer_path(settings), json.dumps({"folder": folder, "collection": collection}).encode())
+    atomic_write_json(pointer_path(settings), {"folder": folder, "collection": collection})
 
 
 def build_folders(settings: Settings) -> list[Path]:

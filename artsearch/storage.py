@@ -9,14 +9,13 @@ Image keys are relative, slash-separated paths such as
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.errors import NotFound, StorageError
+from artsearch.files import atomic_write
 
 ARTISTS_KEY = "artists.json"
 
@@ -61,21 +60,6 @@ def artists_from_json(raw: bytes, where: str) -> dict[str, Artist]:
         raise StorageError(
             f"{where} is not valid artists JSON ({exc}); rebuild it with python qdrant/initialize_db.py."
         ) from None
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalStorage:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from artsearch.config import ONNX_PATHS, check_inference
+from artsearch.files import atomic_write_json
 from artsearch.model.towers import clip_of, towers
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,6 @@ def export(
         "opset": OPSET,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    tmp_manifest = folder / f".{MANIFEST}.{os.getpid()}"
-    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp_manifest, folder / MANIFEST)
+    atomic_write_json(folder / MANIFEST, manifest, indent=2)
     log.info("exported %s for %s to %s in %.1f s", inference, src, folder, time.perf_counter() - started)
     return check_cache(folder, inference, fp)
