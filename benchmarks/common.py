@@ -30,7 +30,7 @@ def base_model() -> Path:
     """The random-weight clip-ViT-B-32 (exact architecture), built once."""
     out = CACHE / "clip-base"
     if not (out / "modules.json").is_file():
-        from artsearch.clip_factory import build_random_clip
+        from artsearch.testing.clip_factory import build_random_clip
 
         build_random_clip(out, size="base", seed=0)
     return out

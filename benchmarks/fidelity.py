@@ -97,7 +97,7 @@ def main() -> None:
     if not (TRAINED_TINY / "modules.json").is_file():
         print(f"\n{TRAINED_TINY} is not there: trained-model check skipped")
         return
-    from artsearch import synthetic
+    from artsearch.testing import synthetic
 
     tiny = CACHE / "tiny-clip-shapes"
     if not tiny.is_dir():

@@ -6,11 +6,11 @@ project's code loads exactly like ``clip-ViT-B-32``: tests and demos can check t
 
 Model: transformers ``CLIPModel``, ViT vision tower on 64 px images (patch 16, 4 layers,
 width 96), a 2-layer width-64 text tower, 64-d projection, and the real CLIP BPE truncated to 4096 tokens
-(``artsearch.clip_factory``). Loss: the standard symmetric contrastive (InfoNCE) loss
+(``artsearch.testing.clip_factory``). Loss: the standard symmetric contrastive (InfoNCE) loss
 with CLIP's learnable temperature (``logit_scale``), over batches built from groups of
 same-colour, same-background images that differ only in shape (hard negatives; without
 them the model learns colour and background but little shape). Data: 12,000 images from
-``artsearch.synthetic`` (seed 0), captions drawn at random from several phrasings each
+``artsearch.testing.synthetic`` (seed 0), captions drawn at random from several phrasings each
 step. CPU only, 2 threads, seeded and deterministic.
 
 Exact command used for the committed model (seed 0, 1500 steps of batch 125)::
@@ -48,8 +48,8 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from artsearch import synthetic  # noqa: E402
-from artsearch.clip_factory import (  # noqa: E402
+from artsearch.testing import synthetic  # noqa: E402
+from artsearch.testing.clip_factory import (  # noqa: E402
     build_clip_tokenizer,
     clip_config,
     image_processor_for,

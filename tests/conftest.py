@@ -11,7 +11,7 @@ def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     Load it with ``SentenceTransformer(tiny_clip_path, device="cpu")``.
     """
-    from artsearch.clip_factory import build_random_clip
+    from artsearch.testing.clip_factory import build_random_clip
 
     return str(build_random_clip(tmp_path_factory.mktemp("tiny_clip") / "model", size="tiny", seed=0))
 

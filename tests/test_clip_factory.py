@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artsearch.clip_factory import (
+from artsearch.testing.clip_factory import (
     CONTEXT_LENGTH,
     FULL_VOCAB_SIZE,
     build_clip_tokenizer,

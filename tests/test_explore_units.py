@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artsearch import dedupe, projection, query_syntax, synthetic
+from artsearch import dedupe, projection, query_syntax
 from artsearch.query_syntax import Term
+from artsearch.testing import synthetic
 from tests.datasets import painting
 
 # --- projection ------------------------------------------------------------------------------------

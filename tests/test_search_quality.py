@@ -1,6 +1,6 @@
 """Search that means something: the trained tiny CLIP, a held-out synthetic collection, the normal pipeline.
 
-The collection is written by ``artsearch.synthetic`` with a seed the model never saw, one
+The collection is written by ``artsearch.testing.synthetic`` with a seed the model never saw, one
 folder per colour and shape ("green_triangle"), so the folder source makes that the
 "artist". Everything runs through the code users run: rebuild -> SearchService -> eval ->
 the page. These tests fail if text and images stop meeting in one space: a tower swapped,
@@ -19,7 +19,7 @@ from artsearch.evaluate import evaluate, near_duplicate
 from artsearch.model.encoder import Encoder
 from artsearch.rebuild import SourceOptions, rebuild
 from artsearch.search import Query, SearchService
-from artsearch.synthetic import COLOURS, SHAPES, write_dataset
+from artsearch.testing.synthetic import COLOURS, SHAPES, write_dataset
 from tests.conftest import test_settings
 
 TRAINED = str(Path(__file__).resolve().parents[1] / "models" / "tiny-clip-shapes")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artsearch import synthetic
+from artsearch.testing import synthetic
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
