@@ -128,7 +128,7 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from artsearch.errors import EmptyQuery, ImageError
-    from artsearch.index import Filters
+    from artsearch.index.filters import Filters
     from artsearch.search import Query, SearchService, collapse_hits
 
     image = None

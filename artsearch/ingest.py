@@ -31,7 +31,7 @@ from artsearch.config import Settings
 from artsearch.dedupe import dhash
 from artsearch.errors import ArtsearchError
 from artsearch.images import image_size, load_image
-from artsearch.index import IndexBuilder
+from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
 from artsearch.sources import Source, SourceItem
 from artsearch.storage import Storage

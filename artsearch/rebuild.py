@@ -15,7 +15,7 @@ import numpy as np
 
 from artsearch.config import Settings
 from artsearch.errors import SourceError
-from artsearch.index import IndexBuilder
+from artsearch.index.write import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
 from artsearch.model.encoder import Encoder
 from artsearch.sources import Source

@@ -25,7 +25,8 @@ from artsearch.config import Settings
 from artsearch.dedupe import collapse
 from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
 from artsearch.images import load_image
-from artsearch.index import Filters, VectorIndex
+from artsearch.index.filters import Filters
+from artsearch.index.read import VectorIndex
 from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, map_key, place_by_neighbours
 from artsearch.storage import Storage, open_storage

@@ -32,7 +32,7 @@ from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery, ImageError
 from artsearch.images import load_image
-from artsearch.index import Filters
+from artsearch.index.filters import Filters
 from artsearch.search import MAX_K, Hit, Query, SearchService
 
 log = logging.getLogger(__name__)

@@ -56,7 +56,7 @@ def forward_rate(encoder, batches) -> float:
 
 
 def ingest_rate(encoder, folder: Path, batch_size: int, workers: int) -> float:
-    from artsearch.index import IndexBuilder
+    from artsearch.index.write import IndexBuilder
     from artsearch.ingest import run_ingest
     from artsearch.sources.folder import FolderSource
     from artsearch.storage import LocalStorage

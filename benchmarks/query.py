@@ -68,7 +68,8 @@ def settings_for(root: Path, model: str, **kw):
 def build_collection(root: Path, n: int, dim: int, model: str) -> None:
     """N random unit vectors with realistic payloads, published under the alias (skipped if already built)."""
     from artsearch.catalog import Artist, slugify
-    from artsearch.index import IndexBuilder, VectorIndex
+    from artsearch.index.read import VectorIndex
+    from artsearch.index.write import IndexBuilder
     from artsearch.storage import LocalStorage
 
     settings = settings_for(root, model)
@@ -213,7 +214,7 @@ def main() -> None:
         return
 
     from artsearch.config import ONNX_PATHS
-    from artsearch.index import VectorIndex
+    from artsearch.index.read import VectorIndex
     from artsearch.model.encoder import Encoder, export_model
     from artsearch.search import Query, SearchService
 

@@ -115,7 +115,7 @@ def settings_for(root: Path, engine: str):
 
 
 def configure_engine(engine: str) -> None:
-    import artsearch.edge_client as ec
+    import artsearch.index.edge as ec
 
     # Variants of the Edge engine; plain "edge" is EdgeClient's defaults.
     if engine.startswith("edge-"):
@@ -132,7 +132,7 @@ def rss_mb() -> float:
 def child_build(root: Path, engine: str, kind: str, n: int, n_queries: int) -> dict:
     import warnings
 
-    from artsearch.index import IndexBuilder
+    from artsearch.index.write import IndexBuilder
 
     configure_engine(engine)
     warnings.simplefilter("ignore")
@@ -153,7 +153,8 @@ def child_build(root: Path, engine: str, kind: str, n: int, n_queries: int) -> d
 def child_serve(root: Path, engine: str, kind: str, n: int, n_queries: int) -> dict:
     import warnings
 
-    from artsearch.index import Filters, VectorIndex
+    from artsearch.index.filters import Filters
+    from artsearch.index.read import VectorIndex
 
     configure_engine(engine)
     warnings.simplefilter("ignore")

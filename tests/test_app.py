@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from artsearch import webapp
 from artsearch.config import Settings, load_settings
-from artsearch.index import IndexBuilder
+from artsearch.index.write import IndexBuilder
 from artsearch.storage import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import bomb_png

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
-from artsearch.edge_client import EdgeClient, EngineMismatch, folder_engine
-from artsearch.index import folder_in_use
+from artsearch.index.builds import folder_in_use
+from artsearch.index.edge import EdgeClient, EngineMismatch, folder_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "artworks_20260101T000000000000"
@@ -337,7 +337,7 @@ def test_second_opener_is_refused_in_this_and_another_process(tmp_path):
         assert folder_in_use(folder)
         with pytest.raises(RuntimeError, match="already accessed by another instance"):
             EdgeClient(folder)
-        code = f"from artsearch.edge_client import EdgeClient\nEdgeClient({str(folder)!r})"
+        code = f"from artsearch.index.edge import EdgeClient\nEdgeClient({str(folder)!r})"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert result.returncode != 0 and "already accessed by another instance" in result.stderr
     finally:
@@ -356,7 +356,7 @@ def test_sigkill_right_after_upsert_loses_nothing(tmp_path, data):
         [
             "import os, signal, numpy as np",
             "from qdrant_client import models",
-            "from artsearch.edge_client import EdgeClient",
+            "from artsearch.index.edge import EdgeClient",
             f"c = EdgeClient({str(folder)!r})",
             f"v = np.random.default_rng(0).normal(size=(50, {DIM}))",
             f"ids = {ids[:50]!r}",
@@ -390,7 +390,7 @@ def embedded_settings(tmp_path, engine: str, monkeypatch):
 
 def test_a_folder_built_by_one_engine_is_not_opened_by_the_other(tmp_path, monkeypatch):
     from artsearch.errors import QdrantUnavailable
-    from artsearch.index import Qdrant
+    from artsearch.index.client import Qdrant
 
     local_folder, edge_folder = tmp_path / "local-build", tmp_path / "edge-build"
     local = QdrantClient(path=str(local_folder))

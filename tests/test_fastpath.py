@@ -284,7 +284,8 @@ def jpeg(image: Image.Image) -> bytes:
 
 @pytest.mark.parametrize("inference", ["onnx", "onnx-int8"])
 def test_ingest_with_a_fast_path_finds_what_torch_finds(tmp_path, exported_tiny, images, inference):
-    from artsearch.index import IndexBuilder, VectorIndex
+    from artsearch.index.read import VectorIndex
+    from artsearch.index.write import IndexBuilder
     from artsearch.ingest import run_ingest
     from artsearch.sources.folder import FolderSource
     from artsearch.storage import LocalStorage

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from artsearch.catalog import artwork_id
-from artsearch.index import IndexBuilder, VectorIndex, build_folders, read_pointer
+from artsearch.index.builds import build_folders, read_pointer
+from artsearch.index.read import VectorIndex
+from artsearch.index.write import IndexBuilder
 from artsearch.rebuild import SourceOptions, rebuild
 from artsearch.storage import LocalStorage
 from tests.conftest import copy_index, test_settings

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from artsearch.errors import UnsafeURL
-from artsearch.index import Filters, new_stamp, read_pointer, write_pointer
+from artsearch.index.builds import new_stamp, read_pointer, write_pointer
+from artsearch.index.filters import Filters
 from artsearch.search import MAX_QUERY_CHARS, Query, SearchService
 from tests.conftest import copy_index
 

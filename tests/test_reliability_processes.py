@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from artsearch.catalog import artwork_id
-from artsearch.index import build_folders, pointer_path, read_pointer
+from artsearch.index.builds import build_folders, pointer_path, read_pointer
 from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, make_kaggle_layout, painting
 from tests.test_ingest import ROOT, all_payloads

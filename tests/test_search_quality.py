@@ -74,7 +74,7 @@ def test_colour_words_are_understood_almost_perfectly(shapes_index):
 
 
 def test_filters_and_text_combine_inside_qdrant(shapes_index):
-    from artsearch.index import Filters
+    from artsearch.index.filters import Filters
 
     _, _, service = shapes_index
     hits = service.search(Query(text="a red circle", k=20, filters=Filters(artists=["blue square"])))

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import portalocker
 import qdrant_edge as qe
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
@@ -400,8 +401,6 @@ class EdgeClient:
 
     # --- folder, lock and metadata -------------------------------------------------------
     def _acquire_lock(self) -> IO[str]:
-        import portalocker
-
         path = self.location / LOCK_FILE
         if not path.exists():
             path.write_text("tmp lock file")
@@ -420,8 +419,6 @@ class EdgeClient:
         fh, self._lock_file = self._lock_file, None
         if fh is None or fh.closed:
             return
-        import portalocker
-
         try:
             portalocker.unlock(fh)
         finally:
