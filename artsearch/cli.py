@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_connection_flags(cmd)
         cmd.set_defaults(run=run)
     try:
-        from artsearch.upload import add_upload_command
+        from artsearch.storage.upload import add_upload_command
 
         add_upload_command(sub)
     except ImportError:

@@ -43,7 +43,7 @@ from artsearch.images import image_size, load_image
 from artsearch.sources import Source, SourceItem
 from artsearch.sources.folder import FolderSource, walk_files
 from artsearch.sources.kaggle import KaggleSource
-from artsearch.storage import artists_to_json
+from artsearch.storage.base import artists_to_json
 from artsearch.text import name_key, repair_mojibake
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Fitted once per build, after the ingest (see :func:`artsearch.rebuild.add_map`):
 each point's payload gets ``x`` and ``y``, and the fitted projection is kept as
-JSON in storage under ``maps/<collection>.json`` (plain numbers, never a
+JSON in storage (``Storage.write_map``; plain numbers, never a
 pickle), so a query's vector can be placed on the same map later.
 
 * ``pca`` (default): the two principal axes, from numpy's SVD of the centred
@@ -26,7 +26,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 METHODS = ("pca", "umap")
-MAP_PREFIX = "maps/"
 
 
 @dataclass
@@ -121,8 +120,3 @@ def place_by_neighbours(positions: Sequence[tuple[float, float]], scores: Sequen
     w = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, None)
     x, y = (xy * w[:, None]).sum(axis=0) / w.sum()
     return float(x), float(y)
-
-
-def map_key(collection: str) -> str:
-    """Storage key of a build's projection (one per build collection, so a rebuild never overwrites the live one)."""
-    return f"{MAP_PREFIX}{collection}.json"

@@ -19,7 +19,9 @@ from artsearch.index.write import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
 from artsearch.model.encoder import Encoder
 from artsearch.sources import Source
-from artsearch.storage import LocalStorage, Storage, open_storage
+from artsearch.storage import open_storage
+from artsearch.storage.base import Storage
+from artsearch.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +153,7 @@ def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None
     build without its map. The fitted projection goes to storage as JSON
     (``maps/<collection>.json``) so a query can be placed on the same map.
     """
-    from artsearch.projection import fit, map_key
+    from artsearch.projection import fit
 
     ids: list[str] = []
     chunks: list[np.ndarray] = []
@@ -176,5 +178,5 @@ def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None
             coords = projection.scale(raw)
     updates = {i: {"x": round(float(x), 5), "y": round(float(y), 5)} for i, (x, y) in zip(ids, coords, strict=True)}
     builder.set_payloads(updates)
-    storage.put_image(map_key(builder.collection), projection.to_json())
+    storage.write_map(builder.collection, projection.to_json())
     log.info("map of %d artworks (%s) written for %s", len(ids), projection.method, builder.collection)

@@ -28,8 +28,9 @@ from artsearch.images import load_image
 from artsearch.index.filters import Filters
 from artsearch.index.read import VectorIndex
 from artsearch.model.encoder import Encoder
-from artsearch.projection import Projection, map_key, place_by_neighbours
-from artsearch.storage import Storage, open_storage
+from artsearch.projection import Projection, place_by_neighbours
+from artsearch.storage import open_storage
+from artsearch.storage.base import Storage
 from artsearch.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -381,7 +382,7 @@ class SearchService:
         if not collection:
             return None
         try:
-            return Projection.from_json(self.storage.read_image(map_key(collection)))
+            return Projection.from_json(self.storage.read_map(collection))
         except (ArtsearchError, OSError, ValueError, KeyError) as exc:
             log.info("no map projection for %s: %s", collection, exc)
             return None

@@ -59,7 +59,7 @@ def ingest_rate(encoder, folder: Path, batch_size: int, workers: int) -> float:
     from artsearch.index.write import IndexBuilder
     from artsearch.ingest import run_ingest
     from artsearch.sources.folder import FolderSource
-    from artsearch.storage import LocalStorage
+    from artsearch.storage.local import LocalStorage
     from tests.conftest import test_settings
 
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:

@@ -70,7 +70,7 @@ def build_collection(root: Path, n: int, dim: int, model: str) -> None:
     from artsearch.catalog import Artist, slugify
     from artsearch.index.read import VectorIndex
     from artsearch.index.write import IndexBuilder
-    from artsearch.storage import LocalStorage
+    from artsearch.storage.local import LocalStorage
 
     settings = settings_for(root, model)
     try:

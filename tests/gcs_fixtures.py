@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from artsearch.gcs_storage import GCSStorage
+from artsearch.storage.gcs import GCSStorage
 from tests.servers import fake_gcs_command, free_port, stop, wait_until_up
 
 __all__ = [

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from artsearch import webapp
 from artsearch.config import Settings, load_settings
 from artsearch.index.write import IndexBuilder
-from artsearch.storage import LocalStorage
+from artsearch.storage.local import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import bomb_png
 from tests.gcs_fixtures import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401

@@ -12,7 +12,7 @@ from PIL import Image
 from artsearch import dataprep
 from artsearch.errors import SourceError
 from artsearch.sources.folder import FolderSource
-from artsearch.storage import LocalStorage
+from artsearch.storage.local import LocalStorage
 from tests.datasets import UNMATCHED_ARTIST, jpeg_bytes, make_kaggle_layout, painting
 
 

@@ -22,9 +22,9 @@ from streamlit.testing.v1 import AppTest
 
 from artsearch import webapp
 from artsearch.config import Settings, load_settings
-from artsearch.projection import Projection, map_key
+from artsearch.projection import Projection
 from artsearch.rebuild import SourceOptions, rebuild
-from artsearch.storage import LocalStorage
+from artsearch.storage.local import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, painting
 from tests.test_app import APP, SECRETS, card_titles, cards, point_env, result_captions
@@ -124,7 +124,7 @@ def test_every_point_has_map_coordinates_a_hash_and_name_text_and_the_fit_is_kep
     xs, ys = [p["x"] for p in payloads.values()], [p["y"] for p in payloads.values()]
     assert min(xs) == min(ys) == 0.0 and max(xs) == max(ys) == 1.0  # scaled to the unit square
     collection = service().index.live_collection()
-    raw = LocalStorage(env.data_dir).read_image(map_key(collection))
+    raw = LocalStorage(env.data_dir).read_map(collection)
     projection = Projection.from_json(raw)
     assert projection.method == "pca" and b"pickle" not in raw
     records = service().index.retrieve(list(payloads)[:5], with_vectors=True)

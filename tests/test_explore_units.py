@@ -11,6 +11,7 @@ from PIL import Image
 
 from artsearch import dedupe, projection, query_syntax
 from artsearch.query_syntax import Term
+from artsearch.storage.base import map_key
 from artsearch.testing import synthetic
 from tests.datasets import painting
 
@@ -57,7 +58,7 @@ def test_tiny_collections_and_umap_fallback():
     fitted, _ = projection.fit(np.random.default_rng(3).normal(size=(20, 5)), "umap")
     assert fitted.method in ("umap", "pca")  # pca when umap-learn is not installed
     assert projection.place_by_neighbours([(0, 0), (1, 1)], [1.0, 3.0]) == (0.75, 0.75)
-    assert projection.map_key("artworks_20260101T000000") == "maps/artworks_20260101T000000.json"
+    assert map_key("artworks_20260101T000000") == "maps/artworks_20260101T000000.json"
 
 
 # --- query arithmetic ------------------------------------------------------------------------------

@@ -25,9 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from artsearch.catalog import Artist
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError, ConfigError, MissingCredentials, NotFound, StorageError
-from artsearch.gcs_storage import GCSStorage, SignedURLCache
-from artsearch.storage import LocalStorage, Storage, describe_storage, open_storage
-from artsearch.upload import add_upload_command, local_files, run_upload, upload_to_bucket
+from artsearch.storage import open_storage
+from artsearch.storage.base import Storage
+from artsearch.storage.gcs import GCSStorage, SignedURLCache
+from artsearch.storage.local import LocalStorage
+from artsearch.storage.upload import add_upload_command, local_files, run_upload, upload_to_bucket
 from tests.gcs_fixtures import *  # noqa: F403  (pytest fixtures)
 from tests.gcs_fixtures import SA_EMAIL, FakeGCS, make_gcs_storage
 
@@ -80,6 +82,10 @@ def test_both_backends_behave_the_same_through_the_protocol(any_storage: Storage
     assert any_storage.read_artists() == artists
     with pytest.raises(StorageError):
         any_storage.put_image("../escape.jpg", data)
+    with pytest.raises(NotFound):
+        any_storage.read_map("artworks_20260101T000000")
+    any_storage.write_map("artworks_20260101T000000", b'{"method": "pca"}')
+    assert any_storage.read_map("artworks_20260101T000000") == b'{"method": "pca"}'
 
 
 def test_switching_backend_in_settings_changes_nothing_else(
@@ -102,7 +108,7 @@ def test_switching_backend_in_settings_changes_nothing_else(
         assert isinstance(storage, kind)
         storage.put_image(KEY, data)
         assert fetch_url(storage.image_url(KEY)) == data
-    assert describe_storage(storage) == f"gs://{gcs_bucket}/artsearch/"
+    assert storage.description == f"gs://{gcs_bucket}/artsearch/"
     assert f"artsearch/{KEY}" in fake_gcs.objects(gcs_bucket)
 
 
@@ -478,9 +484,9 @@ def test_upload_command(
 KILLABLE_UPLOAD = """
 import json, sys, time
 from pathlib import Path
-from artsearch.gcs_storage import GCSStorage
-from artsearch.storage import LocalStorage
-from artsearch.upload import upload_to_bucket
+from artsearch.storage.gcs import GCSStorage
+from artsearch.storage.local import LocalStorage
+from artsearch.storage.upload import upload_to_bucket
 
 endpoint, bucket, info_path, root = sys.argv[1:]
 target = GCSStorage(bucket, json.loads(Path(info_path).read_text()), prefix="art/", endpoint=endpoint)

@@ -21,7 +21,7 @@ from artsearch.index.builds import build_folders, read_pointer
 from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
 from artsearch.rebuild import SourceOptions, rebuild
-from artsearch.storage import LocalStorage
+from artsearch.storage.local import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import UNMATCHED_ARTIST, make_kaggle_layout
 

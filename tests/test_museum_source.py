@@ -33,7 +33,7 @@ from PIL import Image
 
 from artsearch.errors import ArtsearchError, SourceError
 from artsearch.sources.museum import MuseumSource, parse_creator_description, retry_after_seconds
-from artsearch.storage import LocalStorage
+from artsearch.storage.local import LocalStorage
 from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -365,7 +365,7 @@ def test_killed_run_resumes_to_same_final_state(museum: FakeMuseum, tmp_path: Pa
         from pathlib import Path
         from artsearch.errors import ArtsearchError
         from artsearch.sources.museum import MuseumSource
-        from artsearch.storage import LocalStorage
+        from artsearch.storage.local import LocalStorage
         src = MuseumSource({museum.base + "/api/artworks/"!r}, storage=LocalStorage(Path({str(resumed)!r})),
                            page_size=3, rate_limit=3.0, backoff=0.1)
         for item in src.items():

@@ -19,9 +19,9 @@ import requests
 from qdrant_client import QdrantClient
 
 from artsearch.errors import ArtsearchError, QdrantUnavailable, StorageError
-from artsearch.gcs_storage import GCSStorage
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.search import Query, SearchService
+from artsearch.storage.gcs import GCSStorage
 from tests.conftest import copy_index
 from tests.gcs_fixtures import service_account_info, service_account_key  # noqa: F401 - fixtures
 from tests.servers import fake_gcs_command, free_port, stop, wait_until_up

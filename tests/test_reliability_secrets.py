@@ -171,8 +171,8 @@ def test_failing_cli_runs_never_print_a_secret(
 def test_failing_calls_in_process_never_log_a_secret_even_at_debug(
     kaggle_index, tmp_path, private_key_pem, needles, all_logs, capsys
 ):
-    from artsearch.gcs_storage import GCSStorage
     from artsearch.search import Query, SearchService
+    from artsearch.storage.gcs import GCSStorage
 
     settings, _ = copy_index(kaggle_index, tmp_path)
     secrets = secrets_toml(tmp_path / "s.toml", private_key_pem, qdrant_url=f"http://127.0.0.1:{free_port()}")

@@ -45,6 +45,8 @@ def _is_missing_point(exc: BaseException) -> bool:
     """A point id the collection does not hold (local: 'Point x is not found', server: 'No point with id x')."""
     text = str(exc).lower()
     return (text.startswith("point ") and "not found" in text) or "no point with id" in text
+
+
 def _is_not_found(exc: BaseException) -> bool:
     text = str(exc).lower()
     return getattr(exc, "status_code", None) == 404 or ("not found" in text and "collection" in text)

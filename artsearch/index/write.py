@@ -41,6 +41,8 @@ def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
             scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
         )
     return params
+
+
 _NAME_TEXT_INDEX = models.TextIndexParams(
     type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True, min_token_len=3
 )

@@ -18,7 +18,7 @@ from pathlib import Path
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
 from artsearch.errors import SourceError, StorageError
 from artsearch.sources import SourceItem
-from artsearch.storage import artists_from_json
+from artsearch.storage.base import artists_from_json
 from artsearch.text import repair_mojibake
 
 SKIP_SUFFIXES = {".csv", ".json", ".md", ".txt", ".zip", ".db", ".sqlite", ".lock"}

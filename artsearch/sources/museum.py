@@ -33,7 +33,7 @@ from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork
 from artsearch.errors import ImageError, SourceError
 from artsearch.images import load_image
 from artsearch.sources import SourceItem
-from artsearch.storage import Storage
+from artsearch.storage.base import Storage
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Images and ``artists.json`` in a Google Cloud Storage bucket.
 
-:class:`GCSStorage` implements the :class:`artsearch.storage.Storage` protocol,
+:class:`GCSStorage` implements the :class:`artsearch.storage.base.Storage` protocol,
 so the app and the ingest do not know which backend they use. Object names are
 ``PREFIX + key`` (a non-empty prefix always ends with ``/``).
 
@@ -42,7 +42,7 @@ from google.oauth2 import service_account
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, ConfigError, MissingCredentials, NotFound, StorageError
-from artsearch.storage import ARTISTS_KEY, artists_from_json, artists_to_json, check_key
+from artsearch.storage.base import ARTISTS_KEY, artists_from_json, artists_to_json, check_key, map_key
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +328,14 @@ class GCSStorage:
             blob.upload_from_string(
                 artists_to_json(artists), content_type="application/json; charset=utf-8", retry=UPLOAD_RETRY
             )
+
+    def write_map(self, collection: str, data: bytes) -> None:
+        key = map_key(collection)
+        with self._errors("write", key):
+            self._blob(key).upload_from_string(data, content_type="application/json", retry=UPLOAD_RETRY)
+
+    def read_map(self, collection: str) -> bytes:
+        return self.read_image(map_key(collection))
 
     # -- used by upload ----------------------------------------------------
 

@@ -28,8 +28,9 @@ from tqdm import tqdm
 
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, ConfigError
-from artsearch.gcs_storage import GCSStorage, RemoteObject
-from artsearch.storage import ARTISTS_KEY, LocalStorage
+from artsearch.storage.base import ARTISTS_KEY
+from artsearch.storage.gcs import GCSStorage, RemoteObject
+from artsearch.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
 
