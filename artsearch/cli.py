@@ -88,7 +88,8 @@ def add_source_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from artsearch.rebuild import SourceOptions, rebuild
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
 
     settings = settings_from_args(args)
     options = SourceOptions(

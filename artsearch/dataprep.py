@@ -40,7 +40,8 @@ from artsearch.catalog import UNKNOWN_ARTIST, Artist, slugify, split_genres
 from artsearch.errors import ImageError, SourceError
 from artsearch.files import atomic_write
 from artsearch.images import image_size, load_image
-from artsearch.sources import Source, SourceItem
+from artsearch.sources.base import Source, SourceItem
+from artsearch.sources.folder import METADATA_CSV as FOLDER_METADATA_CSV
 from artsearch.sources.folder import FolderSource, walk_files
 from artsearch.sources.kaggle import KaggleSource
 from artsearch.storage.base import artists_to_json
@@ -57,7 +58,6 @@ __all__ = [
     "contact_sheet",
     "counts",
     "find_name_repairs",
-    "open_source",
     "safe_component",
     "sample",
     "scan_source",
@@ -72,7 +72,7 @@ DEFAULT_MAX_PIXELS = 90_000_000  # Settings.max_image_pixels
 
 #: Hidden file that marks a folder as written by :func:`write_cleaned`; only such folders are replaced.
 MARKER = ".artsearch-cleaned"
-METADATA_CSV = "metadata.csv"
+METADATA_CSV = FOLDER_METADATA_CSV
 ARTISTS_JSON = "artists.json"
 REJECTED_CSV = "rejected.csv"
 #: ``metadata.csv`` columns; the first six are the ones FolderSource reads.
@@ -237,23 +237,6 @@ class CleanedDataset:
     def folder_source(self) -> FolderSource:
         """The cleaned dataset as a source, ready for ingest."""
         return FolderSource(self.root, metadata_csv=self.metadata_csv)
-
-
-def open_source(kind: str, data_dir: Path | str, *, per_artist: int | None = None) -> FolderSource:
-    """A local source to clean: ``"kaggle"`` (the archive's layout) or ``"folder"`` (any folder of images).
-
-    A ``"folder"`` picks up ``metadata.csv`` beside the images when there is
-    one, so a cleaned dataset can be opened again the same way.
-    """
-    data_dir = Path(data_dir)
-    if kind == "kaggle":
-        return KaggleSource(data_dir, per_artist=per_artist)
-    if kind == "folder":
-        metadata = data_dir / METADATA_CSV
-        return FolderSource(data_dir, metadata_csv=metadata if metadata.is_file() else None, per_artist=per_artist)
-    raise ValueError(
-        f"open_source knows 'kaggle' and 'folder', not {kind!r}; build other sources and pass them to scan_source."
-    )
 
 
 def _fix_kind(before: str, after: str) -> str:

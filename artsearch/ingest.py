@@ -33,7 +33,7 @@ from artsearch.errors import ArtsearchError
 from artsearch.images import image_size, load_image
 from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
-from artsearch.sources import Source, SourceItem
+from artsearch.sources.base import Source, SourceItem
 from artsearch.storage.base import Storage
 
 log = logging.getLogger(__name__)

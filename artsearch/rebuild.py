@@ -8,8 +8,6 @@ reads. A failed or empty build publishes nothing: the old index keeps serving.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -18,86 +16,11 @@ from artsearch.errors import SourceError
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
 from artsearch.model.encoder import Encoder
-from artsearch.sources import Source
+from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
-from artsearch.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SourceOptions:
-    """Command-line choices about what to ingest."""
-
-    source: str | None = None
-    images_dir: Path | None = None
-    artists_csv: Path | None = None
-    per_artist: int | None = None
-    artwork_type: str | None = "Painting"
-    department: str | None = None
-    query: str | None = None
-    limit: int | None = None
-
-
-def choose_source(settings: Settings, options: SourceOptions) -> str:
-    """The source to use; 'auto' prefers a folder, then Kaggle, then the keyless museum API."""
-    from artsearch.sources.kaggle import find_images_dir, kaggle_credentials
-
-    kind = options.source or settings.source
-    if kind != "auto":
-        return kind
-    if options.images_dir or settings.images_dir:
-        return "folder"
-    if kaggle_credentials(settings) or find_images_dir(Path(settings.data_dir) / "kaggle"):
-        return "kaggle"
-    log.warning(
-        "No Kaggle credentials configured: building from the Cleveland Museum of Art open-access API instead "
-        "(--source museum); set KAGGLE_USERNAME and KAGGLE_KEY to use the Kaggle dataset."
-    )
-    return "museum"
-
-
-def open_source(settings: Settings, options: SourceOptions, storage: Storage) -> Source:
-    kind = choose_source(settings, options)
-    storage_root = storage.root if isinstance(storage, LocalStorage) else None
-    if kind == "folder":
-        images_dir = options.images_dir or settings.images_dir
-        if images_dir is None:
-            raise SourceError(
-                "--source folder needs --images-dir (or ARTSEARCH_IMAGES_DIR) pointing at a folder of images."
-            )
-        from artsearch.sources.folder import FolderSource
-
-        return FolderSource(
-            Path(images_dir),
-            metadata_csv=options.artists_csv or settings.artists_csv,
-            per_artist=options.per_artist,
-            storage_root=storage_root,
-        )
-    if kind == "kaggle":
-        from artsearch.sources.kaggle import KaggleSource, download_dataset
-
-        root = Path(settings.data_dir) / "kaggle"
-        if options.images_dir is None:
-            download_dataset(settings, root)
-        return KaggleSource(
-            root,
-            images_dir=options.images_dir,
-            artists_csv=options.artists_csv or settings.artists_csv,
-            per_artist=options.per_artist,
-            storage_root=storage_root,
-        )
-    from artsearch.sources.museum import MuseumSource
-
-    return MuseumSource(
-        settings.museum_api_url,
-        storage=storage,
-        artwork_type=options.artwork_type,
-        department=options.department,
-        query=options.query,
-        limit=options.limit,
-    )
 
 
 def rebuild(
@@ -114,7 +37,7 @@ def rebuild(
     (cheaper, but in embedded mode the app must not have the index open).
     """
     storage = open_storage(settings)
-    source = open_source(settings, options, storage)
+    source = open_source(options, settings, storage)
     # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
     encoder = encoder or Encoder.from_settings(settings, export_missing=True)
     builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim)

@@ -72,7 +72,8 @@ def kaggle_index(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str, 
 
     Returns (settings, layout, report). Tests must not modify it; copy it for destructive tests.
     """
-    from artsearch.rebuild import SourceOptions, rebuild
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
     from tests.datasets import make_kaggle_layout
 
     root = tmp_path_factory.mktemp("kaggle_index")

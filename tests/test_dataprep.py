@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from artsearch import dataprep
-from artsearch.errors import SourceError
+from artsearch.errors import ConfigError, SourceError
+from artsearch.sources import SourceOptions, open_source
 from artsearch.sources.folder import FolderSource
 from artsearch.storage.local import LocalStorage
 from tests.datasets import UNMATCHED_ARTIST, jpeg_bytes, make_kaggle_layout, painting
@@ -19,7 +20,7 @@ from tests.datasets import UNMATCHED_ARTIST, jpeg_bytes, make_kaggle_layout, pai
 @pytest.fixture(scope="module")
 def kaggle(tmp_path_factory: pytest.TempPathFactory):
     layout = make_kaggle_layout(tmp_path_factory.mktemp("dataprep") / "kaggle")
-    scan = dataprep.scan_source(dataprep.open_source("kaggle", layout.root))
+    scan = dataprep.scan_source(open_source(SourceOptions(source="kaggle", images_dir=layout.root, download=False)))
     return layout, scan
 
 
@@ -76,7 +77,7 @@ def test_csv_rows_without_images_are_listed(tmp_path: Path):
     layout = make_kaggle_layout(tmp_path / "kaggle", per_artist=1)
     with (layout.root / "artists.csv").open("a", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerow([9, "Frida Kahlo", "1907 - 1954", "Primitivism", "Mexican", "", "", 0])
-    scan = dataprep.scan_source(dataprep.open_source("kaggle", layout.root))
+    scan = dataprep.scan_source(open_source(SourceOptions(source="kaggle", images_dir=layout.root, download=False)))
     assert scan.without_images == ["Frida Kahlo"]
 
 
@@ -205,7 +206,7 @@ def test_folder_source_names_repairs_nfc_and_collisions(tmp_path: Path):
     metadata.write_text(
         f"path,artist\n{nfd}/olympia.jpg,Édouard Manet\nb/olympia.jpg,Édouard Manet\n", encoding="utf-8"
     )
-    source = dataprep.open_source("folder", images)
+    source = open_source(SourceOptions(source="folder", images_dir=images))
     assert source.metadata  # open_source picked up metadata.csv beside the images
     scan = dataprep.scan_source(source)
     assert [(r.kind, r.fix) for r in scan.repairs] == [("folder", "Unicode normalised (NFC)")]
@@ -214,7 +215,7 @@ def test_folder_source_names_repairs_nfc_and_collisions(tmp_path: Path):
     cleaned = dataprep.write_cleaned(scan, tmp_path / "out")
     assert sorted(p.name for p in cleaned.images) == ["olympia.jpg", "olympia_2.jpg"]
     assert {p.parent.name for p in cleaned.images} == {"Édouard Manet"}
-    again = dataprep.scan_source(dataprep.open_source("folder", cleaned.root))
+    again = dataprep.scan_source(open_source(SourceOptions(source="folder", images_dir=cleaned.root)))
     assert len(again.valid) == 2 and not again.repairs and {c.artist for c in again.valid} == {"Édouard Manet"}
 
 
@@ -228,9 +229,9 @@ def test_check_item_turns_an_unreadable_file_into_a_reason(tmp_path: Path):
     assert not check.ok and "Cannot read" in check.reason
 
 
-def test_open_source_rejects_unknown_kinds(tmp_path: Path):
-    with pytest.raises(ValueError, match="museum"):
-        dataprep.open_source("museum", tmp_path)
+def test_open_source_refuses_a_source_it_does_not_know(tmp_path: Path):
+    with pytest.raises(ConfigError, match="auto, kaggle, folder, museum"):
+        open_source(SourceOptions(source="flickr", images_dir=tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ from streamlit.testing.v1 import AppTest
 from artsearch import webapp
 from artsearch.config import Settings, load_settings
 from artsearch.projection import Projection
-from artsearch.rebuild import SourceOptions, rebuild
+from artsearch.rebuild import rebuild
+from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, painting

@@ -20,7 +20,8 @@ from artsearch.catalog import artwork_id
 from artsearch.index.builds import build_folders, read_pointer
 from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
-from artsearch.rebuild import SourceOptions, rebuild
+from artsearch.rebuild import rebuild
+from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
 from tests.conftest import copy_index, test_settings
 from tests.datasets import UNMATCHED_ARTIST, make_kaggle_layout

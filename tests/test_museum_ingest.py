@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from artsearch.catalog import artwork_id
-from artsearch.rebuild import SourceOptions, rebuild
+from artsearch.rebuild import rebuild
 from artsearch.search import Query, SearchService
+from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
 from tests.conftest import test_settings
 from tests.test_museum_source import GOOD, UNICODE_TITLE, jpeg, museum  # noqa: F401  (the fake museum fixture)

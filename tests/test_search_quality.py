@@ -17,8 +17,9 @@ from PIL import Image
 
 from artsearch.evaluate import evaluate, near_duplicate
 from artsearch.model.encoder import Encoder
-from artsearch.rebuild import SourceOptions, rebuild
+from artsearch.rebuild import rebuild
 from artsearch.search import Query, SearchService
+from artsearch.sources import SourceOptions
 from artsearch.testing.synthetic import COLOURS, SHAPES, write_dataset
 from tests.conftest import test_settings
 

@@ -3,7 +3,7 @@
 The artist is the name of the image's top-level sub-folder (``root/Claude
 Monet/water-lilies.jpg``), or comes from an optional CSV with a ``path``
 column (relative to the folder) and any of ``title, artist, genre,
-nationality, year``. An ``artists.json`` beside the images (as the
+nationality, year`` (``metadata.csv`` beside the images is read when no CSV is named). An ``artists.json`` beside the images (as the
 data-preparation notebook writes) supplies bios, years and links. Every file that is not hidden is considered, so a file
 that is not an image shows up in the end report instead of vanishing.
 """
@@ -17,10 +17,12 @@ from pathlib import Path
 
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
 from artsearch.errors import SourceError, StorageError
-from artsearch.sources import SourceItem
+from artsearch.sources.base import SourceItem
 from artsearch.storage.base import artists_from_json
 from artsearch.text import repair_mojibake
 
+#: The metadata CSV read from beside the images when none is named (what ``write_cleaned`` writes).
+METADATA_CSV = "metadata.csv"
 SKIP_SUFFIXES = {".csv", ".json", ".md", ".txt", ".zip", ".db", ".sqlite", ".lock"}
 
 
@@ -78,6 +80,8 @@ class FolderSource:
         self.per_artist = per_artist
         self.key_prefix = key_prefix.strip("/")
         self.storage_root = Path(storage_root).resolve() if storage_root else None
+        if metadata_csv is None and (self.root / METADATA_CSV).is_file():
+            metadata_csv = self.root / METADATA_CSV  # as the data-preparation notebook writes it
         self.metadata = self._read_csv(metadata_csv) if metadata_csv else {}
         self.known_artists = self._read_artists_json(self.root / "artists.json")
         self._artists: dict[str, Artist] = {}

@@ -101,11 +101,20 @@ def download_dataset(settings: Settings, target: Path) -> Path:
 
 
 def find_images_dir(root: Path) -> Path | None:
-    """The folder holding one sub-folder per artist (``images/images`` in the archive)."""
-    for candidate in (root / "images" / "images", root / "images"):
-        if candidate.is_dir() and any(p.is_dir() for p in candidate.iterdir()):
+    """The folder holding one sub-folder per artist: ``images/images`` in the archive, given the archive's
+    root, its ``images`` folder or that folder itself."""
+    for candidate in (root / "images" / "images", root / "images", root):
+        if candidate.is_dir() and any(p.is_dir() and p.name != "images" for p in candidate.iterdir()):
             return candidate
     return None
+
+
+def find_artists_csv(root: Path, images: Path) -> Path:
+    """``artists.csv`` beside the images: at the archive's root, which may be above the folder given."""
+    for folder in (root, images.parent.parent, images.parent, images):
+        if (folder / "artists.csv").is_file():
+            return folder / "artists.csv"
+    return root / "artists.csv"
 
 
 def read_artists_csv(path: Path) -> dict[str, Artist]:
@@ -144,16 +153,15 @@ class KaggleSource(FolderSource):
         self,
         root: Path,
         *,
-        images_dir: Path | None = None,
         artists_csv: Path | None = None,
         per_artist: int | None = None,
         storage_root: Path | None = None,
     ) -> None:
         root = Path(root)
-        images = Path(images_dir) if images_dir else find_images_dir(root)
+        images = find_images_dir(root)
         if images is None:
             raise SourceError(f"No Kaggle images under {root}; expected images/images/<Artist_Name>/*.jpg.")
-        csv_path = Path(artists_csv) if artists_csv else root / "artists.csv"
+        csv_path = Path(artists_csv) if artists_csv else find_artists_csv(root, images)
         self.csv_artists = read_artists_csv(csv_path) if csv_path.is_file() else {}
         if not self.csv_artists:
             log.warning("no artists.csv at %s: artists get names only", csv_path)

@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork
 from artsearch.errors import ImageError, SourceError
 from artsearch.images import load_image
-from artsearch.sources import SourceItem
+from artsearch.sources.base import SourceItem
 from artsearch.storage.base import Storage
 
 log = logging.getLogger(__name__)
