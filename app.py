@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import streamlit as st
 
 from artsearch import webapp as wa
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
-from artsearch.search import Hit, Query, SearchService, collapse_hits
+from artsearch.search import Hit, PageOptions, SearchService
 
 log = logging.getLogger("artsearch.app")
 ss = st.session_state
@@ -135,7 +136,7 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
     return state, image, submitted
 
 
-def explore_controls(service: SearchService) -> wa.Explore:
+def explore_controls(service: SearchService) -> PageOptions:
     """One per artist, duplicate collapse, the map and "Surprise me"; returns how to fetch results."""
     ss.setdefault("collapse", service.settings.collapse_duplicates)
     ss.setdefault("pages", 1)
@@ -174,7 +175,7 @@ def explore_controls(service: SearchService) -> wa.Explore:
         if hit is not None:
             set_like(hit.artwork_id)
             st.rerun()  # so the address bar and the heading show the random artwork's "more like this"
-    return wa.Explore(
+    return PageOptions(
         pages=int(ss.get("pages", 1)),
         liked=list(ss.applied["liked"]),
         disliked=list(ss.applied["disliked"]),
@@ -259,7 +260,7 @@ def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
         artist_panel(service, hit, works)
 
 
-def feedback_bar(options: wa.Explore) -> None:
+def feedback_bar(options: PageOptions) -> None:
     fb = ss.get("fb", {})
     if options.liked or options.disliked:
         st.caption(f"Refined: {len(options.liked)} liked, {len(options.disliked)} disliked, and your search.")
@@ -272,14 +273,14 @@ def feedback_bar(options: wa.Explore) -> None:
         button.button("Refine", key="refine", type="primary", on_click=refine, width="stretch")
 
 
-def collection_map(service: SearchService, query: Query, hits: list[Hit]) -> None:
+def collection_map(service: SearchService, vector: np.ndarray | None, hits: list[Hit]) -> None:
     """The map: every artwork (or a sample), the results ringed, the query a diamond; a click is "more like this"."""
     points = wa.map_points(service)
     if not points:
         st.caption("This index has no map yet: rebuild it (python qdrant/initialize_db.py) to draw one.")
         return
     try:
-        spot = service.place(service.query_vector(query), hits, service.projection())
+        spot = service.place(vector, hits, service.projection()) if vector is not None else None
     except ArtsearchError:
         spot = None
     colour = st.radio(
@@ -300,14 +301,14 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
             st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
             return
         with st.spinner("Searching… (the first search also loads the model)"):
-            found = wa.explore_pages(service, query, options)
+            result = service.page(query, options)
     except ArtsearchError as exc:
         show_problem(exc)
         return
-    if not found:
+    hits = result.hits
+    if not hits:
         st.info(wa.empty_results_message(state))
         return
-    hits = collapse_hits(found) if options.collapse else found
     feedback_bar(options)
     mine = wa.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results
@@ -321,11 +322,11 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
             for column, hit in zip(st.columns(wa.PER_ROW), row, strict=False):
                 with column:
                     card(service, hit, works)
-        if len(found) >= options.pages * query.k:  # the last page was full: there may be more
+        if result.more:  # the last page was full: there may be more
             st.button("Load more", key="more", on_click=load_more, help="The next results, none of these again.")
     if ss.get("show_map"):
         try:
-            collection_map(service, query, found)
+            collection_map(service, result.vector, hits)
         except ArtsearchError as exc:
             show_problem(exc)
 

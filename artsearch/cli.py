@@ -130,7 +130,7 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     from artsearch.errors import EmptyQuery, ImageError
     from artsearch.index.filters import Filters
-    from artsearch.search import Query, SearchService, collapse_hits
+    from artsearch.search import PageOptions, Query, SearchService
 
     image = None
     if args.image is not None:
@@ -154,9 +154,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
     settings = settings_from_args(args)
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
-    hits = SearchService(settings).explore(query, per_artist=args.per_artist)
-    if settings.collapse_duplicates and not args.all_copies:
-        hits = collapse_hits(hits)
+    options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
+    hits = SearchService(settings).page(query, options).hits
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return 0

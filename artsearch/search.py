@@ -1,10 +1,11 @@
 """SearchService: the one API that app.py and the CLI call.
 
-It turns a :class:`Query` (text, image bytes, image URL or "more like" an
-indexed artwork, plus filters) into :class:`Hit` records carrying the payload,
-the score, a displayable image URL from storage and the artist record. The
-encoder is loaded on first use only, so "more like this" and browsing never
-pay for it.
+:meth:`SearchService.page` turns a :class:`Query` (text, image bytes, image URL or
+"more like" an indexed artwork, plus filters) and :class:`PageOptions` (pages,
+feedback, one per artist, copies folded) into a :class:`ResultPage` of
+:class:`Hit` records carrying the payload, the score, a displayable image URL
+from storage and the artist record. The encoder is loaded on first use only, so
+"more like this" and browsing never pay for it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class Query:
     like_id: str = ""
     filters: Filters = field(default_factory=Filters)
     k: int = 12
-    offset: int = 0
 
     @property
     def mode(self) -> str:
@@ -103,6 +103,27 @@ class Hit:
             "source_url": self.payload.get("source_url") or "",
             "copies": list(self.copies),  # ids of near-duplicates folded into this result
         }
+
+
+@dataclass
+class PageOptions:
+    """How a search is paged and shaped beyond the query itself (the page keeps these between reruns)."""
+
+    pages: int = 1  # pages of ``query.k`` results ("load more" adds one)
+    liked: Sequence[str] = ()
+    disliked: Sequence[str] = ()
+    per_artist: int = 0  # 0: off, else 1-3 results per artist
+    collapse: bool = True  # near-duplicates shown once, with their copies listed
+
+
+@dataclass
+class ResultPage:
+    """What :meth:`SearchService.page` found: the hits to show and the query's vector (to reuse on a rerun)."""
+
+    hits: list[Hit]
+    vector: np.ndarray | None = field(default=None, repr=False)
+    fetched: int = 0  # results fetched before copies were folded
+    more: bool = False  # the last page came back full: "load more" may find more
 
 
 class SearchService:
@@ -182,20 +203,7 @@ class SearchService:
             return self.mixed_vector(self.url_vector(query.image_url), query.text)
         return self.arithmetic_vector(query.text)
 
-    # Searching -------------------------------------------------------------------------
-    def search(self, query: Query) -> list[Hit]:
-        """Run a query; raises ArtsearchError subclasses with a message for the user."""
-        k = max(1, min(int(query.k), MAX_K))
-        if query.mode == "like":
-            self.index.require_points()
-            # Qdrant looks the stored vector up itself and leaves the seed artwork out.
-            points = self.index.query(known_id(query.like_id), filters=query.filters, limit=k, offset=query.offset)
-        else:
-            vector = self.query_vector(query)
-            self.index.require_points()
-            points = self.index.query(vector, filters=query.filters, limit=k, offset=query.offset)
-        return [self.to_hit(p) for p in points]
-
+    # Hits -------------------------------------------------------------------------------
     def to_hit(self, point: Any) -> Hit:
         payload = dict(point.payload or {})
         return Hit(
@@ -242,8 +250,7 @@ class SearchService:
         info["artists"] = len(self.artists()) if "problem" not in info else 0
         return info
 
-    # Exploring (issue 6): arithmetic and mixed queries, refine, one per artist, load more, surprise,
-    # names that count, the map ------------------------------------------------------------------
+    # Query vectors: arithmetic and mixed queries ------------------------------------------------
     def arithmetic_vector(self, text: str) -> np.ndarray:
         """``sunflowers + blue - yellow``: weighted sum of the terms' normalised embeddings, normalised.
 
@@ -275,33 +282,52 @@ class SearchService:
             hits.append(hit)
         return hits
 
-    def explore(
-        self,
-        query: Query,
-        *,
-        liked: Sequence[str] = (),
-        disliked: Sequence[str] = (),
-        per_artist: int = 0,
-        exclude_ids: Sequence[str] = (),
-        exclude_artists: Sequence[str] = (),
-    ) -> list[Hit]:
-        """The page's search: ``query`` refined by feedback, optionally one group per artist, never ``exclude_ids``.
+    def page(self, query: Query, options: PageOptions | None = None, *, vector: np.ndarray | None = None) -> ResultPage:
+        """The search, as the page and the CLI run it: encode once, fetch ``options.pages`` pages, fold copies.
 
         * ``liked`` / ``disliked``: Qdrant's recommendation query with the query
           and the liked artworks as positive and the disliked as negative
           examples (as vectors, so liked artworks can stay on the page); the
           disliked never come back.
         * ``per_artist`` (1-3): a grouped query by artist, so one prolific artist
-          cannot fill the page; ``exclude_artists`` keeps later pages to new artists.
+          cannot fill the page; later pages keep to artists not shown yet.
         * a plain text query that holds words fuses vector similarity with a
           full-text match on titles and artists, so naming an artist counts.
-        * ``exclude_ids``: what the page already shows ("load more").
+        * later pages ("load more") leave out everything shown before, inside
+          Qdrant, so nothing repeats even when the index changed in between;
+          a page that comes back empty ends the list.
+        * ``collapse``: near-duplicates fold into their best-ranked copy.
 
-        Every hit carries its vector (for duplicate collapse and the map).
+        ``vector`` is the query's embedding when the caller already has it (from an earlier
+        :class:`ResultPage`); it is computed once here otherwise. Every hit carries its vector.
         """
+        options = options or PageOptions()
         k = max(1, min(int(query.k), MAX_K))
-        vector = self.query_vector(query)
+        if vector is None:
+            vector = self.query_vector(query)
         self.index.require_points()
+        found: list[Hit] = []
+        for _ in range(max(1, options.pages)):
+            shown = [h.artwork_id for h in found]
+            artists = list(dict.fromkeys(h.artist_name for h in found)) if options.per_artist else []
+            batch = self._one_page(query, vector, k, options, exclude_ids=shown, exclude_artists=artists)
+            if not batch:
+                break
+            found.extend(batch)
+        hits = collapse_hits(found) if options.collapse else found
+        return ResultPage(hits=hits, vector=vector, fetched=len(found), more=len(found) >= max(1, options.pages) * k)
+
+    def _one_page(
+        self,
+        query: Query,
+        vector: np.ndarray,
+        k: int,
+        options: PageOptions,
+        *,
+        exclude_ids: Sequence[str],
+        exclude_artists: Sequence[str],
+    ) -> list[Hit]:
+        liked, disliked = list(options.liked), list(options.disliked)
         exclude = list(dict.fromkeys([*exclude_ids, *disliked, *([query.like_id] if query.like_id else [])]))
         target: Any = vector.astype(np.float32).tolist()
         if liked or disliked:
@@ -316,8 +342,8 @@ class SearchService:
                     positive=positive, negative=negative or None, strategy=models.RecommendStrategy.BEST_SCORE
                 )
             )
-        if per_artist:
-            size = max(1, min(int(per_artist), 3))
+        if options.per_artist:
+            size = max(1, min(int(options.per_artist), 3))
             groups = self.index.query_grouped(
                 target,
                 group_by="artist",

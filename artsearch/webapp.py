@@ -390,40 +390,6 @@ MAP_COLOURS = {"artist": "Artist", "genre": "Genre"}
 MAP_TOOLTIP_PX = 96
 
 
-@dataclass
-class Explore:
-    """How the page asks for results beyond the query itself (kept in session state between reruns)."""
-
-    pages: int = 1
-    liked: list[str] = field(default_factory=list)
-    disliked: list[str] = field(default_factory=list)
-    per_artist: int = 0  # 0: off, else 1-3 results per artist
-    collapse: bool = True
-
-
-def explore_pages(service: SearchService, query: Query, options: Explore) -> list[Hit]:
-    """``options.pages`` pages of results, each page leaving out everything shown before ("load more").
-
-    Later pages exclude the earlier ids inside Qdrant, so nothing repeats even
-    when the index changed in between; with one-per-artist they also exclude
-    the artists already shown. A page that comes back empty ends the list.
-    """
-    hits: list[Hit] = []
-    for _ in range(max(1, options.pages)):
-        page = service.explore(
-            query,
-            liked=options.liked,
-            disliked=options.disliked,
-            per_artist=options.per_artist,
-            exclude_ids=[h.artwork_id for h in hits],
-            exclude_artists=list(dict.fromkeys(h.artist_name for h in hits)) if options.per_artist else [],
-        )
-        if not page:
-            break
-        hits.extend(page)
-    return hits
-
-
 def copies_text(hit: Hit) -> str:
     return f"{len(hit.copies) + 1} copies" if hit.copies else ""
 

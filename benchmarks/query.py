@@ -7,8 +7,8 @@
 
 Builds once (into benchmarks/.cache/query-10k) an embedded collection of N random unit vectors
 with realistic payloads (50 artists, genres, years, image keys that exist in storage), then
-measures through ``SearchService.search``, the call the app makes, end to end (encode, Qdrant
-query, payloads, image URL, artist record):
+measures through ``SearchService.page``, the call the page and the CLI make, end to end (encode,
+Qdrant query, payloads, image URL, artist record, copies folded):
 
 * text query (target p50 <= 40 ms, p95 <= 80 ms), per inference path;
 * image query, a 1000x800 JPEG upload (target p50 <= 150 ms), per inference path;
@@ -134,19 +134,11 @@ def timed(fn, *args) -> float:
 
 def memory_child() -> None:
     """Run app.py in AppTest (environment already set), search by text and image, print RSS as JSON."""
-    import inspect
-
     from streamlit.testing.v1 import AppTest
 
-    from artsearch import search, webapp
+    from artsearch import webapp
     from artsearch.config import load_settings
 
-    if "from_settings" not in inspect.getsource(search) and os.environ.get("ARTSEARCH_INFERENCE", "torch") != "torch":
-        # search.py does not pass Settings.inference to the Encoder yet: apply the proposed wiring here.
-        from artsearch.model.encoder import Encoder
-
-        inference = os.environ["ARTSEARCH_INFERENCE"]
-        search.Encoder = lambda name, **kw: Encoder(name, inference=inference, **kw)  # type: ignore[assignment]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
     at.text_input(key="q").input("a gloomy winter landscape")
@@ -252,24 +244,24 @@ def main() -> None:
 
     # warm-up: first calls load lazily (artists.json, the collection, ORT/torch kernels)
     for service in services.values():
-        service.search(Query(text="warm up"))
-        service.search(Query(image=uploads[0]))
-        service.search(Query(like_id=ids[0]))
+        service.page(Query(text="warm up"))
+        service.page(Query(image=uploads[0]))
+        service.page(Query(like_id=ids[0]))
     for r in range(args.rounds):
         print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
         for p, service in services.items():
             enc = encoders[p]
             for i in range(args.text_queries):
                 text = TEXTS[(r * args.text_queries + i) % len(TEXTS)]
-                add(f"text {p}", timed(service.search, Query(text=text)))
+                add(f"text {p}", timed(service.page, Query(text=text)))
                 add(f"text encode {p}", timed(enc.encode_texts, [text + " again"]))
             for i in range(args.image_queries):
                 data = uploads[(r + i) % len(uploads)]
-                add(f"image {p}", timed(service.search, Query(image=data)))
+                add(f"image {p}", timed(service.page, Query(image=data)))
                 add(f"image encode {p}", timed(service.image_vector, data))
         for _i in range(args.text_queries):
             like = ids[int(rng.integers(len(ids)))]
-            add("like", timed(first.search, Query(like_id=like)))
+            add("like", timed(first.page, Query(like_id=like)))
             q = vectors[int(rng.integers(len(ids)))]
             add("index.query", timed(index.query, q))
             add("numpy brute force", timed(lambda q=q: np.argpartition(-(vectors @ q), 12)[:12]))

@@ -41,12 +41,12 @@ def main() -> int:
         device="cpu",
     )
     service = SearchService(settings)
-    service.search(Query(text="warm up", k=1))
+    service.page(Query(text="warm up", k=1))
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            hits = service.search(Query(text=request.get("text", ""), k=int(request.get("k", 10))))
+            hits = service.page(Query(text=request.get("text", ""), k=int(request.get("k", 10)))).hits
             reply = {"ok": True, "ids": [h.artwork_id for h in hits]}
         except ArtsearchError as exc:
             reply = {"ok": False, "type": type(exc).__name__, "error": str(exc)}

@@ -83,7 +83,7 @@ def test_service_searches_any_printable_text(kaggle_index, shared_encoder, text)
     settings, _, _ = kaggle_index
     service = SearchService(settings, encoder=shared_encoder)
     try:
-        assert len(service.search(Query(text=text, k=3))) == 3
+        assert len(service.page(Query(text=text, k=3)).hits) == 3
     finally:
         service.index.close()
 
@@ -96,7 +96,7 @@ def test_service_refuses_blank_text_with_a_message(kaggle_index, shared_encoder,
     service = SearchService(kaggle_index[0], encoder=shared_encoder)
     try:
         with pytest.raises(EmptyQuery, match="Type a few words"):
-            service.search(Query(text=text))
+            service.page(Query(text=text))
     finally:
         service.index.close()
 

@@ -185,7 +185,7 @@ def test_refine_moves_liked_neighbours_up_and_disliked_out(env):
     assert disliked not in after
     assert liked in after and after.index(liked) < before.index(liked)
     # the liked artwork's own nearest neighbours rise too
-    neighbours = [h.artwork_id for h in service().explore(webapp.Query(like_id=liked, k=3))]
+    neighbours = [h.artwork_id for h in service().page(webapp.Query(like_id=liked, k=3)).hits]
     ranks_before = [before.index(n) if n in before else 99 for n in neighbours]
     ranks_after = [after.index(n) if n in after else 99 for n in neighbours]
     assert sum(ranks_after) < sum(ranks_before)
@@ -238,7 +238,7 @@ def test_an_image_plus_words_blends_both(env):
     svc = service()
     expected = svc.mixed_vector(svc.image_vector(data), "in winter")
     assert at.query_params["mix"] == "in winter"
-    got = [h.artwork_id for h in svc.explore(webapp.Query(image=data, text="in winter", k=12))]
+    got = [h.artwork_id for h in svc.page(webapp.Query(image=data, text="in winter", k=12)).hits]
     assert cards(at) == got and expected is not None
 
 

@@ -47,7 +47,7 @@ def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
         artists = LocalStorage(settings.data_dir).read_artists()
         assert artists["vincent-van-gogh"].bio == "Dutch Post-Impressionist painter."
         assert artists["vincent-van-gogh"].nationality == "Dutch"
-        first = service.search(Query(like_id=artwork_id("museum", "1001"), k=3))
+        first = service.page(Query(like_id=artwork_id("museum", "1001"), k=3)).hits
         assert first and all(h.image_url for h in first)  # images were kept in storage for the page
     finally:
         service.index.close()

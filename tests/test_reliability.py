@@ -23,7 +23,7 @@ import pytest
 from artsearch.errors import UnsafeURL
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.index.filters import Filters
-from artsearch.search import MAX_QUERY_CHARS, Query, SearchService
+from artsearch.search import MAX_QUERY_CHARS, PageOptions, Query, SearchService
 from tests.conftest import copy_index
 
 THREADS = 16
@@ -38,22 +38,24 @@ def answer(hits) -> list[tuple[str, float]]:
     return [(h.artwork_id, round(h.score, 5)) for h in hits]
 
 
-def mixed_queries(layout, ids: list[str]) -> list[Query]:
+def mixed_queries(layout, ids: list[str]) -> list[tuple[Query, PageOptions]]:
     """Text, image and more-like-this queries, some filtered, some paged."""
     texts = ["a gloomy winter landscape", "water lilies", "portrait of a woman in blue", "🎨 منظر طبيعي", "x" * 500]
     images = [p.read_bytes() for p in layout.valid[::4]][:6]
     likes = ids[::3][:6]
     monet = Filters(artists=["Claude Monet"])
-    queries: list[Query] = []
+    one = PageOptions()
+    queries: list[tuple[Query, PageOptions]] = []
     for i, text in enumerate(texts):
-        queries.append(Query(text=text, k=5 + i))
-        queries.append(Query(text=text, k=10, filters=monet if i % 2 else Filters(nationalities=["Dutch"])))
+        queries.append((Query(text=text, k=5 + i), one))
+        queries.append((Query(text=text, k=10, filters=monet if i % 2 else Filters(nationalities=["Dutch"])), one))
     for i, data in enumerate(images):
-        queries.append(Query(image=data, k=8, offset=i % 3))
-        queries.append(Query(image=data, k=4, filters=monet))
+        queries.append((Query(image=data, k=8), PageOptions(pages=1 + i % 3)))
+        queries.append((Query(image=data, k=4, filters=monet), one))
     for i, like in enumerate(likes):
-        queries.append(Query(like_id=like, k=6 + i))
-        queries.append(Query(like_id=like, k=5, filters=Filters(genres=["Impressionism", "Post-Impressionism"])))
+        queries.append((Query(like_id=like, k=6 + i), one))
+        genres = Filters(genres=["Impressionism", "Post-Impressionism"])
+        queries.append((Query(like_id=like, k=5, filters=genres), one))
     return queries
 
 
@@ -80,7 +82,7 @@ def test_16_sessions_share_one_service_with_identical_results(kaggle_index, tmp_
     settings, layout = copy_index(kaggle_index, tmp_path)
     serial = SearchService(settings, encoder=shared_encoder)
     queries = mixed_queries(layout, sorted(str(r.id) for r in serial.index.scroll(limit=1000)))
-    expected = [answer(serial.search(q)) for q in queries]
+    expected = [answer(serial.page(q, o).hits) for q, o in queries]
     serial.index.close()
     assert all(expected)
 
@@ -103,13 +105,13 @@ def test_16_sessions_share_one_service_with_identical_results(kaggle_index, tmp_
                     return
             i = rng.randrange(len(queries))
             try:
-                got = answer(shared.search(queries[i]))
+                got = answer(shared.page(*queries[i]).hits)
             except BaseException as exc:  # noqa: BLE001 - every failure is a finding
                 with lock:
                     errors.append(exc)
                 continue
             with lock:
-                done[queries[i].mode] += 1
+                done[queries[i][0].mode] += 1
                 if got != expected[i]:
                     mismatches.append((i, got, expected[i]))
 
@@ -189,7 +191,7 @@ def test_service_refuses_internal_urls_by_default(kaggle_index, shared_encoder, 
     assert service.settings.allow_private_urls is False
     try:
         with pytest.raises(UnsafeURL) as info:
-            service.search(Query(image_url=url))
+            service.page(Query(image_url=url))
     finally:
         service.index.close()
     assert "\n" not in str(info.value) and "secret-password" not in str(info.value)
@@ -201,12 +203,12 @@ def test_service_url_search_refuses_loopback_unless_allowed(kaggle_index, tmp_pa
     settings, layout = copy_index(kaggle_index, tmp_path)
     refusing = SearchService(settings, encoder=shared_encoder)
     with pytest.raises(UnsafeURL, match="loopback"):
-        refusing.search(Query(image_url=url))
+        refusing.page(Query(image_url=url))
     refusing.index.close()
     assert handler.requests == []  # refused before connecting
 
     allowing = SearchService(settings.replace(allow_private_urls=True), encoder=shared_encoder)
-    hits = allowing.search(Query(image_url=url, k=3))
+    hits = allowing.page(Query(image_url=url, k=3)).hits
     allowing.index.close()
     assert handler.requests == ["/painting.jpg"]
     assert hits[0].image_url and Path(hits[0].image_url).name == layout.valid[0].name and hits[0].score > 0.99
@@ -235,8 +237,8 @@ def test_service_search_with_overlong_text_matches_its_truncation(kaggle_index, 
     try:
         text = "a gloomy landscape in the winter, " * 300
         assert len(text) > 10_000
-        long_hits = answer(service.search(Query(text=text, k=10)))
-        short_hits = answer(service.search(Query(text=text[:MAX_QUERY_CHARS], k=10)))
+        long_hits = answer(service.page(Query(text=text, k=10)).hits)
+        short_hits = answer(service.page(Query(text=text[:MAX_QUERY_CHARS], k=10)).hits)
         assert long_hits == short_hits and len(long_hits) == 10
     finally:
         service.index.close()

@@ -48,10 +48,10 @@ def test_locked_index_is_one_line_then_the_same_service_recovers(kaggle_index, t
     service = SearchService(settings, encoder=shared_encoder)
     for _ in range(3):  # stays down, each search says so in one line
         with pytest.raises(QdrantUnavailable) as info:
-            service.search(QUERY)
+            service.page(QUERY)
         assert "open in another process" in one_line(info.value)
     holder.close()
-    assert len(service.search(QUERY)) == 5  # the very next search, same object, no restart
+    assert len(service.page(QUERY).hits) == 5  # the very next search, same object, no restart
     service.index.close()
 
 
@@ -62,11 +62,11 @@ def test_missing_index_folder_is_one_line_then_recovers_when_restored(kaggle_ind
     folder.rename(aside)
     service = SearchService(settings, encoder=shared_encoder)
     with pytest.raises(QdrantUnavailable) as info:
-        service.search(QUERY)
+        service.page(QUERY)
     assert "is missing" in one_line(info.value)
     assert not folder.exists()  # the search did not leave an empty index in its place
     aside.rename(folder)
-    assert len(service.search(QUERY)) == 5
+    assert len(service.page(QUERY).hits) == 5
     service.index.close()
 
 
@@ -74,17 +74,17 @@ def test_serving_index_keeps_answering_while_a_published_build_cannot_be_opened(
     """A rebuild publishes its pointer a moment before it closes its folder: the app answers from the old one."""
     settings, _ = copy_index(kaggle_index, tmp_path)
     service = SearchService(settings, encoder=shared_encoder)
-    before = [h.artwork_id for h in service.search(QUERY)]
+    before = [h.artwork_id for h in service.page(QUERY).hits]
     old = live_folder(settings)
     new_name = f"{settings.collection_name}-{new_stamp()}"
     shutil.copytree(old, Path(settings.qdrant_path) / new_name)
     holder = QdrantClient(path=str(Path(settings.qdrant_path) / new_name))
     write_pointer(settings, new_name, read_pointer(settings)["collection"])
     for _ in range(3):
-        assert [h.artwork_id for h in service.search(QUERY)] == before  # from the old build, no error
+        assert [h.artwork_id for h in service.page(QUERY).hits] == before  # from the old build, no error
     assert old.exists()
     holder.close()
-    assert [h.artwork_id for h in service.search(QUERY)] == before  # now from the new build
+    assert [h.artwork_id for h in service.page(QUERY).hits] == before  # now from the new build
     assert not old.exists()  # switched, and the old build was removed
     service.index.close()
 
@@ -171,41 +171,41 @@ def bucket_service(kaggle_index, tmp_path, shared_encoder, service_account_info)
 
 def test_bucket_back_after_an_outage_the_same_service_serves_images_again(bucket_service):
     service, emulator = bucket_service
-    hits = service.search(QUERY)
+    hits = service.page(QUERY).hits
     assert all(h.image_url and h.image_url.startswith(emulator.url) for h in hits) and service.artists()
 
     emulator.stop()
     service.refresh()  # what the page does every minute: re-read artists.json, now from a dead server
     started = time.monotonic()
     with pytest.raises(StorageError) as down:
-        service.search(Query(text="water lilies", k=10))
+        service.page(Query(text="water lilies", k=10))
     failed_after = time.monotonic() - started
     one_line(down.value)
     emulator.start()  # same port, same data
     deadline = time.monotonic() + 60
     while True:  # the same service object, no restart: it recovers on a later search
         try:
-            hits = service.search(Query(text="water lilies", k=10))
+            hits = service.page(Query(text="water lilies", k=10)).hits
             break
         except StorageError:
             assert time.monotonic() < deadline, "the service did not recover after the bucket came back"
             time.sleep(0.5)
     assert hits and all(h.image_url for h in hits)
-    assert all(h.image_url for h in service.search(Query(text="portrait", k=10)))
+    assert all(h.image_url for h in service.page(Query(text="portrait", k=10)).hits)
     waited = f"{failed_after:.1f} s"
     print(f"\nFIGURE bucket-outage: search during the outage waited for the server: {waited}; recovered: True")
 
 
 def test_bucket_down_gives_one_line_within_15_seconds(bucket_service):
     service, emulator = bucket_service
-    service.search(QUERY)
+    service.page(QUERY)
     emulator.stop()
     service.refresh()
     result: dict = {}
 
     def search() -> None:
         try:
-            result["hits"] = service.search(Query(text="water lilies", k=10))
+            result["hits"] = service.page(Query(text="water lilies", k=10)).hits
         except BaseException as exc:  # noqa: BLE001
             result["error"] = exc
 

@@ -179,7 +179,7 @@ def test_failing_calls_in_process_never_log_a_secret_even_at_debug(
     remote = load_settings(env={"ARTSEARCH_SECRETS": str(secrets)}, embedder_name=settings.embedder_name)
     messages = [repr(remote), str(remote.describe())]
     service = SearchService(remote.replace(device="cpu"))
-    for call in (lambda: service.search(Query(text="water lilies")), service.index.count, service.facets):
+    for call in (lambda: service.page(Query(text="water lilies")).hits, service.index.count, service.facets):
         with pytest.raises(ArtsearchError) as info:
             call()
         messages.append(str(info.value))

@@ -59,7 +59,7 @@ def test_text_queries_find_the_described_shapes(shapes_index):
     precisions = {}
     for colour in COLOURS:
         for shape in SHAPES:
-            hits = service.search(Query(text=f"a {colour} {shape}", k=5))
+            hits = service.page(Query(text=f"a {colour} {shape}", k=5)).hits
             precisions[f"{colour} {shape}"] = precision_at(hits, f"{colour} {shape}", 5)
     mean = sum(precisions.values()) / len(precisions)
     # Chance is 1/30; the trained model reaches about 0.7 on held-out data.
@@ -70,7 +70,7 @@ def test_text_queries_find_the_described_shapes(shapes_index):
 def test_colour_words_are_understood_almost_perfectly(shapes_index):
     _, _, service = shapes_index
     for colour in COLOURS:
-        hits = service.search(Query(text=f"a {colour} shape on a plain background", k=10))
+        hits = service.page(Query(text=f"a {colour} shape on a plain background", k=10)).hits
         assert sum(h.artist_name.startswith(colour) for h in hits) >= 8, (colour, [h.artist_name for h in hits])
 
 
@@ -78,7 +78,7 @@ def test_filters_and_text_combine_inside_qdrant(shapes_index):
     from artsearch.index.filters import Filters
 
     _, _, service = shapes_index
-    hits = service.search(Query(text="a red circle", k=20, filters=Filters(artists=["blue square"])))
+    hits = service.page(Query(text="a red circle", k=20, filters=Filters(artists=["blue square"]))).hits
     assert len(hits) == PER_COMBO and {h.artist_name for h in hits} == {"blue square"}
 
 
@@ -89,14 +89,14 @@ def test_altered_copies_find_their_original_first(shapes_index):
     chosen = rng.sample(written, 40)
     for sample in chosen:
         copy = near_duplicate(Image.open(sample.path).convert("RGB"), rng)
-        hits = service.search(Query(image=_jpeg(copy), k=1))
+        hits = service.page(Query(image=_jpeg(copy), k=1)).hits
         found += Path(hits[0].payload["image_key"]).name == sample.path.name
     assert found / len(chosen) >= 0.8
 
 
 def test_an_indexed_image_finds_itself_with_score_one(shapes_index):
     _, written, service = shapes_index
-    hits = service.search(Query(image=written[3].path.read_bytes(), k=3))
+    hits = service.page(Query(image=written[3].path.read_bytes(), k=3)).hits
     assert Path(hits[0].payload["image_key"]).name == written[3].path.name and hits[0].score >= 0.99
 
 
