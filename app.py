@@ -1,7 +1,7 @@
 """artsearch: find artworks by a description, an image or an image address.
 
 Run with ``streamlit run app.py``. This file only lays out widgets and renders;
-what a search means lives in ``artsearch.webapp`` and ``artsearch.search``.
+what a search means lives in ``artsearch.web`` and ``artsearch.search``.
 """
 
 from __future__ import annotations
@@ -11,20 +11,35 @@ import logging
 import numpy as np
 import streamlit as st
 
-from artsearch import webapp as wa
+from artsearch import search
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
+from artsearch.index.filters import FACETS, Filters
 from artsearch.search import Hit, PageOptions, SearchService
+from artsearch.web import cards, pictures, resources
+from artsearch.web import map as webmap
+from artsearch.web import state as web_state
 
 log = logging.getLogger("artsearch.app")
+HELP = (
+    "Describe a picture in plain words (*a gloomy landscape in the winter*, *a portrait of a woman in blue*), "
+    "upload an image, or paste an image address. Filters in the sidebar narrow every search; "
+    "the page address is a link that reproduces the search. "
+    "Words can be added and taken away: *sunflowers + blue - yellow*, with weights as *2\\*blue* or *blue:0.5*."
+)
+SYNTAX_HELP = (
+    "Plain words search as they are. Query arithmetic: join descriptions with ' + ' or ' - ' (spaces around), "
+    "e.g. `sunflowers + blue - yellow`; weigh a term with `2*blue` or `blue:0.5`. "
+    "Anything else is searched as plain words. Naming an artist or title words (`Monet water lilies`) "
+    "also matches titles and artist names."
+)
+MIX_HELP = "Words to steer the image with, e.g. 'in winter' or 'at night' (they count half as much as the picture)."
 ss = st.session_state
-FILTER_WIDGETS = {"artist": "f_artist", "genre": "f_genre", "nationality": "f_nationality"}
-FILTER_LABELS = {"artist": "Artist", "genre": "Genre", "nationality": "Nationality"}
 
 
 def show_problem(exc: ArtsearchError) -> None:
-    (st.info if wa.message_kind(exc) == "info" else st.error)(str(exc))
+    (st.info if cards.message_kind(exc) == "info" else st.error)(str(exc))
 
 
 def set_like(artwork_id: str) -> None:
@@ -64,7 +79,7 @@ def load_more() -> None:
 
 def on_map_select() -> None:
     """A click on the map runs "more like this" on that artwork."""
-    picked = wa.selected_id(ss.get("map"))
+    picked = webmap.selected_id(ss.get("map"))
     if picked:
         set_like(picked)
 
@@ -73,11 +88,11 @@ def init_from_link() -> None:
     """On a session's first run, fill the widgets from the address bar so a shared link reproduces its search."""
     if ss.get("_initialised"):
         return
-    state = wa.state_from_params({key: st.query_params.get_all(key) for key in st.query_params})
-    ss.mode = state.mode if state.mode in wa.MODES else "text"
+    state = web_state.state_from_params({key: st.query_params.get_all(key) for key in st.query_params})
+    ss.mode = state.mode if state.mode in web_state.MODES else "text"
     ss.like = state.like_id if state.mode == "like" else ""
     ss.q, ss.url, ss.k = state.text, state.url, state.k
-    ss._pending_filters = {"artist": state.artists, "genre": state.genres, "nationality": state.nationalities}
+    ss._pending_filters = {name: list(values) for name, values in state.filters.items()}
     ss._initialised = True
 
 
@@ -87,25 +102,34 @@ def sidebar(facets: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
     with st.sidebar:
         st.header("Filters")
         st.caption("Applied inside the index: every result matches all of them.")
-        for field, key in FILTER_WIDGETS.items():
-            counts = dict(facets.get(field, []))
+        for facet in FACETS:
+            key = web_state.filter_key(facet.name)
+            counts = dict(facets.get(facet.name, []))
             options = list(counts)
             # A link or an older rebuild may name values that are no longer choices: drop them.
-            ss[key] = wa.known(pending.get(field, ss.get(key, [])), options)
-            st.multiselect(
-                FILTER_LABELS[field], options, key=key, format_func=wa.facet_label(counts), disabled=disabled
-            )
+            ss[key] = web_state.known(pending.get(facet.name, ss.get(key, [])), options)
+            st.multiselect(facet.label, options, key=key, format_func=cards.facet_label(counts), disabled=disabled)
 
 
-def controls() -> tuple[wa.PageState, bytes | None, bool]:
+def chosen_filters() -> Filters:
+    """What the sidebar's filter widgets hold now."""
+    return Filters({facet.name: ss.get(web_state.filter_key(facet.name), []) for facet in FACETS})
+
+
+def controls() -> tuple[web_state.PageState, bytes | None, bool]:
     """The search widgets; returns the page state, the uploaded bytes and whether Search was pressed."""
     mode = st.radio(
-        "Search by", list(wa.MODES), format_func=wa.MODES.get, key="mode", horizontal=True, on_change=clear_like
+        "Search by",
+        list(web_state.MODES),
+        format_func=web_state.MODES.get,
+        key="mode",
+        horizontal=True,
+        on_change=clear_like,
     )
     image = None
     if mode == "text":
         st.text_input(
-            "Describe the artwork", key="q", placeholder=wa.PLACEHOLDER, on_change=clear_like, help=wa.SYNTAX_HELP
+            "Describe the artwork", key="q", placeholder=web_state.PLACEHOLDER, on_change=clear_like, help=SYNTAX_HELP
         )
     elif mode == "image":
         upload = st.file_uploader(
@@ -116,21 +140,19 @@ def controls() -> tuple[wa.PageState, bytes | None, bool]:
         st.text_input("Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=clear_like)
     if mode in ("image", "url"):
         st.text_input(
-            "…and in words (optional)", key="mix", placeholder="in winter", help=wa.MIX_HELP, on_change=clear_like
+            "…and in words (optional)", key="mix", placeholder="in winter", help=MIX_HELP, on_change=clear_like
         )
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    left.slider("How many results", 1, wa.MAX_K, key="k")
+    left.slider("How many results", 1, search.MAX_K, key="k")
     submitted = right.button("Search", key="search", type="primary", width="stretch", on_click=clear_like)
     like = ss.get("like", "")
-    state = wa.PageState(
+    state = web_state.PageState(
         mode="like" if like else mode,
         text=ss.get("q", "") or "",
         url=ss.get("url", "") or "",
         like_id=like,
         k=ss.k,
-        artists=list(ss.get("f_artist", [])),
-        genres=list(ss.get("f_genre", [])),
-        nationalities=list(ss.get("f_nationality", [])),
+        filters=chosen_filters(),
         mix=ss.get("mix", "") or "",
     )
     return state, image, submitted
@@ -162,13 +184,7 @@ def explore_controls(service: SearchService) -> PageOptions:
     show_map.toggle("Map of the collection", key="show_map")
     if lucky.button("Surprise me", key="surprise", help="A random artwork and more like it."):
         try:
-            hit = service.surprise(
-                filters=wa.PageState(
-                    artists=list(ss.get("f_artist", [])),
-                    genres=list(ss.get("f_genre", [])),
-                    nationalities=list(ss.get("f_nationality", [])),
-                ).filters
-            )
+            hit = service.surprise(filters=chosen_filters())
         except ArtsearchError as exc:
             show_problem(exc)
             hit = None
@@ -186,16 +202,16 @@ def explore_controls(service: SearchService) -> PageOptions:
 
 def like_heading(service: SearchService, artwork_id: str) -> bool:
     """Show which artwork "more like this" started from; False when it is gone from the collection."""
-    seed = wa.seed_hit(service, artwork_id)
+    seed = service.artwork(artwork_id)
     if seed is None:
         st.info("That artwork is no longer in the collection (a rebuild may have removed it); start a new search.")
         return False
     thumb, text = st.columns([1, 8], vertical_alignment="center")
-    picture = wa.display_source(seed.image_url, service.settings, wa.THUMB_PX)
+    picture = pictures.display_source(seed.image_url, service.settings, pictures.THUMB_PX)
     if picture is not None:
         thumb.image(picture, width="stretch")
     text.markdown(
-        f"More like **{wa.md_escape(seed.title)}** by {wa.md_escape(seed.artist_name or 'an unknown artist')}"
+        f"More like **{cards.md_escape(seed.title)}** by {cards.md_escape(seed.artist_name or 'an unknown artist')}"
     )
     text.button("Back to your search", key="back", on_click=clear_like)
     return True
@@ -203,20 +219,20 @@ def like_heading(service: SearchService, artwork_id: str) -> bool:
 
 def artist_panel(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
     try:
-        artist = wa.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
+        artist = resources.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
     except ArtsearchError:  # an unreadable artists.json: the record the search returned will do
         artist = hit.artist
     with st.expander(f"Artist: {hit.artist_name or 'unknown'}"):
-        for line in wa.artist_lines(artist, hit.artist_name):
+        for line in cards.artist_lines(artist, hit.artist_name):
             st.markdown(line)
         if hit.artist_name and hit.artist_name not in works:
             try:  # one lookup per artist per page, shared by that artist's cards
-                works[hit.artist_name] = service.artist_works(hit.artist_name, limit=wa.OTHER_WORKS + 1)
+                works[hit.artist_name] = service.artist_works(hit.artist_name, limit=cards.OTHER_WORKS + 1)
             except ArtsearchError as exc:
                 works[hit.artist_name] = []
                 st.caption(str(exc))
-        others = [w for w in works.get(hit.artist_name, []) if w.artwork_id != hit.artwork_id][: wa.OTHER_WORKS]
-        shown = [(w.title, wa.display_source(w.image_url, service.settings, wa.THUMB_PX)) for w in others]
+        others = [w for w in works.get(hit.artist_name, []) if w.artwork_id != hit.artwork_id][: cards.OTHER_WORKS]
+        shown = [(w.title, pictures.display_source(w.image_url, service.settings, pictures.THUMB_PX)) for w in others]
         shown = [(title, picture) for title, picture in shown if picture is not None]
         if shown:
             st.caption("Other works in the collection")
@@ -225,17 +241,17 @@ def artist_panel(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) 
 
 def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
     with st.container(border=True, key=f"card_{hit.artwork_id}"):
-        picture = wa.display_source(hit.image_url, service.settings)
+        picture = pictures.display_source(hit.image_url, service.settings)
         with st.container(key=f"pic_{hit.artwork_id}"):
             if picture is not None:
                 st.image(picture, width="stretch")
             else:
                 st.markdown("*image unavailable*")
-        title, sub = wa.card_lines(hit)
-        st.markdown(f"**{wa.md_escape(title)}**")
-        st.caption(wa.md_escape(sub))
+        title, sub = cards.card_lines(hit)
+        st.markdown(f"**{cards.md_escape(title)}**")
+        st.caption(cards.md_escape(sub))
         if hit.copies:
-            st.caption(wa.copies_text(hit))
+            st.caption(cards.copies_text(hit))
         st.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
         up, down = st.columns(2, gap="small")
         mine = ss.get("fb", {}).get(hit.artwork_id, 0)
@@ -275,7 +291,7 @@ def feedback_bar(options: PageOptions) -> None:
 
 def collection_map(service: SearchService, vector: np.ndarray | None, hits: list[Hit]) -> None:
     """The map: every artwork (or a sample), the results ringed, the query a diamond; a click is "more like this"."""
-    points = wa.map_points(service)
+    points = resources.map_points(service)
     if not points:
         st.caption("This index has no map yet: rebuild it (python qdrant/initialize_db.py) to draw one.")
         return
@@ -284,14 +300,14 @@ def collection_map(service: SearchService, vector: np.ndarray | None, hits: list
     except ArtsearchError:
         spot = None
     colour = st.radio(
-        "Colour by", list(wa.MAP_COLOURS), format_func=wa.MAP_COLOURS.get, key="map_colour", horizontal=True
+        "Colour by", list(webmap.MAP_COLOURS), format_func=webmap.MAP_COLOURS.get, key="map_colour", horizontal=True
     )
-    chart = wa.map_chart(wa.map_rows(service, points, hits, spot), colour_by=colour)
+    chart = webmap.map_chart(webmap.map_rows(service, points, hits, spot), colour_by=colour)
     st.altair_chart(chart, key="map", on_select=on_map_select, selection_mode="pick", width="stretch")
     st.caption(f"{len(points)} artworks; ringed: the results; diamond: your query. Click an artwork for more like it.")
 
 
-def results(service: SearchService, state: wa.PageState, image: bytes | None, submitted: bool) -> None:
+def results(service: SearchService, state: web_state.PageState, image: bytes | None, submitted: bool) -> None:
     options = explore_controls(service)
     try:
         if state.mode == "like" and not like_heading(service, state.like_id):
@@ -307,10 +323,10 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
         return
     hits = result.hits
     if not hits:
-        st.info(wa.empty_results_message(state))
+        st.info(cards.empty_results_message(state))
         return
     feedback_bar(options)
-    mine = wa.preview(image, service.settings) if image is not None else None
+    mine = pictures.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results
         left, area = st.columns([1, 4])
         left.image(mine, caption="Your image", width="stretch")
@@ -318,8 +334,8 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
         area = st.container()
     works: dict[str, list[Hit]] = {}
     with area:
-        for row in wa.rows(hits):
-            for column, hit in zip(st.columns(wa.PER_ROW), row, strict=False):
+        for row in cards.rows(hits):
+            for column, hit in zip(st.columns(cards.PER_ROW), row, strict=False):
                 with column:
                     card(service, hit, works)
         if result.more:  # the last page was full: there may be more
@@ -334,22 +350,22 @@ def results(service: SearchService, state: wa.PageState, image: bytes | None, su
 def main() -> None:
     st.set_page_config(page_title="artsearch", page_icon="🖼️", layout="wide")
     st.title("artsearch")
-    st.caption(wa.HELP)
+    st.caption(HELP)
     try:
-        settings = load_settings(secrets=wa.secrets_dict(st.secrets))
-        service = wa.get_service(settings)
+        settings = load_settings(secrets=resources.secrets_dict(st.secrets))
+        service = resources.get_service(settings)
     except ArtsearchError as exc:
         st.error(str(exc))
         return
     init_from_link()
     problem: ArtsearchError | None = None
     try:
-        facets = wa.overview(service)["facets"]
+        facets = resources.overview(service)["facets"]
     except ArtsearchError as exc:
         facets, problem = {}, exc
     sidebar(facets, disabled=problem is not None)
     state, image, submitted = controls()
-    st.query_params.from_dict(wa.params_from_state(state))
+    st.query_params.from_dict(web_state.params_from_state(state))
     if problem is not None:
         show_problem(problem)
     else:

@@ -124,5 +124,5 @@ def split_genres(genre: str) -> list[str]:
 #: Title and artist as one text field with a full-text index, so a query that names them can match words.
 NAME_TEXT_FIELD = "name_text"
 
-# Fields people filter by get keyword payload indexes.
-KEYWORD_FIELDS = ("artist", "artist_slug", "genre", "nationality", "source")
+#: Keyword payload indexes besides the facets' (artsearch.index.filters.FACETS): fields looked up, not offered.
+LOOKUP_FIELDS = ("artist_slug", "source")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
+from artsearch.index.filters import FACETS, Filters
 
 log = logging.getLogger("artsearch")
 
@@ -113,9 +114,8 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="search with an image URL")
     parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
     parser.add_argument("--k", type=result_count, default=10, help="how many results (1-50)")
-    parser.add_argument("--artist", action="append", default=[], help="only this artist (repeatable)")
-    parser.add_argument("--genre", action="append", default=[], help="only this genre (repeatable)")
-    parser.add_argument("--nationality", action="append", default=[], help="only this nationality (repeatable)")
+    for facet in FACETS:
+        parser.add_argument(f"--{facet.name}", action="append", default=[], dest=f"facet_{facet.name}", help=facet.help)
     parser.add_argument(
         "--per-artist", type=int, default=0, choices=range(4), metavar="N", help="at most N (1-3) works per artist"
     )
@@ -129,7 +129,6 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from artsearch.errors import EmptyQuery, ImageError
-    from artsearch.index.filters import Filters
     from artsearch.search import PageOptions, Query, SearchService
 
     image = None
@@ -144,11 +143,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_url=args.url or "",
         like_id=args.like or "",
         k=args.k,
-        filters=Filters(  # an empty value (e.g. from a blank shell variable) filters nothing out
-            artists=[v for v in args.artist if v.strip()],
-            genres=[v for v in args.genre if v.strip()],
-            nationalities=[v for v in args.nationality if v.strip()],
-        ),
+        filters=Filters({f.name: getattr(args, f"facet_{f.name}") for f in FACETS}),
     )
     if query.mode == "text" and not query.text.strip():
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')

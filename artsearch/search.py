@@ -26,7 +26,7 @@ from artsearch.config import Settings
 from artsearch.dedupe import collapse
 from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
 from artsearch.images import load_image
-from artsearch.index.filters import Filters
+from artsearch.index.filters import FACETS, Filters
 from artsearch.index.read import VectorIndex
 from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, place_by_neighbours
@@ -226,18 +226,23 @@ class SearchService:
                 log.warning("no image for %s: %s", key, exc)
             return None
 
+    def artwork(self, artwork_id: str) -> Hit | None:
+        """One indexed artwork as a hit (score 1), or None when it is not in the collection (any more)."""
+        records = self.index.retrieve([artwork_id]) if artwork_id else []
+        return self.to_hit(records[0]) if records else None
+
     def artist(self, slug: str) -> Artist | None:
         return self.artists().get(slug) if slug else None
 
     def artist_works(self, artist: str, *, exclude_id: str = "", limit: int = 8) -> list[Hit]:
         """Other works by the same artist, from the index (never a bucket listing)."""
-        points = self.index.scroll(filters=Filters(artists=[artist]), limit=limit + 1)
+        points = self.index.scroll(filters=Filters(artist=[artist]), limit=limit + 1)
         hits = [self.to_hit(p) for p in points if str(p.id) != exclude_id]
         return hits[:limit]
 
     def facets(self) -> dict[str, list[tuple[str, int]]]:
-        """Filter choices: distinct artists, genres and nationalities with counts."""
-        return {key: self.index.facet(key) for key in ("artist", "genre", "nationality")}
+        """Filter choices per facet (:data:`~artsearch.index.filters.FACETS`): distinct values with counts."""
+        return {f.name: self.index.facet(f.payload_key) for f in FACETS}
 
     def info(self) -> dict[str, Any]:
         info = dict(self.settings.describe())

@@ -136,8 +136,8 @@ def memory_child() -> None:
     """Run app.py in AppTest (environment already set), search by text and image, print RSS as JSON."""
     from streamlit.testing.v1 import AppTest
 
-    from artsearch import webapp
     from artsearch.config import load_settings
+    from artsearch.web import resources
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
@@ -147,7 +147,7 @@ def memory_child() -> None:
     at.radio(key="mode").set_value("image").run()
     at.file_uploader(key="upload").set_value(("upload.jpg", synthetic_jpeg(7), "image/jpeg"))
     at.run()
-    service = webapp.get_service(load_settings(secrets={}, env=os.environ))
+    service = resources.get_service(load_settings(secrets={}, env=os.environ))
     encoder = service._encoder
     out = {
         "rss_mb": rss_mb(),

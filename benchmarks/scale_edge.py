@@ -187,7 +187,7 @@ def child_serve(root: Path, engine: str, kind: str, n: int, n_queries: int) -> d
         return lat, float(np.mean(recall))
 
     plain, recall = run(None)
-    filtered, recall_f = run(Filters(artists=FILTER_ARTISTS))
+    filtered, recall_f = run(Filters(artist=FILTER_ARTISTS))
     out = {
         "reopen_s": reopen,
         "rss_mb": rss_mb() - rss_before,

@@ -19,10 +19,11 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from artsearch import webapp
 from artsearch.config import Settings, load_settings
+from artsearch.index.filters import FACETS
 from artsearch.index.write import IndexBuilder
 from artsearch.storage.local import LocalStorage
+from artsearch.web import resources
 from tests.conftest import copy_index, test_settings
 from tests.datasets import bomb_png
 from tests.gcs_fixtures import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401
@@ -62,9 +63,9 @@ def point_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Pat
 @pytest.fixture(autouse=True)
 def fresh_services() -> Iterator[None]:
     """Each test starts with no cached service, and closes the Qdrant clients its app opened."""
-    webapp._service.clear()
+    resources._service.clear()
     yield
-    webapp._service.clear()
+    resources._service.clear()
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def assert_clean(at: AppTest) -> None:
 
 def payloads() -> list[dict]:
     """Every indexed point's payload, read through the app's own cached service (one client per folder)."""
-    return payloads_of(webapp.get_service(app_settings()))
+    return payloads_of(resources.get_service(app_settings()))
 
 
 def payloads_of(service) -> list[dict]:
@@ -175,13 +176,13 @@ def test_text_search_renders_k_results_in_a_grid_and_reuses_the_model(env):
     assert len(at.columns) >= 4  # a grid, not one column
     assert len([i for i in at.image if i.value]) >= 5
     assert at.query_params["q"] == QUERY and at.query_params["k"] == "5"
-    service = webapp.get_service(app_settings())
+    service = resources.get_service(app_settings())
     encoder = service._encoder
     assert encoder is not None  # loaded by the first search
     at.text_input(key="q").input("a portrait of a woman").run()
     assert_clean(at)
     assert len(cards(at)) == 5
-    assert webapp.get_service(app_settings()) is service and service._encoder is encoder  # no reload
+    assert resources.get_service(app_settings()) is service and service._encoder is encoder  # no reload
 
 
 def test_k_defaults_to_12_and_goes_up_to_50(env):
@@ -267,6 +268,8 @@ def test_artist_panel_for_an_artist_without_a_record(env):
 def test_filters_come_from_the_payload_and_restrict_every_result(env):
     _ = env
     at = new_app().run()
+    # one sidebar widget per facet of the table, with its label
+    assert [m.label for m in at.sidebar.multiselect] == [f.label for f in FACETS]
     options = at.multiselect(key="f_artist").options
     assert {"Claude Monet", "Vincent van Gogh", "Albrecht Dürer", "Mystery Painter"} <= {
         o.split(" (")[0] for o in options
@@ -326,7 +329,7 @@ def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, ser
     secrets = {"gcp_service_account": service_account_info, "Storage": {"BUCKET": gcs_bucket, "PREFIX": "art/"}}
     monkeypatch.setenv("ARTSEARCH_STORAGE_BACKEND", "gcs")
     monkeypatch.setenv("ARTSEARCH_STORAGE_ENDPOINT", fake_gcs.url)
-    service = webapp.get_service(load_settings(secrets=secrets, env=os.environ))
+    service = resources.get_service(load_settings(secrets=secrets, env=os.environ))
     originals = {p["image_key"]: local.read_image(p["image_key"]) for p in payloads_of(service)}
     for key, data in originals.items():
         service.storage.put_image(key, data)

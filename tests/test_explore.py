@@ -20,12 +20,13 @@ from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from artsearch import webapp
 from artsearch.config import Settings, load_settings
 from artsearch.projection import Projection
 from artsearch.rebuild import rebuild
+from artsearch.search import Query
 from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
+from artsearch.web import resources
 from tests.conftest import copy_index, test_settings
 from tests.datasets import jpeg_bytes, painting
 from tests.test_app import APP, SECRETS, card_titles, cards, point_env, result_captions
@@ -45,10 +46,10 @@ def explore_index(kaggle_index, tmp_path_factory) -> Settings:
 
 @pytest.fixture(autouse=True)
 def fresh_services() -> Iterator[None]:
-    webapp._service.clear()
-    webapp._map_points.clear()
+    resources._service.clear()
+    resources._map_points.clear()
     yield
-    webapp._service.clear()
+    resources._service.clear()
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def new_app(**params: str | list[str]) -> AppTest:
 
 
 def service():
-    return webapp.get_service(load_settings(secrets=SECRETS, env=os.environ))
+    return resources.get_service(load_settings(secrets=SECRETS, env=os.environ))
 
 
 def everything() -> dict[str, dict]:
@@ -185,7 +186,7 @@ def test_refine_moves_liked_neighbours_up_and_disliked_out(env):
     assert disliked not in after
     assert liked in after and after.index(liked) < before.index(liked)
     # the liked artwork's own nearest neighbours rise too
-    neighbours = [h.artwork_id for h in service().page(webapp.Query(like_id=liked, k=3)).hits]
+    neighbours = [h.artwork_id for h in service().page(Query(like_id=liked, k=3)).hits]
     ranks_before = [before.index(n) if n in before else 99 for n in neighbours]
     ranks_after = [after.index(n) if n in after else 99 for n in neighbours]
     assert sum(ranks_after) < sum(ranks_before)
@@ -238,7 +239,7 @@ def test_an_image_plus_words_blends_both(env):
     svc = service()
     expected = svc.mixed_vector(svc.image_vector(data), "in winter")
     assert at.query_params["mix"] == "in winter"
-    got = [h.artwork_id for h in svc.page(webapp.Query(image=data, text="in winter", k=12)).hits]
+    got = [h.artwork_id for h in svc.page(Query(image=data, text="in winter", k=12)).hits]
     assert cards(at) == got and expected is not None
 
 

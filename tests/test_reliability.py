@@ -43,18 +43,18 @@ def mixed_queries(layout, ids: list[str]) -> list[tuple[Query, PageOptions]]:
     texts = ["a gloomy winter landscape", "water lilies", "portrait of a woman in blue", "🎨 منظر طبيعي", "x" * 500]
     images = [p.read_bytes() for p in layout.valid[::4]][:6]
     likes = ids[::3][:6]
-    monet = Filters(artists=["Claude Monet"])
+    monet = Filters(artist=["Claude Monet"])
     one = PageOptions()
     queries: list[tuple[Query, PageOptions]] = []
     for i, text in enumerate(texts):
         queries.append((Query(text=text, k=5 + i), one))
-        queries.append((Query(text=text, k=10, filters=monet if i % 2 else Filters(nationalities=["Dutch"])), one))
+        queries.append((Query(text=text, k=10, filters=monet if i % 2 else Filters(nationality=["Dutch"])), one))
     for i, data in enumerate(images):
         queries.append((Query(image=data, k=8), PageOptions(pages=1 + i % 3)))
         queries.append((Query(image=data, k=4, filters=monet), one))
     for i, like in enumerate(likes):
         queries.append((Query(like_id=like, k=6 + i), one))
-        genres = Filters(genres=["Impressionism", "Post-Impressionism"])
+        genres = Filters(genre=["Impressionism", "Post-Impressionism"])
         queries.append((Query(like_id=like, k=5, filters=genres), one))
     return queries
 

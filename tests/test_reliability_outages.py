@@ -92,25 +92,25 @@ def test_serving_index_keeps_answering_while_a_published_build_cannot_be_opened(
 def test_app_page_shows_one_line_while_the_index_is_locked_and_recovers(kaggle_index, tmp_path, monkeypatch):
     if not (ROOT / "app.py").exists():
         pytest.skip("no app.py")
-    from artsearch import webapp
+    from artsearch.web import resources
     from tests.test_app import cards, new_app, point_env
 
     settings, _ = copy_index(kaggle_index, tmp_path)
     point_env(monkeypatch, settings, tmp_path)
     holder = QdrantClient(path=str(live_folder(settings)))
-    webapp._service.clear()
-    webapp._overview.clear()
+    resources._service.clear()
+    resources._overview.clear()
     try:
         at = new_app(q="a gloomy winter landscape", k="4").run()
         assert not at.exception and len(at.error) == 1 and "open in another process" in at.error[0].value
         assert cards(at) == []
         holder.close()
-        webapp._overview.clear()  # the facets cache would otherwise keep the error's absence for a minute
+        resources._overview.clear()  # the facets cache would otherwise keep the error's absence for a minute
         at.run()
         assert not at.exception and not at.error and len(cards(at)) == 4
     finally:
         holder.close()
-        webapp._service.clear()
+        resources._service.clear()
 
 
 # --- the bucket -----------------------------------------------------------------------------------------------

@@ -207,7 +207,7 @@ def test_page_with_unreachable_qdrant_shows_no_secret(kaggle_index, tmp_path, pr
         pytest.skip("no app.py")
     from streamlit.testing.v1 import AppTest
 
-    from artsearch import webapp
+    from artsearch.web import resources
 
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "none.toml"))
@@ -219,7 +219,7 @@ def test_page_with_unreachable_qdrant_shows_no_secret(kaggle_index, tmp_path, pr
         "Kaggle": {"KAGGLE_USERNAME": "fake-user", "KAGGLE_KEY": KAGGLE_KEY},
         "Artsearch": {"DEVICE": "cpu"},
     }  # fmt: skip
-    webapp._service.clear()
+    resources._service.clear()
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.secrets = secrets
@@ -231,7 +231,7 @@ def test_page_with_unreachable_qdrant_shows_no_secret(kaggle_index, tmp_path, pr
             for e in getattr(at, kind)
         ]
     finally:
-        webapp._service.clear()
+        resources._service.clear()
     assert_no_secret("\n".join(shown), needles, "the page")
     assert len(at.error) == 1 and "Cannot reach Qdrant" in at.error[0].value, shown
 

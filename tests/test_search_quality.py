@@ -78,7 +78,7 @@ def test_filters_and_text_combine_inside_qdrant(shapes_index):
     from artsearch.index.filters import Filters
 
     _, _, service = shapes_index
-    hits = service.page(Query(text="a red circle", k=20, filters=Filters(artists=["blue square"]))).hits
+    hits = service.page(Query(text="a red circle", k=20, filters=Filters(artist=["blue square"]))).hits
     assert len(hits) == PER_COMBO and {h.artist_name for h in hits} == {"blue square"}
 
 
@@ -113,7 +113,7 @@ def test_eval_command_reports_meaning_well_above_chance(shapes_index):
 def test_the_page_shows_matching_shapes_first(shapes_index, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from artsearch import webapp
+    from artsearch.web import resources
 
     settings, _, _ = shapes_index
     for name, value in {
@@ -125,7 +125,7 @@ def test_the_page_shows_matching_shapes_first(shapes_index, monkeypatch, tmp_pat
         "ARTSEARCH_SECRETS": str(tmp_path / "none.toml"),
     }.items():
         monkeypatch.setenv(name, value)
-    webapp._service.clear()
+    resources._service.clear()
     # The module's service holds the embedded folder; the page opens its own (one client per folder).
     shapes_index[2].index.close()
     try:
@@ -139,7 +139,7 @@ def test_the_page_shows_matching_shapes_first(shapes_index, monkeypatch, tmp_pat
         # Colour is near perfect for this model; star vs triangle is its known weak spot (see its README).
         assert all(c.startswith("yellow") for c in captions) and captions[0].startswith("yellow star"), captions
     finally:
-        webapp._service.clear()
+        resources._service.clear()
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
-from artsearch.catalog import KEYWORD_FIELDS, NAME_TEXT_FIELD
+from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import QdrantUnavailable
 from artsearch.index.builds import (
@@ -29,6 +29,7 @@ from artsearch.index.builds import (
 )
 from artsearch.index.client import Qdrant
 from artsearch.index.edge import folder_engine
+from artsearch.index.filters import FACETS
 
 
 def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
@@ -134,7 +135,7 @@ class IndexBuilder:
             with warnings.catch_warnings():
                 # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
                 warnings.simplefilter("ignore", UserWarning)
-                for name in KEYWORD_FIELDS:
+                for name in dict.fromkeys([*(f.payload_key for f in FACETS), *LOOKUP_FIELDS]):
                     c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
                 # Titles and artist names as words, for searches that name an artist or a title.
                 c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
