@@ -443,8 +443,55 @@ def test_text_index_and_full_text_filters_match_local_mode(tmp_path, data):
             client.close()
 
 
-def test_prefetch_is_refused_so_callers_can_fall_back(pair):
-    prefetch = [models.Prefetch(query=[0.0] * DIM, limit=5)]
-    with pytest.raises(NotImplementedError, match="prefetch"):
-        pair[1].query_points(ALIAS, prefetch=prefetch, query=models.FusionQuery(fusion=models.Fusion.RRF))
-    assert not hasattr(pair[1], "batch_update_points")  # index.py re-upserts merged payloads instead
+def ties_above_cutoff(points) -> dict[float, set[str]]:
+    last = round(points[-1].score, 6)
+    groups: dict[float, set[str]] = {}
+    for p in points:
+        if round(p.score, 6) != last:
+            groups.setdefault(round(p.score, 6), set()).add(str(p.id))
+    return groups
+
+
+@pytest.mark.parametrize("fusion", ["rrf-60", "fusion-rrf"])
+def test_prefetches_fused_by_rank_match_local_mode(pair, data, fusion):
+    """What the name search sends: two prefetches, one filtered, fused by reciprocal rank (Edge runs it natively)."""
+    _, vectors, _ = data
+    q = vectors[11].tolist()
+    named = any_of("artist", ["Artist 2"])
+    query = (
+        models.RrfQuery(rrf=models.Rrf(k=60)) if fusion == "rrf-60" else models.FusionQuery(fusion=models.Fusion.RRF)
+    )
+    for offset in (None, 4):
+        local, edge = both(
+            pair,
+            "query_points",
+            ALIAS,
+            prefetch=[models.Prefetch(query=q, limit=40), models.Prefetch(query=q, filter=named, limit=40)],
+            query=query,
+            limit=8,
+            offset=offset,
+        )
+        # Fused scores tie (rank r in one list scores as rank r in the other): the engines may order a tie
+        # differently, so compare the scores in order and the ids of every tie above the cut-off.
+        assert [round(p.score, 6) for p in edge.points] == [round(p.score, 6) for p in local.points]
+        assert ties_above_cutoff(edge.points) == ties_above_cutoff(local.points)
+
+
+def test_batched_set_payload_merges_keys_like_local_mode(tmp_path, data):
+    ids, vectors, payloads = data
+    clients = (QdrantClient(path=str(tmp_path / "local")), EdgeClient(tmp_path / "edge"))
+    try:
+        ops = [
+            models.SetPayloadOperation(set_payload=models.SetPayload(payload={"x": i / 10, "y": 1.0}, points=[ids[i]]))
+            for i in range(5)
+        ]
+        for client in clients:
+            fill(client, ids, vectors, payloads)
+            client.batch_update_points(NAME, update_operations=ops, wait=True)
+        local, edge = (c.retrieve(NAME, ids=ids[:6], with_payload=True) for c in clients)
+        by_id = {str(r.id): r.payload for r in local}
+        assert {str(r.id): r.payload for r in edge} == by_id
+        assert by_id[ids[3]]["x"] == 0.3 and by_id[ids[3]]["title"] == "Work 3" and "x" not in by_id[ids[5]]
+    finally:
+        for client in clients:
+            client.close()

@@ -21,10 +21,12 @@ One folder holds one collection (artsearch builds one folder per build):
 ``<folder>/shard/``
     the Edge shard: segments and write-ahead log.
 
-What Edge lacks is built on top, with Qdrant's semantics: aliases, grouped
-queries (over-fetch, then group in score order), the ``average_vector``
-recommend strategy, and point-id queries (the stored vector, with the point
-itself left out of the results).
+What Edge lacks is built on top, with Qdrant's semantics, here and nowhere
+else: aliases, grouped queries (over-fetch, then group in score order), the
+``average_vector`` recommend strategy, and point-id queries (the stored vector,
+with the point itself left out of the results). What Edge has is passed
+through: prefetches with reciprocal rank fusion, recommend (best score, sum of
+scores), random sampling, batched set-payload updates.
 
 Durability: every update is in Edge's write-ahead log when ``update`` returns,
 so a process killed right after ``upsert`` loses nothing (the log is replayed
@@ -91,6 +93,8 @@ OVERSAMPLING = 2.0
 VECTORS_ON_DISK = True
 # Grouped queries fetch this many hits per wanted hit first, and four times more on each retry.
 GROUP_OVERFETCH = 4
+# Qdrant's reciprocal rank fusion constant when a query does not give one.
+RRF_DEFAULT_K = 2
 
 _DISTANCES = {
     models.Distance.COSINE: qe.Distance.Cosine,
@@ -211,48 +215,33 @@ def _match(match: Any) -> Any:
         return qe.MatchValue(match.value)
     if isinstance(match, models.MatchAny):
         return qe.MatchAny(list(match.any))
-    if isinstance(match, models.MatchExcept):
-        return qe.MatchExcept(list(match.except_))
-    if isinstance(match, models.MatchText):
-        return qe.MatchText(match.text)
     if isinstance(match, models.MatchTextAny):
         return qe.MatchTextAny(match.text_any)
-    if isinstance(match, models.MatchPhrase):
-        return qe.MatchPhrase(match.phrase)
     raise NotImplementedError(f"{type(match).__name__} is not supported by the embedded Edge engine")
 
 
 def _range(rng: Any) -> Any:
-    if isinstance(rng, models.DatetimeRange):
-        iso = {k: (v.isoformat() if v is not None else None) for k, v in rng.model_dump().items()}
-        return qe.RangeDateTime(gte=iso["gte"], gt=iso["gt"], lte=iso["lte"], lt=iso["lt"])
+    if not isinstance(rng, models.Range):
+        raise NotImplementedError(f"{type(rng).__name__} is not supported by the embedded Edge engine")
     return qe.RangeFloat(gte=rng.gte, gt=rng.gt, lte=rng.lte, lt=rng.lt)
 
 
 def _condition(cond: Any) -> Any:
     if isinstance(cond, models.FieldCondition):
-        unsupported = [n for n in ("geo_bounding_box", "geo_radius", "geo_polygon") if getattr(cond, n) is not None]
+        unsupported = [
+            n
+            for n in ("geo_bounding_box", "geo_radius", "geo_polygon", "values_count", "is_empty", "is_null")
+            if getattr(cond, n) is not None
+        ]
         if unsupported:
             raise NotImplementedError(f"{unsupported[0]} conditions are not supported by the embedded Edge engine")
-        vc = cond.values_count
         return qe.FieldCondition(
             key=cond.key,
             match=_match(cond.match) if cond.match is not None else None,
             range=_range(cond.range) if cond.range is not None else None,
-            values_count=qe.ValuesCount(lt=vc.lt, gt=vc.gt, lte=vc.lte, gte=vc.gte) if vc is not None else None,
-            is_empty=cond.is_empty,
-            is_null=cond.is_null,
         )
     if isinstance(cond, models.HasIdCondition):
         return qe.HasIdCondition({_input_id(i) for i in cond.has_id})
-    if isinstance(cond, models.IsEmptyCondition):
-        return qe.IsEmptyCondition(cond.is_empty.key)
-    if isinstance(cond, models.IsNullCondition):
-        return qe.IsNullCondition(cond.is_null.key)
-    if isinstance(cond, models.HasVectorCondition):
-        return qe.HasVectorCondition(cond.has_vector)
-    if isinstance(cond, models.NestedCondition):
-        return qe.NestedCondition(cond.nested.key, _filter(cond.nested.filter))
     if isinstance(cond, models.Filter):
         return _filter(cond)
     raise NotImplementedError(f"{type(cond).__name__} is not supported by the embedded Edge engine")
@@ -268,10 +257,9 @@ def _filter(flt: models.Filter | None, exclude_ids: Iterable[Any] = ()) -> Any:
     must_not = [_condition(c) for c in _as_list(flt.must_not)] if flt else []
     if exclude:
         must_not.append(qe.HasIdCondition(exclude))
-    min_should = None
     if flt is not None and flt.min_should is not None:
-        min_should = qe.MinShould([_condition(c) for c in flt.min_should.conditions], flt.min_should.min_count)
-    return qe.Filter(must=must or None, should=should or None, must_not=must_not or None, min_should=min_should)
+        raise NotImplementedError("min_should is not supported by the embedded Edge engine")
+    return qe.Filter(must=must or None, should=should or None, must_not=must_not or None)
 
 
 def _with_payload(value: Any) -> Any:
@@ -314,11 +302,6 @@ def _quantization(config: Any) -> Any:
     if isinstance(config, models.ScalarQuantization):
         s = config.scalar
         return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=s.quantile, always_ram=s.always_ram)
-    if isinstance(config, models.BinaryQuantization):
-        return qe.BinaryQuantizationConfig(always_ram=config.binary.always_ram)
-    if isinstance(config, models.ProductQuantization):
-        ratio = getattr(qe.CompressionRatio, config.product.compression.name)
-        return qe.ProductQuantizationConfig(ratio, always_ram=config.product.always_ram)
     raise NotImplementedError(f"{type(config).__name__} is not supported by the embedded Edge engine")
 
 
@@ -476,16 +459,6 @@ class EdgeClient:
             aliases=[models.AliasDescription(alias_name=a, collection_name=c) for a, c in self._meta["aliases"].items()]
         )
 
-    def get_collection_aliases(self, collection_name: str, **kwargs: Any) -> models.CollectionsAliasesResponse:
-        self._check_open()
-        return models.CollectionsAliasesResponse(
-            aliases=[
-                models.AliasDescription(alias_name=a, collection_name=c)
-                for a, c in self._meta["aliases"].items()
-                if c == collection_name
-            ]
-        )
-
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
         shard = self._resolve(collection_name)
         col = self._meta["collection"]
@@ -632,6 +605,29 @@ class EdgeClient:
         return models.UpdateResult(operation_id=None, status=models.UpdateStatus.COMPLETED)
 
     # --- writing ----------------------------------------------------------------------------
+    def batch_update_points(
+        self, collection_name: str, update_operations: Sequence[Any], wait: bool = True, **kwargs: Any
+    ) -> list[models.UpdateResult]:
+        """Apply set-payload operations in order (the kind artsearch batches), each one Edge update."""
+        ops = []
+        for op in update_operations:
+            if not isinstance(op, models.SetPayloadOperation):
+                raise NotImplementedError(f"{type(op).__name__} is not supported by the embedded Edge engine")
+            body = op.set_payload
+            if body.points is not None:
+                ops.append(qe.UpdateOperation.set_payload([_input_id(i) for i in body.points], body.payload, body.key))
+            elif body.filter is not None:
+                ops.append(qe.UpdateOperation.set_payload_by_filter(_filter(body.filter), body.payload, body.key))
+            else:
+                raise ValueError("set_payload needs points or a filter")
+        with self._lock:
+            shard = self._resolve(collection_name)
+            for edge_op in ops:
+                _edge_call(shard.update, edge_op)
+            self._dirty = True
+        done = models.UpdateResult(operation_id=None, status=models.UpdateStatus.COMPLETED)
+        return [done for _ in ops]
+
     def upsert(self, collection_name: str, points: Any, wait: bool = True, **kwargs: Any) -> models.UpdateResult:
         """Insert or replace points. In the write-ahead log when this returns, so a killed process loses none."""
         if isinstance(points, models.Batch):
@@ -777,15 +773,25 @@ class EdgeClient:
         lookup_from: Any = None,
         **kwargs: Any,
     ) -> QueryResponse:
-        """Nearest neighbours of a vector or a stored point, recommend, random sample, or (no query) by id."""
+        """Nearest neighbours of a vector or a stored point, recommend, random sample, (no query) by id, or
+        prefetches fused by reciprocal rank (``RrfQuery`` / ``FusionQuery``), which Edge runs natively."""
         if limit < 1:
             raise ValueError(f"limit value {limit} is invalid. Must be 1 or larger.")
         if offset is not None and offset < 0:
             raise ValueError(f"offset value {offset} is invalid. Must be 0 or larger.")
-        self._unsupported(using=using, prefetch=prefetch, lookup_from=lookup_from)
+        self._unsupported(using=using, lookup_from=lookup_from)
         shard = self._resolve(collection_name)
         points = self._query(
-            shard, query, query_filter, search_params, limit, offset or 0, with_payload, with_vectors, score_threshold
+            shard,
+            query,
+            query_filter,
+            search_params,
+            limit,
+            offset or 0,
+            with_payload,
+            with_vectors,
+            score_threshold,
+            prefetch=prefetch,
         )
         return QueryResponse(points=points)
 
@@ -878,7 +884,33 @@ class EdgeClient:
             return qe.Sample.Random, []
         if isinstance(query, models.RecommendQuery):
             return self._recommend(shard, query.recommend)
+        if isinstance(query, models.RrfQuery):
+            return qe.Fusion.Rrf(
+                k=query.rrf.k if query.rrf.k is not None else RRF_DEFAULT_K, weights=query.rrf.weights
+            ), []
+        if isinstance(query, models.FusionQuery):
+            if query.fusion == models.Fusion.RRF:
+                return qe.Fusion.Rrf(k=RRF_DEFAULT_K), []
+            return qe.Fusion.Dbsf(), []
         raise NotImplementedError(f"{type(query).__name__} is not supported by the embedded Edge engine")
+
+    def _prefetches(self, shard: Any, prefetch: Any) -> list[Any] | None:
+        """qdrant-client ``Prefetch`` stages as Edge's, nested ones included; a point-id query leaves its point out."""
+        stages = []
+        for stage in _as_list(prefetch):
+            self._unsupported(using=stage.using, lookup_from=stage.lookup_from)
+            edge_query, mentioned = self._edge_query(shard, stage.query)
+            stages.append(
+                qe.Prefetch(
+                    stage.limit if stage.limit is not None else 10,
+                    query=edge_query,
+                    prefetches=self._prefetches(shard, stage.prefetch),
+                    params=_search_params(stage.params) if edge_query is not None else None,
+                    filter=_filter(stage.filter, mentioned),
+                    score_threshold=stage.score_threshold,
+                )
+            )
+        return stages or None
 
     def _recommend(self, shard: Any, rec: models.RecommendInput) -> tuple[Any, list[Any]]:
         mentioned: list[Any] = []
@@ -921,17 +953,20 @@ class EdgeClient:
         with_payload: Any,
         with_vectors: Any,
         score_threshold: float | None,
+        *,
+        prefetch: Any = None,
     ) -> list[models.ScoredPoint]:
         edge_query, mentioned = self._edge_query(shard, query)
         request = qe.QueryRequest(
             limit=limit,
             offset=offset or None,
             query=edge_query,
+            prefetches=self._prefetches(shard, prefetch),
             with_vector=_with_vectors(with_vectors),
             with_payload=_with_payload(with_payload),
             filter=_filter(query_filter, mentioned),
             score_threshold=score_threshold,
-            params=_search_params(search_params) if edge_query is not None else None,
+            params=_search_params(search_params) if isinstance(edge_query, qe.Query) else None,
         )
         return [self._scored(p) for p in _edge_call(shard.query, request)]
 

@@ -198,8 +198,6 @@ class VectorIndex:
         nearest among those whose ``name_text`` (title and artist) holds any of
         the words. An artwork in both lists beats one in only the first, so a
         named artist's works rise while visual relevance still orders them.
-        An engine without prefetch (Qdrant Edge) gets the same fusion from two
-        plain queries, fused here with qdrant-client's own RRF.
         """
         vector = [float(v) for v in vector]
         base = (filters or Filters()).to_qdrant(exclude_ids)
@@ -207,29 +205,18 @@ class VectorIndex:
         named = models.Filter(must=[text, *([base] if base is not None else [])])
         depth = max(50, 2 * (limit + offset))
         with self._call() as c:
-            try:
-                return c.query_points(
-                    self.alias,
-                    prefetch=[
-                        models.Prefetch(query=vector, filter=base, limit=depth),
-                        models.Prefetch(query=vector, filter=named, limit=depth),
-                    ],
-                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                    limit=limit,
-                    offset=offset or None,
-                    with_payload=True,
-                    with_vectors=with_vectors,
-                ).points
-            except NotImplementedError:
-                from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
-
-                lists = [
-                    c.query_points(
-                        self.alias, query=vector, query_filter=flt, limit=depth, with_vectors=with_vectors
-                    ).points
-                    for flt in (base, named)
-                ]
-                return reciprocal_rank_fusion(lists, limit=limit + offset, ranking_constant_k=RRF_K)[offset:]
+            return c.query_points(
+                self.alias,
+                prefetch=[
+                    models.Prefetch(query=vector, filter=base, limit=depth),
+                    models.Prefetch(query=vector, filter=named, limit=depth),
+                ],
+                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                limit=limit,
+                offset=offset or None,
+                with_payload=True,
+                with_vectors=with_vectors,
+            ).points
 
     def query_grouped(
         self,

@@ -200,7 +200,7 @@ class IndexBuilder:
         if self.settings.embedded and self.folder:
             write_pointer(self.settings, self.folder, self.collection)
 
-    # Exploring: the map and the perceptual hashes are written after the ingest (issue 6) ------------
+    # The map: every vector read back, then x and y written into the payloads ------------------------
     def iter_points(self, batch: int = 1000) -> Iterator[list[models.Record]]:
         """Every point of this build with its vector and payload, a page at a time."""
         offset = None
@@ -214,27 +214,15 @@ class IndexBuilder:
                 return
 
     def set_payloads(self, updates: dict[str, dict[str, Any]], batch: int = 256) -> None:
-        """Merge payload keys into many points, a batch of set-payload operations per call.
-
-        Engines without ``batch_update_points`` (Qdrant Edge) get each point
-        re-upserted with its merged payload instead.
-        """
+        """Merge payload keys into many points, a batch of set-payload operations per call."""
         ids = list(updates)
         for start in range(0, len(ids), batch):
-            chunk = ids[start : start + batch]
             ops = [
-                models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i])) for i in chunk
+                models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i]))
+                for i in ids[start : start + batch]
             ]
             with self.qdrant.call() as c:
-                if hasattr(c, "batch_update_points"):
-                    c.batch_update_points(self.collection, update_operations=ops, wait=True)
-                    continue
-                found = c.retrieve(self.collection, ids=chunk, with_payload=True, with_vectors=True)
-                points = [
-                    models.PointStruct(id=p.id, vector=p.vector, payload={**(p.payload or {}), **updates[str(p.id)]})
-                    for p in found
-                ]
-                c.upsert(self.collection, points=points, wait=True)
+                c.batch_update_points(self.collection, update_operations=ops, wait=True)
 
     def close(self) -> None:
         self.qdrant.close()
