@@ -217,6 +217,8 @@ def load_settings(
                 raw = env[env_name]
         if raw is not None:
             values[f.name] = _coerce(f.name, raw, f.type)
+    if "storage_endpoint" not in values and env.get("STORAGE_EMULATOR_HOST"):
+        values["storage_endpoint"] = env["STORAGE_EMULATOR_HOST"]  # google-cloud-storage's own emulator variable
     values = {k: v for k, v in values.items() if v is not None}
     settings = Settings(**values).replace(**overrides)
     _validate(settings)

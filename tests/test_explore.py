@@ -1,4 +1,4 @@
-"""The exploring features of the search page (issue 6), through AppTest against real indexes and the tiny CLIP.
+"""The exploring features of the search page (map, refine, mixed queries, copies, groups, load more, surprise), through AppTest against real indexes and the tiny CLIP.
 
 Two indexes: a private copy of the session's Kaggle-layout index (four
 artists, titles that name them), and a small folder index holding a picture

@@ -93,12 +93,10 @@ def test_switching_backend_in_settings_changes_nothing_else(
     fake_gcs: FakeGCS,
     gcs_bucket: str,
     service_account_info: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ARTSEARCH_STORAGE_ENDPOINT", fake_gcs.url)
     secrets = {
         "gcp_service_account": service_account_info,
-        "Storage": {"BUCKET": gcs_bucket, "PREFIX": "artsearch", "SIGNED_URL_TTL": 600},
+        "Storage": {"BUCKET": gcs_bucket, "PREFIX": "artsearch", "SIGNED_URL_TTL": 600, "ENDPOINT": fake_gcs.url},
         "Artsearch": {"DATA_DIR": str(tmp_path / "data")},
     }
     data = jpeg_like(2)
@@ -159,13 +157,12 @@ def test_signed_url_downloads_the_same_bytes_and_carries_a_v4_signature(
 
 
 def test_signed_url_expiry_is_the_configured_ttl(
-    fake_gcs: FakeGCS, gcs_bucket: str, service_account_info: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    fake_gcs: FakeGCS, gcs_bucket: str, service_account_info: dict[str, str]
 ) -> None:
-    monkeypatch.setenv("ARTSEARCH_STORAGE_ENDPOINT", fake_gcs.url)
     settings = load_settings(
         secrets={
             "gcp_service_account": service_account_info,
-            "Storage": {"BACKEND": "gcs", "BUCKET": gcs_bucket, "SIGNED_URL_TTL": 120},
+            "Storage": {"BACKEND": "gcs", "BUCKET": gcs_bucket, "SIGNED_URL_TTL": 120, "ENDPOINT": fake_gcs.url},
         },
         env={},
     )
@@ -453,17 +450,15 @@ def test_upload_command(
     fake_gcs: FakeGCS,
     gcs_bucket: str,
     service_account_info: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("ARTSEARCH_STORAGE_ENDPOINT", fake_gcs.url)
     parser = argparse.ArgumentParser(prog="artsearch")
     add_upload_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["upload", "--workers", "3", "--no-progress", "--prefix", "v1"])
     settings = load_settings(
         secrets={
             "gcp_service_account": service_account_info,
-            "Storage": {"BUCKET": f"gs://{gcs_bucket}"},
+            "Storage": {"BUCKET": f"gs://{gcs_bucket}", "ENDPOINT": fake_gcs.url},
             "Artsearch": {"DATA_DIR": str(prepared_data)},
         },
         env={},

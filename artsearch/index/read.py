@@ -169,7 +169,7 @@ class VectorIndex:
             hits = c.facet(self.alias, key=key, limit=limit, exact=True).hits
         return [(str(h.value), int(h.count)) for h in hits]
 
-    # --- exploring: the map, fused name search, recommend, random, grouped, paging (issue 6) ---------
+    # --- beyond one nearest-neighbour query: the map, fused name search, groups, random samples ---------
     def live_collection(self) -> str | None:
         """The build collection the alias names now (its map lives under that name in storage)."""
         if self.settings.embedded:

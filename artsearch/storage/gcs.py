@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -59,16 +58,6 @@ UPLOAD_RETRY: Retry = DEFAULT_RETRY
 READ_RETRY: Retry = DEFAULT_RETRY.with_deadline(4.0)
 READ_TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
 OUTAGE_BACKOFF_S = 5.0
-
-
-def storage_endpoint_from_env() -> str | None:
-    """The GCS endpoint override (an emulator such as fake-gcs-server), or None for real GCS.
-
-    TEMPORARY, the one place this is read: until ``Settings`` has a
-    ``storage_endpoint`` field (``[Storage] ENDPOINT`` / ``ARTSEARCH_STORAGE_ENDPOINT``),
-    read ``ARTSEARCH_STORAGE_ENDPOINT``, then the library's own ``STORAGE_EMULATOR_HOST``.
-    """
-    return os.environ.get("ARTSEARCH_STORAGE_ENDPOINT") or os.environ.get("STORAGE_EMULATOR_HOST") or None
 
 
 def load_service_account(info: Mapping[str, Any] | None) -> service_account.Credentials:
@@ -213,7 +202,7 @@ class GCSStorage:
             settings.gcp_service_account,
             prefix=settings.storage_prefix,
             signed_url_ttl=settings.signed_url_ttl,
-            endpoint=getattr(settings, "storage_endpoint", None) or storage_endpoint_from_env(),
+            endpoint=settings.storage_endpoint,
         )
 
     def __repr__(self) -> str:
