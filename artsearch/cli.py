@@ -18,6 +18,7 @@ from pathlib import Path
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.index.filters import FACETS, Filters
+from artsearch.storage.upload import add_upload_command
 
 log = logging.getLogger("artsearch")
 
@@ -255,12 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_flags(cmd)
         add_connection_flags(cmd)
         cmd.set_defaults(run=run)
-    try:
-        from artsearch.storage.upload import add_upload_command
-
-        add_upload_command(sub)
-    except ImportError:
-        pass
+    add_upload_command(sub)
     return parser
 
 

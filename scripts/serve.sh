@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 . .venv/bin/activate
 pip install -q torch==2.13.0
 pip install -q -r requirements.txt
+pip install -q --no-deps -e .  # the artsearch package and its command, from this checkout
 
 if [ "$#" -gt 0 ] || ! python -m artsearch info --json 2>/dev/null | grep -q '"artworks": [1-9]'; then
   python qdrant/initialize_db.py "$@"

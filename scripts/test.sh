@@ -16,6 +16,7 @@ fi
 # torch first: 2.13.0 is the CPU build; installing it alone keeps pip from picking a CUDA build.
 pip install -q torch==2.13.0
 pip install -q -r requirements-dev.txt
+pip install -q --no-deps -e .  # the artsearch package and its command, from this checkout
 
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 python -m ruff check .

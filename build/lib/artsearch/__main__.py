@@ -1,0 +1,7 @@
+"""``python -m artsearch``."""
+
+import sys
+
+from artsearch.cli import main
+
+sys.exit(main())

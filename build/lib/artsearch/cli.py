@@ -1,0 +1,290 @@
+"""``python -m artsearch``: ingest, search, info (and upload, eval).
+
+Every command takes the connection flags (``--model``, ``--qdrant-path`` /
+``--qdrant-url``, ``--collection``), which override secrets.toml and the
+environment. Errors a user can cause print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from artsearch.config import Settings, load_settings
+from artsearch.errors import ArtsearchError
+from artsearch.index.filters import FACETS, Filters
+from artsearch.storage.upload import add_upload_command
+
+log = logging.getLogger("artsearch")
+
+
+def _whole_number(value: str, most: int | None = None) -> int:
+    """A count flag's value: a whole number from 1 to ``most``, or argparse's one-line refusal."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1 or (most is not None and n > most):
+        bounds = f"from 1 to {most}" if most is not None else "of at least 1"
+        raise argparse.ArgumentTypeError(f"give a whole number {bounds}, not {value!r}")
+    return n
+
+
+def positive_int(value: str) -> int:
+    """``--limit``, ``--per-artist``: at least 1."""
+    return _whole_number(value)
+
+
+def result_count(value: str) -> int:
+    """``--k``: from 1 to the most results one search returns."""
+    from artsearch.search import MAX_K
+
+    return _whole_number(value, MAX_K)
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where the index lives (override secrets.toml and the environment)")
+    group.add_argument("--model", help="CLIP model name or local folder (EMBEDDER_NAME)")
+    group.add_argument("--qdrant-path", type=Path, help="embedded Qdrant folder (QDRANT_PATH)")
+    group.add_argument("--qdrant-url", help="remote Qdrant URL, e.g. a Qdrant Cloud cluster (QDRANT_URL)")
+    group.add_argument("--collection", help="collection alias (COLLECTION_NAME)")
+    group.add_argument("--data-dir", type=Path, help="folder for images and artists.json (ARTSEARCH_DATA_DIR)")
+    group.add_argument("-v", "--verbose", action="store_true", help="log more")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        embedder_name=args.model,
+        qdrant_path=args.qdrant_path,
+        qdrant_url=args.qdrant_url,
+        collection_name=args.collection,
+        data_dir=args.data_dir,
+        batch_size=getattr(args, "batch_size", None),
+    )
+
+
+def add_source_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["auto", "kaggle", "folder", "museum"],
+        help="where artworks come from (default: ARTSEARCH_SOURCE or auto: folder if --images-dir, "
+        "else Kaggle if credentials or a download exist, else the museum API)",
+    )
+    parser.add_argument("--images-dir", type=Path, help="a folder of images (one sub-folder per artist)")
+    parser.add_argument("--artists-csv", type=Path, help="artists.csv (Kaggle) or a metadata CSV (folder)")
+    parser.add_argument("--limit", type=positive_int, help="index at most this many artworks")
+    parser.add_argument("--per-artist", type=positive_int, help="at most this many artworks per artist")
+    parser.add_argument("--batch-size", type=int, help="images per encode/upsert batch (default 32)")
+    parser.add_argument("--type", dest="artwork_type", default="Painting", help="museum: artwork type")
+    parser.add_argument("--department", help="museum: department")
+    parser.add_argument("--query", help="museum: free-text filter")
+    parser.add_argument(
+        "--append", action="store_true", help="add new artworks to the live collection instead of rebuilding"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+
+    settings = settings_from_args(args)
+    options = SourceOptions(
+        source=args.source,
+        images_dir=args.images_dir,
+        artists_csv=args.artists_csv,
+        per_artist=args.per_artist,
+        artwork_type=args.artwork_type or None,
+        department=args.department,
+        query=args.query,
+        limit=args.limit,
+    )
+    report = rebuild(settings, options, append=args.append, progress=not args.no_progress)
+    print(report.summary())
+    return 0
+
+
+def add_search_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="?", default="", help='what to look for, e.g. "a gloomy winter landscape"')
+    parser.add_argument("--image", type=Path, help="search with an image file")
+    parser.add_argument("--url", help="search with an image URL")
+    parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
+    parser.add_argument("--k", type=result_count, default=10, help="how many results (1-50)")
+    for facet in FACETS:
+        parser.add_argument(f"--{facet.name}", action="append", default=[], dest=f"facet_{facet.name}", help=facet.help)
+    parser.add_argument(
+        "--per-artist", type=int, default=0, choices=range(4), metavar="N", help="at most N (1-3) works per artist"
+    )
+    parser.add_argument(
+        "--all-copies",
+        action="store_true",
+        help="list near-duplicates of one picture separately (default: folded, per ARTSEARCH_COLLAPSE_DUPLICATES)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from artsearch.errors import EmptyQuery, ImageError
+    from artsearch.search import PageOptions, Query, SearchService
+
+    image = None
+    if args.image is not None:
+        try:
+            image = args.image.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"Cannot read the query image {args.image}: {exc.strerror or exc}.") from None
+    query = Query(
+        text=args.text,
+        image=image,
+        image_url=args.url or "",
+        like_id=args.like or "",
+        k=args.k,
+        filters=Filters({f.name: getattr(args, f"facet_{f.name}") for f in FACETS}),
+    )
+    if query.mode == "text" and not query.text.strip():
+        raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
+    settings = settings_from_args(args)
+    # The page's search: names in the text count, one per artist on request, copies of one picture folded.
+    options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
+    hits = SearchService(settings).page(query, options).hits
+    if args.json:
+        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("No matching artworks.")
+    for rank, hit in enumerate(hits, 1):
+        year = f" ({hit.year})" if hit.year else ""
+        copies = f"  (+{len(hit.copies)} copies: {', '.join(hit.copies)})" if hit.copies else ""
+        print(f"{rank:>2}. {hit.score:.3f}  {hit.title}{year} - {hit.artist_name}  [{hit.artwork_id}]{copies}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from artsearch.search import SearchService
+
+    info = SearchService(settings_from_args(args)).info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for key, value in info.items():
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+def add_eval_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample", type=int, default=300, help="artworks sampled for image and ANN metrics")
+    parser.add_argument("--duplicates", type=int, default=100, help="artworks copied for near-duplicate recovery")
+    parser.add_argument("--artist-template", default="a painting by {artist}", help="text query per artist")
+    parser.add_argument("--genre-template", default="a {genre} painting", help="text query per genre")
+    parser.add_argument("--min-label-count", type=int, default=5, help="only labels with at least this many works")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from artsearch.evaluate import evaluate
+    from artsearch.search import SearchService
+
+    report = evaluate(
+        SearchService(settings_from_args(args)),
+        sample=args.sample,
+        duplicates=args.duplicates,
+        artist_template=args.artist_template,
+        genre_template=args.genre_template,
+        min_label_count=args.min_label_count,
+        seed=args.seed,
+    )
+    print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else report.table())
+    return 0
+
+
+def add_optimize_flags(parser: argparse.ArgumentParser) -> None:
+    from artsearch.config import ONNX_PATHS
+
+    parser.add_argument("--inference", choices=ONNX_PATHS, default="onnx-int8", help="which fast path to export")
+    parser.add_argument("--force", action="store_true", help="export again even when an export is up to date")
+    parser.add_argument("--clear", action="store_true", help="delete the model's exports instead")
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from artsearch.model.encoder import clear_exports, export_model
+
+    settings = settings_from_args(args)
+    if args.clear:
+        print(f"removed {clear_exports(settings.embedder_name)}")
+        return 0
+    for result in export_model(settings.embedder_name, [args.inference], force=args.force):
+        files = ", ".join(str(path) for path in result.files.values())
+        print(f"{result.inference}: {files} ({result.seconds:.1f} s)")
+    return 0
+
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _commands() -> list[Command]:
+    commands: list[Command] = [
+        ("ingest", "build or update the index (same as qdrant/initialize_db.py)", add_source_flags, cmd_ingest),
+        ("search", "search the collection", add_search_flags, cmd_search),
+        (
+            "info",
+            "show the collection, its size, the model and where data lives",
+            lambda p: p.add_argument("--json", action="store_true"),
+            cmd_info,
+        ),
+        ("eval", "measure search quality on the current collection", add_eval_flags, cmd_eval),
+        (
+            "optimize",
+            "export the model for the fast ONNX inference path (rebuilds do it too)",
+            add_optimize_flags,
+            cmd_optimize,
+        ),
+    ]
+    return commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m artsearch", description="Artwork similarity search.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text, add_flags, run in _commands():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        add_flags(cmd)
+        add_connection_flags(cmd)
+        cmd.set_defaults(run=run)
+    add_upload_command(sub)
+    return parser
+
+
+def quiet_libraries() -> None:
+    """Keep third-party chatter (deprecations, optional torchvision) off the user's terminal."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(message)s",
+    )
+    quiet_libraries()
+    try:
+        return int(args.run(args) or 0)
+    except ArtsearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

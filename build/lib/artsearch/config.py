@@ -1,0 +1,251 @@
+"""Settings: one frozen dataclass, read from secrets.toml, then the environment.
+
+Precedence, lowest to highest: defaults, ``.streamlit/secrets.toml`` (the seed
+project's layout), environment variables, explicit overrides (CLI flags).
+Nothing is read at import time; call :func:`load_settings`.
+
+secrets.toml layout (see ``secrets.toml.example``)::
+
+    [Database]            QDRANT_URL, QDRANT_KEY, QDRANT_PATH, COLLECTION_NAME, EMBEDDER_NAME
+    [Kaggle]              KAGGLE_USERNAME, KAGGLE_KEY
+    [gcp_service_account] the service-account JSON, key by key
+    [Storage]             BACKEND, BUCKET, PREFIX, SIGNED_URL_TTL
+    [Artsearch]           every other setting, named as below without ARTSEARCH_
+
+Environment variables: the Database and Kaggle keys by their own name
+(``QDRANT_URL``...), every other setting as ``ARTSEARCH_<NAME>`` (for example
+``ARTSEARCH_STORAGE_BACKEND``, ``ARTSEARCH_DEVICE``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artsearch.errors import ConfigError
+
+DEFAULT_MODEL = "clip-ViT-B-32"
+DEFAULT_MUSEUM_API_URL = "https://openaccess-api.clevelandart.org/api/artworks/"
+
+# Every allowed value of the settings that take one of a few names (validated in one place, below).
+#: Where Qdrant runs in-process: Qdrant Edge (the real engine) or qdrant-client's pure-Python local mode.
+EMBEDDED_ENGINES: tuple[str, ...] = ("edge", "local")
+#: How the CLIP towers run (see :mod:`artsearch.model.backends`); "torch" is sentence-transformers' own forward.
+INFERENCE_PATHS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "torch-bf16", "torch-int8")
+#: The inference paths that run an ONNX export of the towers.
+ONNX_PATHS: tuple[str, ...] = ("onnx", "onnx-int8")
+SOURCES: tuple[str, ...] = ("auto", "kaggle", "folder", "museum")
+STORAGE_BACKENDS: tuple[str, ...] = ("local", "gcs")
+PROJECTIONS: tuple[str, ...] = ("pca", "umap")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything artsearch can be configured with. Immutable; copy with ``replace``."""
+
+    # [Database]
+    qdrant_url: str | None = None
+    qdrant_key: str | None = field(default=None, repr=False)
+    qdrant_path: Path = Path("data/qdrant")
+    embedded_engine: str = "edge"  # "edge" (Qdrant Edge, the real engine in-process) or "local" (qdrant-client)
+    collection_name: str = "artworks"
+    embedder_name: str = DEFAULT_MODEL
+    # [Kaggle]
+    kaggle_username: str | None = None
+    kaggle_key: str | None = field(default=None, repr=False)
+    # [gcp_service_account]
+    gcp_service_account: Mapping[str, Any] | None = field(default=None, repr=False)
+    # [Storage]
+    storage_backend: str = "local"
+    storage_bucket: str | None = None
+    storage_prefix: str = ""
+    signed_url_ttl: int = 3600
+    storage_endpoint: str | None = None  # a GCS emulator such as fake-gcs-server; None means real GCS
+    # [Artsearch]
+    data_dir: Path = Path("data")
+    device: str = "auto"
+    source: str = "auto"
+    images_dir: Path | None = None
+    artists_csv: Path | None = None
+    museum_api_url: str = DEFAULT_MUSEUM_API_URL
+    batch_size: int = 32
+    decode_workers: int = 2
+    max_upload_mb: int = 20
+    max_image_pixels: int = 90_000_000
+    allow_private_urls: bool = False
+    inference: str = "onnx-int8"  # one of INFERENCE_PATHS; falls back to torch until exported
+    collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
+    projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
+
+    @property
+    def embedded(self) -> bool:
+        """True when Qdrant runs in-process on a local folder."""
+        return not self.qdrant_url
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied; ``None`` values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def describe(self) -> dict[str, Any]:
+        """Where things live, safe to print: no keys, no credentials."""
+        return {
+            "qdrant": self.qdrant_url or f"embedded ({self.embedded_engine}) at {self.qdrant_path}",
+            "inference": self.inference,
+            "collection": self.collection_name,
+            "model": self.embedder_name,
+            "device": self.device,
+            "storage": self.storage_backend
+            + (
+                f" gs://{self.storage_bucket}/{self.storage_prefix}"
+                if self.storage_backend == "gcs"
+                else f" {self.data_dir}"
+            ),
+        }
+
+
+# (section in secrets.toml, key in that section, environment variable) per field.
+_SEED_KEYS: dict[str, tuple[str, str]] = {
+    "qdrant_url": ("Database", "QDRANT_URL"),
+    "qdrant_key": ("Database", "QDRANT_KEY"),
+    "qdrant_path": ("Database", "QDRANT_PATH"),
+    "collection_name": ("Database", "COLLECTION_NAME"),
+    "embedder_name": ("Database", "EMBEDDER_NAME"),
+    "kaggle_username": ("Kaggle", "KAGGLE_USERNAME"),
+    "kaggle_key": ("Kaggle", "KAGGLE_KEY"),
+}
+_STORAGE_KEYS = {
+    "storage_backend": "BACKEND",
+    "storage_bucket": "BUCKET",
+    "storage_prefix": "PREFIX",
+    "signed_url_ttl": "SIGNED_URL_TTL",
+    "storage_endpoint": "ENDPOINT",
+}
+
+
+def _locations(name: str) -> tuple[str, str, str]:
+    """(secrets section, secrets key, environment variable) for a field."""
+    if name in _SEED_KEYS:
+        section, key = _SEED_KEYS[name]
+        return section, key, key
+    if name in _STORAGE_KEYS:
+        return "Storage", _STORAGE_KEYS[name], f"ARTSEARCH_{name.upper()}"
+    return "Artsearch", name.upper(), f"ARTSEARCH_{name.upper()}"
+
+
+def read_secrets_file(path: Path) -> dict[str, Any]:
+    """Parse a secrets.toml; a missing file is an empty mapping."""
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or compare with secrets.toml.example.") from None
+
+
+def default_secrets_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("ARTSEARCH_SECRETS", ".streamlit/secrets.toml"))
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    """Turn a raw secrets/env value into the field's type."""
+    if raw is None:
+        return None
+    kind = str(target)
+    try:
+        if name == "gcp_service_account":
+            if isinstance(raw, Mapping):
+                return dict(raw)
+            return json.loads(raw)
+        if "bool" in kind:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if "int" in kind:
+            return int(raw)
+        if "Path" in kind:
+            return Path(str(raw)).expanduser() if str(raw) else None
+        text = str(raw)
+        return text if text or "None" not in kind else None
+    except (ValueError, TypeError) as exc:
+        _, key, env = _locations(name)
+        raise ConfigError(f"Setting {env} ({key}) is malformed: {exc}.") from None
+
+
+def load_settings(
+    secrets: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings: defaults < secrets < environment < ``overrides``.
+
+    ``secrets`` defaults to the parsed ``.streamlit/secrets.toml`` (or the file
+    named by ``ARTSEARCH_SECRETS``); the app passes ``st.secrets`` instead so
+    Streamlit Cloud's secrets work. ``env`` defaults to ``os.environ``.
+    """
+    env = os.environ if env is None else env
+    if secrets is None:
+        secrets = read_secrets_file(default_secrets_path(env))
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        section, key, env_name = _locations(f.name)
+        raw: Any = None
+        if f.name == "gcp_service_account":
+            raw = secrets.get("gcp_service_account")
+            raw = env.get("ARTSEARCH_GCP_SERVICE_ACCOUNT", raw)
+        else:
+            sec = secrets.get(section)
+            if isinstance(sec, Mapping) and key in sec:
+                raw = sec[key]
+            if env_name in env:
+                raw = env[env_name]
+        if raw is not None:
+            values[f.name] = _coerce(f.name, raw, f.type)
+    if "storage_endpoint" not in values and env.get("STORAGE_EMULATOR_HOST"):
+        values["storage_endpoint"] = env["STORAGE_EMULATOR_HOST"]  # google-cloud-storage's own emulator variable
+    values = {k: v for k, v in values.items() if v is not None}
+    settings = Settings(**values).replace(**overrides)
+    _validate(settings)
+    return settings
+
+
+def check_choice(value: str, allowed: tuple[str, ...], setting: str) -> str:
+    """``value`` if it is one of ``allowed``, else ConfigError naming them."""
+    if value not in allowed:
+        raise ConfigError(f"{setting} must be one of {', '.join(allowed)}, not {value!r}.")
+    return value
+
+
+def check_inference(inference: str) -> str:
+    """A validated inference path name (``ARTSEARCH_INFERENCE``): case and spaces ignored, empty means torch."""
+    return check_choice((inference or "torch").strip().lower(), INFERENCE_PATHS, "ARTSEARCH_INFERENCE")
+
+
+def _validate(settings: Settings) -> None:
+    check_choice(settings.storage_backend, STORAGE_BACKENDS, "Storage BACKEND")
+    check_choice(settings.source, SOURCES, "ARTSEARCH_SOURCE")
+    check_choice(settings.projection, PROJECTIONS, "ARTSEARCH_PROJECTION")
+    check_choice(settings.embedded_engine, EMBEDDED_ENGINES, "ARTSEARCH_EMBEDDED_ENGINE")
+    check_inference(settings.inference)
+    if settings.batch_size < 1:
+        raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
+    if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:
+        raise ConfigError("Storage SIGNED_URL_TTL must be between 60 seconds and 7 days (604800).")
+    if settings.qdrant_url and not settings.qdrant_url.startswith(("http://", "https://")):
+        raise ConfigError(f"QDRANT_URL must start with http:// or https:// (got {settings.qdrant_url!r}).")

@@ -1,0 +1,244 @@
+"""Safe image loading for ingest (thousands of files) and for visitor uploads.
+
+Everything here works on bytes and returns a fully decoded RGB ``PIL.Image``;
+any problem with the bytes becomes an :class:`~artsearch.errors.ImageError`
+whose message names the image and says what to do.
+
+Safety rules, and why:
+
+* The pixel count is checked from the header, before any pixel is decoded, so
+  a small file declaring 30000x30000 pixels never allocates gigabytes.
+  ``max_pixels`` is our own limit; Pillow's global ``Image.MAX_IMAGE_PIXELS``
+  is never read for the decision and never changed (it is process-wide and
+  the ingest pipeline decodes in threads). Pillow still applies it inside
+  ``Image.open``: a header over twice that limit (about 179 megapixels) raises
+  ``DecompressionBombError``, which we turn into the same refusal. So a
+  ``max_pixels`` above about 179 million is effectively capped by Pillow.
+* ``ImageFile.LOAD_TRUNCATED_IMAGES`` stays False: a truncated file is an
+  error, not a grey half-picture in the index.
+* Only a fixed list of formats is opened. Pillow can read many more, some of
+  which run external programs (EPS calls Ghostscript); visitor uploads must
+  never reach those.
+* Pillow raises many exception types for damaged files (``SyntaxError``,
+  ``struct.error``, ``zlib.error``, ``IndexError``, ``AssertionError``...), so
+  the decoding steps catch ``Exception`` and re-raise ``ImageError``. Only
+  ``ImageError`` leaves this module for any input bytes (the fuzz tests in
+  ``tests/test_images_fuzz.py`` check this).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from artsearch.errors import ImageError
+
+__all__ = ["SUPPORTED_UPLOAD_TYPES", "image_size", "load_image"]
+
+logger = logging.getLogger(__name__)
+
+#: File extensions offered by the upload widget (``st.file_uploader(type=...)``).
+SUPPORTED_UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp")
+
+#: Pillow format names that :func:`load_image` will open; everything else is refused.
+#: (Camera JPEGs that Pillow reports as "MPO" come in through the JPEG opener.)
+_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+_FORMATS_TEXT = "JPEG, PNG, WEBP, GIF, BMP or TIFF"
+
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_WHITE = (255, 255, 255, 255)
+
+
+def _short(exc: BaseException) -> str:
+    """A short, single-line description of a Pillow error for a message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1_000_000:.1f}".rstrip("0").rstrip(".")
+
+
+def _as_bytes(data: bytes, name: str) -> bytes:
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise ImageError(f"{name} is not image data (got {type(data).__name__}); pass the file's bytes.")
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes); choose another image file.")
+    return data
+
+
+def _open(data: bytes, name: str, max_pixels: int | None) -> ImageFile.ImageFile:
+    """Open the header only; refuse unknown formats and (optionally) too many pixels."""
+    try:
+        img = Image.open(io.BytesIO(data), formats=_FORMATS)
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image artsearch can read; use a {_FORMATS_TEXT} file.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own, process-wide guard fired inside Image.open (the warning
+        # only arrives as an exception when warnings are configured as errors).
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{_megapixels(int(found.group(1)))} megapixels" if found else "a huge number of pixels"
+        raise ImageError(
+            f"{name} declares {declared}, far more than artsearch will decode; resize it and try again."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for damaged headers (module docstring)
+        raise ImageError(
+            f"{name} could not be read: the image header is damaged ({_short(exc)}); re-export or re-download it."
+        ) from None
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name} declares an empty size ({width}x{height} pixels); the file is damaged.")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageError(
+            f"{name} is {width}x{height} pixels ({_megapixels(width * height)} megapixels), over the limit of "
+            f"{_megapixels(max_pixels)} megapixels; resize it and try again."
+        )
+    return img
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1 to 8), or 1 when absent or unreadable."""
+    try:
+        value = img.getexif().get(_EXIF_ORIENTATION, 1)
+        return value if isinstance(value, int) and value in range(1, 9) else 1
+    except Exception:  # noqa: BLE001 - broken EXIF must not make a readable picture unreadable
+        return 1
+
+
+def _exif_transpose(img: Image.Image, name: str) -> Image.Image:
+    """Apply the EXIF orientation; damaged EXIF falls back to our own, metadata-free transpose.
+
+    ``ImageOps.exif_transpose`` also rewrites the EXIF/XMP metadata, which can
+    raise on damaged metadata; the pixels are all we need, so on failure the
+    rotation is done directly from the orientation value, or skipped.
+    """
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception as exc:  # noqa: BLE001 - any metadata failure falls back to the plain transpose
+        logger.warning("%s: EXIF could not be applied (%s); using the orientation value only", name, _short(exc))
+    method = _TRANSPOSE.get(_orientation(img))
+    return img.transpose(method) if method is not None else img
+
+
+def _scale_to_8bit(img: Image.Image) -> Image.Image:
+    """Map 16-bit, 32-bit integer and float grey images to "L" without clipping to white.
+
+    Pillow's own conversion clips: an "I;16" value of 40000 becomes 255. 16-bit
+    data is divided by 256 (faithful to the original brightness); other ranges
+    are stretched linearly from their minimum and maximum.
+    """
+    if img.mode.startswith("I;16"):
+        img = img.convert("I")
+        low, high = 0, 65535
+    else:
+        extrema = img.getextrema()
+        low, high = extrema if isinstance(extrema[0], (int, float)) else (0, 255)  # type: ignore[assignment]
+        if img.mode == "I" and low >= 0 and high <= 255:
+            return img.convert("L")
+        if img.mode == "I" and low >= 0 and high <= 65535:
+            low, high = 0, 65535
+        elif img.mode == "F" and low >= 0 and high <= 1.0:
+            low, high = 0, 1.0
+    span = float(high - low) or 1.0
+    scale = 255.0 / span
+    offset = -low * scale
+    if img.mode != "F":
+        img = img.convert("F")
+    return img.point(lambda v: v * scale + offset).convert("L")
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any decoded mode to RGB; transparent areas become white, not black."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I") or mode == "F":
+        return _scale_to_8bit(img).convert("RGB")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _WHITE)
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(
+    data: bytes,
+    *,
+    max_pixels: int = 90_000_000,
+    max_bytes: int | None = None,
+    draft_size: tuple[int, int] | None = None,
+    name: str = "image",
+) -> Image.Image:
+    """Decode ``data`` into a fully loaded RGB image, or raise ``ImageError``.
+
+    ``max_pixels`` is checked against the declared width x height before
+    decoding. ``max_bytes`` refuses larger inputs outright. ``draft_size``
+    (width, height, as displayed) lets JPEGs decode at a reduced scale (1/2,
+    1/4 or 1/8) that is still at least that size in both dimensions; other
+    formats ignore it. The first frame of animated images is used; EXIF
+    orientation is applied; alpha is composited onto white. ``name`` appears in
+    every error message (a file name or "the uploaded image").
+    """
+    data = _as_bytes(data, name)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ImageError(
+            f"{name} is {len(data) / 1_048_576:.1f} MB, over the {max_bytes / 1_048_576:.1f} MB limit; "
+            "upload a smaller or more compressed image."
+        )
+    if draft_size is not None and (len(draft_size) != 2 or min(draft_size) < 1):
+        raise ValueError(f"draft_size must be two positive integers, not {draft_size!r}")
+
+    img = _open(data, name, max_pixels)
+    try:
+        with img:
+            if draft_size is not None and img.format in ("JPEG", "MPO"):
+                target = tuple(draft_size)
+                if _orientation(img) in (5, 6, 7, 8):  # stored sideways: the draft works on stored axes
+                    target = target[::-1]
+                img.draft("RGB", (int(target[0]), int(target[1])))
+            img.load()
+            upright = _exif_transpose(img, name)
+            rgb = _to_rgb(upright)
+            if rgb is img:  # still tied to the open file; detach it before ``with`` closes it
+                rgb = img.copy()
+    except ImageError:
+        raise
+    except OSError as exc:
+        if "truncated" in str(exc):
+            raise ImageError(
+                f"{name} is truncated (the file ends before the image does); re-download or re-export it."
+            ) from None
+        raise ImageError(f"{name} could not be decoded ({_short(exc)}); the file is damaged, re-export it.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{name} has a frame or tile that is far too large; resize the image and try again.") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for damaged data (module docstring)
+        raise ImageError(f"{name} could not be decoded ({_short(exc)}); the file is damaged, re-export it.") from None
+    return rgb
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Declared (width, height) from the header, without decoding pixels.
+
+    This is the stored size; EXIF orientation is not applied. Raises
+    ``ImageError`` when the header is unreadable, the format is not one we
+    accept, or Pillow's own decompression-bomb guard refuses the declared size.
+    """
+    data = _as_bytes(data, "image")
+    img = _open(data, "image", None)
+    with img:
+        return img.size

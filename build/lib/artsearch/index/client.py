@@ -1,0 +1,143 @@
+"""The Qdrant client behind every call: connect (remote, or an embedded folder with either engine), lock,
+and turn Qdrant's errors into one-line :mod:`artsearch.errors`.
+
+One code path for embedded and remote Qdrant; only the client's constructor differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import cast
+
+from qdrant_client import QdrantClient
+
+from artsearch.config import Settings
+from artsearch.errors import CollectionMissing, NotFound, QdrantUnavailable
+from artsearch.index.edge import EdgeClient, folder_engine
+
+log = logging.getLogger(__name__)
+
+
+def _describe_qdrant_error(settings: Settings, exc: BaseException) -> str:
+    """One line for a failed Qdrant call, never echoing the API key."""
+    reason = f"{type(exc).__name__}: {str(exc)[:160]}"
+    if settings.qdrant_key:
+        reason = reason.replace(settings.qdrant_key, "***")
+    if settings.embedded:
+        return f"Cannot open the embedded index at {settings.qdrant_path} ({reason})."
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403):
+        return f"Qdrant at {settings.qdrant_url} refused the API key (HTTP {status}); check QDRANT_KEY."
+    return (
+        f"Cannot reach Qdrant at {settings.qdrant_url} ({reason}). Check QDRANT_URL and QDRANT_KEY and that the "
+        "cluster is running, or unset QDRANT_URL to use the embedded index."
+    )
+
+
+MISSING_POINT = "That artwork is no longer in the collection (a rebuild may have removed it); start a new search."
+
+
+def _is_missing_point(exc: BaseException) -> bool:
+    """A point id the collection does not hold (local: 'Point x is not found', server: 'No point with id x')."""
+    text = str(exc).lower()
+    return (text.startswith("point ") and "not found" in text) or "no point with id" in text
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return getattr(exc, "status_code", None) == 404 or ("not found" in text and "collection" in text)
+
+
+class Qdrant:
+    """A Qdrant client plus the error translation and locking every call needs.
+
+    Embedded Qdrant is a pure-Python store that is not safe for concurrent
+    writers and readers, so its calls are serialised; the remote client is
+    thread-safe and is not.
+    """
+
+    def __init__(self, settings: Settings, client: QdrantClient, location: str) -> None:
+        self.settings = settings
+        self.client = client
+        self.location = location
+        self._lock: threading.RLock | None = threading.RLock() if settings.embedded else None
+        self.closed = False
+
+    @classmethod
+    def remote(cls, settings: Settings) -> Qdrant:
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_key or None, timeout=10)
+        return cls(settings, client, str(settings.qdrant_url))
+
+    @classmethod
+    def embedded(cls, settings: Settings, folder: Path) -> Qdrant:
+        """Open one build folder with the configured engine: Qdrant Edge ("edge") or qdrant-client ("local")."""
+        engine = settings.embedded_engine
+        folder.mkdir(parents=True, exist_ok=True)
+        found = folder_engine(folder)
+        if found is not None and found != engine:
+            raise QdrantUnavailable(
+                f"The embedded index {folder} was built with the '{found}' engine, but ARTSEARCH_EMBEDDED_ENGINE is "
+                f"'{engine}': set ARTSEARCH_EMBEDDED_ENGINE={found}, or rebuild without --append "
+                "(python qdrant/initialize_db.py)."
+            )
+        try:
+            # EdgeClient implements the part of QdrantClient's API this module uses.
+            client = cast(QdrantClient, EdgeClient(folder)) if engine == "edge" else QdrantClient(path=str(folder))
+        except (RuntimeError, OSError) as exc:
+            if "already accessed" in str(exc):
+                raise QdrantUnavailable(
+                    f"The embedded index {folder} is open in another process (the app, or another rebuild). "
+                    "Stop that process, or rebuild without --append so the new index is built alongside."
+                ) from None
+            raise QdrantUnavailable(_describe_qdrant_error(settings, exc)) from None
+        return cls(settings, client, str(folder))
+
+    @contextmanager
+    def call(self) -> Iterator[QdrantClient]:
+        """Use the client; Qdrant and network errors become QdrantUnavailable."""
+        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+        try:
+            if self._lock is None:
+                yield self.client
+            else:
+                with self._lock:
+                    yield self.client
+        except (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError, OSError) as exc:
+            if _is_missing_point(exc):
+                raise NotFound(MISSING_POINT) from None
+            if _is_not_found(exc):
+                raise CollectionMissing(missing_message(self.settings)) from None
+            raise QdrantUnavailable(_describe_qdrant_error(self.settings, exc)) from None
+        except ValueError as exc:  # local mode: "Collection x not found", "Point x is not found in the collection"
+            if _is_missing_point(exc):
+                raise NotFound(MISSING_POINT) from None
+            if "not found" in str(exc).lower():
+                raise CollectionMissing(missing_message(self.settings)) from None
+            raise
+
+    def close(self) -> None:
+        """Close the client once the calls in flight on it have finished (embedded: under the call lock)."""
+        if self._lock is None:
+            self._close()
+            return
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        try:
+            self.client.close()
+        except Exception:  # closing is best effort; nothing to recover
+            log.debug("closing Qdrant client failed", exc_info=True)
+
+
+def missing_message(settings: Settings) -> str:
+    return (
+        f"No artworks indexed yet in collection '{settings.collection_name}' "
+        f"({settings.qdrant_url or settings.qdrant_path}): run python qdrant/initialize_db.py first."
+    )

@@ -1,0 +1,230 @@
+"""The write side: build a collection (or append to the live one), then publish it under the alias.
+
+A rebuild writes a new collection ``<alias>_<stamp>`` and then moves the alias to it in one
+``update_collection_aliases`` call; embedded builds each get a folder of their own (see
+:mod:`artsearch.index.builds`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
+from artsearch.config import Settings
+from artsearch.errors import QdrantUnavailable
+from artsearch.index.builds import (
+    STAMP,
+    build_folders,
+    folder_in_use,
+    new_stamp,
+    read_pointer,
+    remove_stale_builds,
+    write_pointer,
+)
+from artsearch.index.client import Qdrant
+from artsearch.index.edge import folder_engine
+from artsearch.index.filters import FACETS
+
+
+def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"vectors_config": models.VectorParams(size=dim, distance=models.Distance.COSINE)}
+    if not settings.embedded:
+        # A server builds HNSW; int8 scalar quantisation keeps the vectors' RAM a quarter of float32,
+        # with rescoring on the originals kept on disk.
+        params["vectors_config"] = models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=True)
+        params["quantization_config"] = models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+        )
+    return params
+
+
+_NAME_TEXT_INDEX = models.TextIndexParams(
+    type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True, min_token_len=3
+)
+
+
+class IndexBuilder:
+    """Writes one collection: a fresh build (then :meth:`publish`) or the live one (append)."""
+
+    def __init__(self, qdrant: Qdrant, collection: str, *, folder: str | None = None) -> None:
+        self.qdrant = qdrant
+        self.collection = collection
+        self.folder = folder
+        self.settings = qdrant.settings
+
+    # Opening -------------------------------------------------------------------
+    @classmethod
+    def start_build(cls, settings: Settings, dim: int, *, resume: bool = True) -> IndexBuilder:
+        """A new build collection, or the newest unfinished one when ``resume``."""
+        alias = settings.collection_name
+        if settings.embedded:
+            pointer = read_pointer(settings)
+            live = pointer["folder"] if pointer else ""
+            # An unfinished build made by the other engine cannot be resumed: start afresh beside it; the
+            # next publish prunes it like any stale build.
+            unfinished = [
+                f
+                for f in build_folders(settings)
+                if f.name > live and not folder_in_use(f) and folder_engine(f) in (None, settings.embedded_engine)
+            ]
+            if resume and unfinished:
+                folder = unfinished[-1]
+                stamp = STAMP.match(folder.name)["stamp"]  # type: ignore[index]
+            else:
+                stamp = new_stamp()
+                folder = Path(settings.qdrant_path) / f"{alias}-{stamp}"
+            builder = cls(Qdrant.embedded(settings, folder), f"{alias}_{stamp}", folder=folder.name)
+        else:
+            qdrant = Qdrant.remote(settings)
+            builder = cls(qdrant, f"{alias}_{new_stamp()}")
+            if resume:
+                live = builder.alias_target()
+                with qdrant.call() as c:
+                    names = sorted(
+                        col.name
+                        for col in c.get_collections().collections
+                        if (m := STAMP.match(col.name)) and m["alias"] == alias and col.name > (live or "")
+                    )
+                if names:
+                    builder.collection = names[-1]
+        builder.ensure_collection(dim)
+        return builder
+
+    @classmethod
+    def open_live(cls, settings: Settings, dim: int) -> IndexBuilder:
+        """Append to the collection the alias points at, creating a first build if there is none."""
+        if settings.embedded:
+            pointer = read_pointer(settings)
+            if pointer is None:
+                return cls.start_build(settings, dim, resume=True)
+            folder = Path(settings.qdrant_path) / pointer["folder"]
+            builder = cls(Qdrant.embedded(settings, folder), pointer["collection"], folder=pointer["folder"])
+        else:
+            builder = cls(Qdrant.remote(settings), "")
+            target = builder.alias_target()
+            if target is None:
+                return cls.start_build(settings, dim, resume=True)
+            builder.collection = target
+        builder.ensure_collection(dim)
+        return builder
+
+    def alias_target(self) -> str | None:
+        with self.qdrant.call() as c:
+            for alias in c.get_aliases().aliases:
+                if alias.alias_name == self.settings.collection_name:
+                    return alias.collection_name
+        return None
+
+    def ensure_collection(self, dim: int) -> None:
+        with self.qdrant.call() as c:
+            if c.collection_exists(self.collection):
+                size = getattr(c.get_collection(self.collection).config.params.vectors, "size", dim)
+                if size != dim:
+                    raise QdrantUnavailable(
+                        f"Collection {self.collection} holds {size}-d vectors but the model makes {dim}-d ones; "
+                        "rebuild without --append (python qdrant/initialize_db.py) to index with this model."
+                    )
+                return
+            c.create_collection(self.collection, **_collection_params(self.settings, dim))
+            with warnings.catch_warnings():
+                # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
+                warnings.simplefilter("ignore", UserWarning)
+                for name in dict.fromkeys([*(f.payload_key for f in FACETS), *LOOKUP_FIELDS]):
+                    c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+                # Titles and artist names as words, for searches that name an artist or a title.
+                c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
+
+    # Writing -------------------------------------------------------------------
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        with self.qdrant.call() as c:
+            found = c.retrieve(self.collection, ids=list(ids), with_payload=False, with_vectors=False)
+        return {str(p.id) for p in found}
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict[str, Any]]) -> None:
+        points = [
+            models.PointStruct(id=i, vector=v.tolist(), payload=p)
+            for i, v, p in zip(ids, vectors, payloads, strict=True)
+        ]
+        with self.qdrant.call() as c:
+            c.upsert(self.collection, points=points, wait=True)
+
+    def all_ids(self, batch: int = 1000) -> Iterator[str]:
+        offset = None
+        while True:
+            with self.qdrant.call() as c:
+                points, offset = c.scroll(
+                    self.collection, limit=batch, offset=offset, with_payload=False, with_vectors=False
+                )
+            yield from (str(p.id) for p in points)
+            if offset is None:
+                return
+
+    def prune(self, keep: set[str]) -> int:
+        """Delete points whose ids are not in ``keep``; returns how many."""
+        stale = [i for i in self.all_ids() if i not in keep]
+        for start in range(0, len(stale), 1000):
+            with self.qdrant.call() as c:
+                c.delete(self.collection, points_selector=models.PointIdsList(points=stale[start : start + 1000]))
+        return len(stale)
+
+    def count(self) -> int:
+        with self.qdrant.call() as c:
+            return c.count(self.collection, exact=True).count
+
+    # Publishing ----------------------------------------------------------------
+    def publish(self) -> None:
+        """Point the alias at this collection in one call, then drop the old build."""
+        alias = self.settings.collection_name
+        old = self.alias_target()
+        ops: list[Any] = []
+        if old is not None:
+            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+        ops.append(
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=self.collection, alias_name=alias)
+            )
+        )
+        with self.qdrant.call() as c:
+            if old != self.collection:
+                c.update_collection_aliases(change_aliases_operations=ops)
+            if not self.settings.embedded and old and old != self.collection:
+                c.delete_collection(old)
+        if self.settings.embedded and self.folder:
+            write_pointer(self.settings, self.folder, self.collection)
+
+    # The map: every vector read back, then x and y written into the payloads ------------------------
+    def iter_points(self, batch: int = 1000) -> Iterator[list[models.Record]]:
+        """Every point of this build with its vector and payload, a page at a time."""
+        offset = None
+        while True:
+            with self.qdrant.call() as c:
+                points, offset = c.scroll(
+                    self.collection, limit=batch, offset=offset, with_payload=True, with_vectors=True
+                )
+            yield points
+            if offset is None:
+                return
+
+    def set_payloads(self, updates: dict[str, dict[str, Any]], batch: int = 256) -> None:
+        """Merge payload keys into many points, a batch of set-payload operations per call."""
+        ids = list(updates)
+        for start in range(0, len(ids), batch):
+            ops = [
+                models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i]))
+                for i in ids[start : start + batch]
+            ]
+            with self.qdrant.call() as c:
+                c.batch_update_points(self.collection, update_operations=ops, wait=True)
+
+    def close(self) -> None:
+        self.qdrant.close()
+        if self.settings.embedded:
+            remove_stale_builds(self.settings, keep=[self.folder] if self.folder else [])

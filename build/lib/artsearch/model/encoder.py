@@ -1,0 +1,244 @@
+"""CLIP encoder: texts and images to L2-normalised float32 vectors.
+
+The model is loaded once through sentence-transformers, by hub name
+(``clip-ViT-B-32``) or local folder, and its output size is read from the
+model, never assumed to be 512.
+
+Image encoding is split in two so the ingest can overlap them:
+:meth:`Encoder.preprocess_images` (resize, crop, normalise: pure CPU work that
+is safe on decode threads) and :meth:`Encoder.encode_features` (the model
+forward). Both go through sentence-transformers' own ``preprocess`` and
+``forward``, the same code ``SentenceTransformer.encode`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from artsearch.config import ONNX_PATHS, Settings, check_inference
+from artsearch.errors import EmptyQuery, ModelLoadError
+from artsearch.model.backends import Backend, load_backend, release_torch_weights
+from artsearch.model.export import CacheError, cache_dir, export, fingerprint, model_folder
+from artsearch.text import clean_text
+
+log = logging.getLogger(__name__)
+
+Features = dict[str, Any]
+
+
+def resolve_device(device: str) -> str:
+    """'auto' means CUDA when a GPU is visible, else CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as float32 (a zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class Encoder:
+    """A loaded CLIP model. Thread-safe: the forward pass is serialised by a lock.
+
+    Serialising costs little: torch already spreads one forward over all cores,
+    and the fast tokenizer is not safe to call from two threads at once.
+    """
+
+    def __init__(
+        self,
+        name_or_path: str,
+        *,
+        device: str = "auto",
+        batch_size: int = 32,
+        inference: str = "torch",
+        export_missing: bool = False,
+    ) -> None:
+        """Load the model; ``inference`` picks a faster CPU path (see :mod:`artsearch.model.backends`).
+
+        ``inference`` other than "torch" whose ONNX export is missing falls back to torch with
+        one warning, or, with ``export_missing`` (batch jobs), exports it first. The path
+        actually in use is :attr:`inference`.
+        """
+        from sentence_transformers import SentenceTransformer
+
+        requested = check_inference(inference)
+        self.name = name_or_path
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        try:
+            self.model = SentenceTransformer(name_or_path, device=self.device)
+        except Exception as exc:  # the hub client, transformers and torch raise many types here
+            log.debug("model load failed", exc_info=True)
+            raise ModelLoadError(model_load_message(name_or_path, exc)) from None
+        self.model.eval()
+        self._backend: Backend | None = None
+        if requested != "torch":
+            self._backend = load_backend(
+                self.model, requested, name_or_path=name_or_path, device=self.device, export_missing=export_missing
+            )
+        self.inference = self._backend.name if self._backend is not None else "torch"
+        self.dim = self._dimension()
+        if self.inference in ONNX_PATHS:
+            release_torch_weights(self.model)  # ONNX Runtime has its own copy; keep the process small
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, export_missing: bool = False) -> Encoder:
+        """The encoder ``settings`` describe (model, device, batch size, inference path).
+
+        The ONNX paths are CPU paths: on a GPU the plain torch path is used instead.
+        """
+        inference = settings.inference
+        if inference.startswith("onnx") and resolve_device(settings.device) != "cpu":
+            log.info("running %s on %s with torch; ONNX paths are for the CPU", settings.embedder_name, settings.device)
+            inference = "torch"
+        return cls(
+            settings.embedder_name,
+            device=settings.device,
+            batch_size=settings.batch_size,
+            inference=inference,
+            export_missing=export_missing,
+        )
+
+    def _dimension(self) -> int:
+        dim = self.model.get_embedding_dimension()
+        if dim:
+            return int(dim)
+        return int(self.encode_texts(["dimension probe"]).shape[1])
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; longer than the model's token limit is truncated, not an error."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        cleaned = [clean_text(t) for t in texts]
+        if any(not t for t in cleaned):
+            raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
+        if self._backend is not None:
+            step = self.batch_size
+            return normalise(
+                np.concatenate([self._encode_texts_fast(cleaned[i : i + step]) for i in range(0, len(cleaned), step)])
+            )
+        with self._lock:
+            out = self.model.encode(
+                cleaned,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
+        return normalise(out)
+
+    def _encode_texts_fast(self, texts: list[str]) -> np.ndarray:
+        assert self._backend is not None
+        with self._lock:  # the fast tokenizer is not thread-safe either
+            tokens = self.model.preprocess(texts)
+            return self._backend.text(tokens["input_ids"].numpy(), tokens["attention_mask"].numpy())
+
+    def preprocess_images(self, images: Sequence[Image.Image]) -> Features:
+        """CLIP's resize, centre crop and normalisation, as model-ready tensors."""
+        return self.model.preprocess(list(images))
+
+    @staticmethod
+    def collate_features(parts: Sequence[Features]) -> Features:
+        """Join per-image features (from :meth:`preprocess_images` on single images) into one batch.
+
+        CLIP's preprocessing is per image, so this equals preprocessing the batch at once; the
+        ingest preprocesses on its decode threads and joins here.
+        """
+        import torch
+
+        if len(parts) == 1:
+            return parts[0]
+        out: Features = {}
+        for key, value in parts[0].items():
+            if isinstance(value, torch.Tensor):
+                out[key] = torch.cat([p[key] for p in parts])
+            elif isinstance(value, np.ndarray):
+                out[key] = np.concatenate([p[key] for p in parts])
+            else:
+                out[key] = value
+        return out
+
+    def encode_features(self, features: Features) -> np.ndarray:
+        """Run the model on preprocessed features (one batch)."""
+        if self._backend is not None:
+            pixels = features["pixel_values"]
+            pixels = pixels.numpy() if hasattr(pixels, "numpy") else np.asarray(pixels)
+            with self._lock:
+                return normalise(self._backend.image(pixels))
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        with self._lock, torch.inference_mode():
+            out = self.model.forward(batch_to_device(features, self.model.device))
+        return normalise(out["sentence_embedding"].float().cpu().numpy())
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Embed PIL images, in batches of ``batch_size``."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [
+            self.encode_features(self.preprocess_images(images[i : i + self.batch_size]))
+            for i in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(parts)
+
+
+def model_load_message(name: str, exc: BaseException) -> str:
+    """One line explaining why a model did not load and how to fix it."""
+    if Path(name).expanduser().exists():
+        return (
+            f"Could not load the CLIP model from the folder {name} ({type(exc).__name__}: {str(exc)[:200]}). "
+            "It must be a sentence-transformers model folder (modules.json, config.json, processor files)."
+        )
+    return (
+        f"Could not load the CLIP model '{name}': it is not a local folder and could not be downloaded "
+        "(no network, or not in the Hugging Face cache). Download it once with network access, "
+        "or set EMBEDDER_NAME (or --model) to a local sentence-transformers model folder."
+    )
+
+
+@dataclass
+class ExportResult:
+    inference: str
+    files: dict[str, Path]
+    seconds: float
+
+
+def export_model(name_or_path: str, inferences: Sequence[str], *, force: bool = False) -> list[ExportResult]:
+    """Load a model in fp32 and export each ONNX path of ``inferences`` (``python -m artsearch optimize``)."""
+    import time
+
+    encoder = Encoder(name_or_path, device="cpu")
+    results = []
+    for inference in inferences:
+        started = time.perf_counter()
+        files = export(encoder.model, inference, name_or_path=name_or_path, force=force)
+        results.append(ExportResult(inference, files, time.perf_counter() - started))
+    return results
+
+
+def clear_exports(name_or_path: str) -> Path:
+    """Delete the ONNX exports of a model (``python -m artsearch optimize --clear``); returns the folder."""
+    import shutil
+
+    encoder = Encoder(name_or_path, device="cpu")
+    src = model_folder(encoder.model, name_or_path)
+    if src is None:
+        raise CacheError(f"cannot locate the folder {name_or_path} was loaded from")
+    folder = cache_dir(src, fingerprint(src))
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder

@@ -1,0 +1,461 @@
+"""SearchService: the one API that app.py and the CLI call.
+
+:meth:`SearchService.page` turns a :class:`Query` (text, image bytes, image URL or
+"more like" an indexed artwork, plus filters) and :class:`PageOptions` (pages,
+feedback, one per artist, copies folded) into a :class:`ResultPage` of
+:class:`Hit` records carrying the payload, the score, a displayable image URL
+from storage and the artist record. The encoder is loaded on first use only, so
+"more like this" and browsing never pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from artsearch import query_syntax
+from artsearch.catalog import Artist, slugify
+from artsearch.config import Settings
+from artsearch.dedupe import collapse
+from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
+from artsearch.images import load_image
+from artsearch.index.filters import FACETS, Filters
+from artsearch.index.read import VectorIndex
+from artsearch.model.encoder import Encoder
+from artsearch.projection import Projection, place_by_neighbours
+from artsearch.storage import open_storage
+from artsearch.storage.base import Storage
+from artsearch.text import clean_text
+
+log = logging.getLogger(__name__)
+
+MAX_K = 50
+MAX_QUERY_CHARS = 2000  # far past CLIP's 77 tokens; the tokenizer truncates the rest
+MIX_TEXT_WEIGHT = 0.5  # an image plus words: the words count half as much as the picture
+MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of bigger collections
+
+
+@dataclass
+class Query:
+    """What to search for. Exactly one of text, image, image_url or like_id is used, in that order of precedence
+    from the most specific: like_id, image, image_url, text."""
+
+    text: str = ""
+    image: bytes | None = None
+    image_url: str = ""
+    like_id: str = ""
+    filters: Filters = field(default_factory=Filters)
+    k: int = 12
+
+    @property
+    def mode(self) -> str:
+        if self.like_id:
+            return "like"
+        if self.image is not None:
+            return "image"
+        if self.image_url.strip():
+            return "url"
+        return "text"
+
+
+@dataclass
+class Hit:
+    """One result: the artwork's payload, its score and where to show its image from."""
+
+    artwork_id: str
+    score: float
+    payload: dict[str, Any]
+    image_url: str | None
+    artist: Artist | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)  # when the query asked for vectors
+    copies: list[str] = field(default_factory=list)  # ids of near-duplicates shown under this card
+
+    @property
+    def title(self) -> str:
+        return str(self.payload.get("title") or "Untitled")
+
+    @property
+    def artist_name(self) -> str:
+        return str(self.payload.get("artist") or "")
+
+    @property
+    def year(self) -> int | None:
+        return self.payload.get("year")
+
+    def to_json(self) -> dict[str, Any]:
+        genre = self.payload.get("genre") or []
+        return {
+            "artwork_id": self.artwork_id,
+            "title": self.title,
+            "artist": self.artist_name,
+            "score": round(self.score, 6),
+            "image": self.image_url,
+            "year": self.year,
+            "genre": ", ".join(genre) if isinstance(genre, list) else genre,
+            "nationality": self.payload.get("nationality") or "",
+            "source_url": self.payload.get("source_url") or "",
+            "copies": list(self.copies),  # ids of near-duplicates folded into this result
+        }
+
+
+@dataclass
+class PageOptions:
+    """How a search is paged and shaped beyond the query itself (the page keeps these between reruns)."""
+
+    pages: int = 1  # pages of ``query.k`` results ("load more" adds one)
+    liked: Sequence[str] = ()
+    disliked: Sequence[str] = ()
+    per_artist: int = 0  # 0: off, else 1-3 results per artist
+    collapse: bool = True  # near-duplicates shown once, with their copies listed
+
+
+@dataclass
+class ResultPage:
+    """What :meth:`SearchService.page` found: the hits to show and the query's vector (to reuse on a rerun)."""
+
+    hits: list[Hit]
+    vector: np.ndarray | None = field(default=None, repr=False)
+    fetched: int = 0  # results fetched before copies were folded
+    more: bool = False  # the last page came back full: "load more" may find more
+
+
+class SearchService:
+    """Shared by every session of the app: thread-safe, loads the model lazily and once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        encoder: Encoder | None = None,
+        index: VectorIndex | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.settings = settings
+        self._encoder = encoder
+        self.index = index or VectorIndex(settings)
+        self.storage = storage or open_storage(settings)
+        self._artists: dict[str, Artist] | None = None
+        self._missing_images: set[str] = set()
+        self._lock = threading.Lock()
+
+    # Lazily loaded, shared resources -------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    self._encoder = Encoder.from_settings(self.settings)
+        return self._encoder
+
+    def artists(self) -> dict[str, Artist]:
+        # A local copy: refresh() on another session's thread may reset the attribute between the lines.
+        artists = self._artists
+        if artists is None:
+            artists = self._artists = self.storage.read_artists()
+        return artists
+
+    def refresh(self) -> None:
+        """Forget cached artist data (after a rebuild)."""
+        self._artists = None
+
+    # Vectors -------------------------------------------------------------------------
+    def text_vector(self, text: str) -> np.ndarray:
+        text = clean_text(text)[:MAX_QUERY_CHARS]
+        if not text:
+            raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
+        return self.encoder.encode_texts([text])[0]
+
+    def image_vector(self, data: bytes, name: str = "the uploaded image") -> np.ndarray:
+        max_bytes = self.settings.max_upload_mb * 1024 * 1024
+        image = load_image(data, max_pixels=self.settings.max_image_pixels, max_bytes=max_bytes, name=name)
+        return self.encoder.encode_images([image])[0]
+
+    def url_vector(self, url: str) -> np.ndarray:
+        from artsearch.fetch import fetch_image_bytes
+
+        data = fetch_image_bytes(
+            url.strip(),
+            allow_private=self.settings.allow_private_urls,
+            max_bytes=self.settings.max_upload_mb * 1024 * 1024,
+        )
+        return self.image_vector(data, name="the image at that URL")
+
+    def stored_vector(self, artwork_id: str) -> np.ndarray:
+        records = self.index.retrieve([known_id(artwork_id)], with_vectors=True)
+        if not records:
+            raise NotFound(f"Artwork {artwork_id} is not in the collection (it may have been removed by a rebuild).")
+        return np.asarray(records[0].vector, dtype=np.float32)
+
+    def query_vector(self, query: Query) -> np.ndarray:
+        """The embedding a query searches with (for modes that have one)."""
+        if query.mode == "like":
+            return self.stored_vector(query.like_id)
+        if query.mode == "image":
+            return self.mixed_vector(self.image_vector(query.image or b""), query.text)
+        if query.mode == "url":
+            return self.mixed_vector(self.url_vector(query.image_url), query.text)
+        return self.arithmetic_vector(query.text)
+
+    # Hits -------------------------------------------------------------------------------
+    def to_hit(self, point: Any) -> Hit:
+        payload = dict(point.payload or {})
+        return Hit(
+            artwork_id=str(point.id),
+            score=float(getattr(point, "score", 1.0) or 0.0),
+            payload=payload,
+            image_url=self.image_url(payload.get("image_key", "")),
+            artist=self.artist(payload.get("artist_slug") or slugify(payload.get("artist", ""))),
+        )
+
+    def image_url(self, key: str) -> str | None:
+        """Where to show an image from; None (a placeholder) when storage cannot provide it."""
+        if not key:
+            return None
+        try:
+            return self.storage.image_url(key)
+        except ArtsearchError as exc:
+            if key not in self._missing_images:  # once per image, not once per search that shows it
+                self._missing_images.add(key)
+                log.warning("no image for %s: %s", key, exc)
+            return None
+
+    def artwork(self, artwork_id: str) -> Hit | None:
+        """One indexed artwork as a hit (score 1), or None when it is not in the collection (any more)."""
+        records = self.index.retrieve([artwork_id]) if artwork_id else []
+        return self.to_hit(records[0]) if records else None
+
+    def artist(self, slug: str) -> Artist | None:
+        return self.artists().get(slug) if slug else None
+
+    def artist_works(self, artist: str, *, exclude_id: str = "", limit: int = 8) -> list[Hit]:
+        """Other works by the same artist, from the index (never a bucket listing)."""
+        points = self.index.scroll(filters=Filters(artist=[artist]), limit=limit + 1)
+        hits = [self.to_hit(p) for p in points if str(p.id) != exclude_id]
+        return hits[:limit]
+
+    def facets(self) -> dict[str, list[tuple[str, int]]]:
+        """Filter choices per facet (:data:`~artsearch.index.filters.FACETS`): distinct values with counts."""
+        return {f.name: self.index.facet(f.payload_key) for f in FACETS}
+
+    def info(self) -> dict[str, Any]:
+        info = dict(self.settings.describe())
+        try:
+            info["artworks"] = self.index.count()
+            info["vector_size"] = self.index.vector_size()
+        except ArtsearchError as exc:
+            info["artworks"] = 0
+            info["problem"] = str(exc)
+        info["artists"] = len(self.artists()) if "problem" not in info else 0
+        return info
+
+    # Query vectors: arithmetic and mixed queries ------------------------------------------------
+    def arithmetic_vector(self, text: str) -> np.ndarray:
+        """``sunflowers + blue - yellow``: weighted sum of the terms' normalised embeddings, normalised.
+
+        Anything that is not well-formed arithmetic is embedded as plain text.
+        """
+        terms = query_syntax.parse(text)
+        if not terms or len(terms) < 2 and terms[0].weight == 1.0:
+            return self.text_vector(text)
+        vectors = self.encoder.encode_texts([clean_text(t.text)[:MAX_QUERY_CHARS] or t.text for t in terms])
+        combined = query_syntax.combine(list(vectors), [t.weight for t in terms])
+        return combined if combined is not None else self.text_vector(text)
+
+    def mixed_vector(self, image_vector: np.ndarray, text: str, text_weight: float = MIX_TEXT_WEIGHT) -> np.ndarray:
+        """An image plus words ("this, but in winter"): both normalised, weighted, summed and normalised."""
+        if not clean_text(text):
+            return image_vector
+        combined = query_syntax.combine([image_vector, self.arithmetic_vector(text)], [1.0, text_weight])
+        return combined if combined is not None else image_vector
+
+    def _hits(self, points: Sequence[Any], vector: np.ndarray | None = None) -> list[Hit]:
+        """Hits with their stored vectors; with ``vector``, scores become the cosine to it (fused ranks are not)."""
+        hits = []
+        for point in points:
+            hit = self.to_hit(point)
+            if getattr(point, "vector", None) is not None:
+                hit.vector = np.asarray(point.vector, dtype=np.float32)
+                if vector is not None:
+                    hit.score = float(cosine(vector, hit.vector))
+            hits.append(hit)
+        return hits
+
+    def page(self, query: Query, options: PageOptions | None = None, *, vector: np.ndarray | None = None) -> ResultPage:
+        """The search, as the page and the CLI run it: encode once, fetch ``options.pages`` pages, fold copies.
+
+        * ``liked`` / ``disliked``: Qdrant's recommendation query with the query
+          and the liked artworks as positive and the disliked as negative
+          examples (as vectors, so liked artworks can stay on the page); the
+          disliked never come back.
+        * ``per_artist`` (1-3): a grouped query by artist, so one prolific artist
+          cannot fill the page; later pages keep to artists not shown yet.
+        * a plain text query that holds words fuses vector similarity with a
+          full-text match on titles and artists, so naming an artist counts.
+        * later pages ("load more") leave out everything shown before, inside
+          Qdrant, so nothing repeats even when the index changed in between;
+          a page that comes back empty ends the list.
+        * ``collapse``: near-duplicates fold into their best-ranked copy.
+
+        ``vector`` is the query's embedding when the caller already has it (from an earlier
+        :class:`ResultPage`); it is computed once here otherwise. Every hit carries its vector.
+        """
+        options = options or PageOptions()
+        k = max(1, min(int(query.k), MAX_K))
+        if vector is None:
+            vector = self.query_vector(query)
+        self.index.require_points()
+        found: list[Hit] = []
+        for _ in range(max(1, options.pages)):
+            shown = [h.artwork_id for h in found]
+            artists = list(dict.fromkeys(h.artist_name for h in found)) if options.per_artist else []
+            batch = self._one_page(query, vector, k, options, exclude_ids=shown, exclude_artists=artists)
+            if not batch:
+                break
+            found.extend(batch)
+        hits = collapse_hits(found) if options.collapse else found
+        return ResultPage(hits=hits, vector=vector, fetched=len(found), more=len(found) >= max(1, options.pages) * k)
+
+    def _one_page(
+        self,
+        query: Query,
+        vector: np.ndarray,
+        k: int,
+        options: PageOptions,
+        *,
+        exclude_ids: Sequence[str],
+        exclude_artists: Sequence[str],
+    ) -> list[Hit]:
+        liked, disliked = list(options.liked), list(options.disliked)
+        exclude = list(dict.fromkeys([*exclude_ids, *disliked, *([query.like_id] if query.like_id else [])]))
+        target: Any = vector.astype(np.float32).tolist()
+        if liked or disliked:
+            stored = {str(r.id): r.vector for r in self.index.retrieve([*liked, *disliked], with_vectors=True)}
+            positive = [target, *(stored[i] for i in liked if i in stored)]
+            negative = [stored[i] for i in disliked if i in stored]
+            # best_score: a candidate scores its similarity to the closest liked example (or the query), and
+            # falls below every such candidate when a disliked example is closer still. The average-vector
+            # strategy would blur one liked picture into the query instead.
+            target = models.RecommendQuery(
+                recommend=models.RecommendInput(
+                    positive=positive, negative=negative or None, strategy=models.RecommendStrategy.BEST_SCORE
+                )
+            )
+        if options.per_artist:
+            size = max(1, min(int(options.per_artist), 3))
+            groups = self.index.query_grouped(
+                target,
+                group_by="artist",
+                group_size=size,
+                limit=-(-k // size),
+                filters=query.filters,
+                exclude_ids=exclude,
+                exclude_groups=exclude_artists,
+                with_vectors=True,
+            )
+            return self._hits([hit for group in groups for hit in group.hits][:k])
+        words = query_syntax.name_words(query.text) if query.mode == "text" else []
+        if words and not (liked or disliked) and not query_syntax.is_arithmetic(query.text):
+            points = self.index.query_fused(
+                vector, words, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True
+            )
+            return self._hits(points, vector)
+        points = self.index.query(target, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True)
+        return self._hits(points)
+
+    def surprise(self, filters: Filters | None = None) -> Hit | None:
+        """A random artwork from the collection (Qdrant's random sample query), or None when it is empty."""
+        self.index.require_points()
+        points = self.index.sample(limit=1, filters=filters)
+        return self.to_hit(points[0]) if points else None
+
+    def map_points(self, max_points: int = MAP_MAX_POINTS) -> list[dict[str, Any]]:
+        """Every artwork's place on the map (a random sample of ``max_points`` for bigger collections)."""
+        self.index.require_points()
+        fields = ["x", "y", "title", "artist", "genre", "image_key"]
+        if self.index.count() > max_points:
+            records: list[Any] = self.index.sample(limit=max_points)
+        else:
+            records, offset = [], None
+            while True:
+                page, offset = self.index.scroll_page(limit=1000, offset=offset, fields=fields)
+                records.extend(page)
+                if offset is None:
+                    break
+        out = []
+        for r in records:
+            p = r.payload or {}
+            if p.get("x") is None or p.get("y") is None:
+                continue
+            genre = p.get("genre") or []
+            out.append(
+                {
+                    "id": str(r.id),
+                    "x": float(p["x"]),
+                    "y": float(p["y"]),
+                    "title": str(p.get("title") or "Untitled"),
+                    "artist": str(p.get("artist") or "Unknown artist"),
+                    "genre": (genre[0] if genre else "unknown") if isinstance(genre, list) else str(genre),
+                    "image_key": str(p.get("image_key") or ""),
+                }
+            )
+        return out
+
+    def projection(self) -> Projection | None:
+        """The live build's fitted map projection, or None (an index built before maps existed)."""
+        collection = self.index.live_collection()
+        if not collection:
+            return None
+        try:
+            return Projection.from_json(self.storage.read_map(collection))
+        except (ArtsearchError, OSError, ValueError, KeyError) as exc:
+            log.info("no map projection for %s: %s", collection, exc)
+            return None
+
+    def place(
+        self, vector: np.ndarray, hits: Sequence[Hit], projection: Projection | None
+    ) -> tuple[float, float] | None:
+        """Where a query falls on the map: projected, or (UMAP, no projection) among its results."""
+        if projection is not None:
+            spot = projection.place(vector)
+            if spot is not None:
+                return spot
+        placed = [(h.payload["x"], h.payload["y"], h.score) for h in hits if h.payload.get("x") is not None]
+        if not placed:
+            return None
+        return place_by_neighbours([(x, y) for x, y, _ in placed], [s for _, _, s in placed])
+
+
+def known_id(artwork_id: str) -> str:
+    """``artwork_id`` as Qdrant takes it, or NotFound: every artwork id is a UUID, and Qdrant answers any other
+    string with a parse error instead of "not found"."""
+    try:
+        return str(uuid.UUID(str(artwork_id).strip()))
+    except ValueError:
+        raise NotFound(
+            f"Artwork {artwork_id} is not in the collection: artwork ids are UUIDs, as search --json prints them."
+        ) from None
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / denominator if denominator else 0.0
+
+
+def collapse_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """One result per picture: near-duplicates (same perceptual hash, or cosine without one) fold into the first,
+    which lists their ids in ``copies``."""
+    groups = collapse([h.vector for h in hits], [h.payload.get("phash") for h in hits])
+    out = []
+    for group in groups:
+        first = hits[group.first]
+        first.copies = [hits[i].artwork_id for i in group.others]
+        out.append(first)
+    return out

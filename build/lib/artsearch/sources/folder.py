@@ -1,0 +1,165 @@
+"""Any local folder of images, recursively.
+
+The artist is the name of the image's top-level sub-folder (``root/Claude
+Monet/water-lilies.jpg``), or comes from an optional CSV with a ``path``
+column (relative to the folder) and any of ``title, artist, genre,
+nationality, year`` (``metadata.csv`` beside the images is read when no CSV is named). An ``artists.json`` beside the images (as the
+data-preparation notebook writes) supplies bios, years and links. Every file that is not hidden is considered, so a file
+that is not an image shows up in the end report instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
+from artsearch.errors import SourceError, StorageError
+from artsearch.sources.base import SourceItem
+from artsearch.storage.base import artists_from_json
+from artsearch.text import repair_mojibake
+
+#: The metadata CSV read from beside the images when none is named (what ``write_cleaned`` writes).
+METADATA_CSV = "metadata.csv"
+SKIP_SUFFIXES = {".csv", ".json", ".md", ".txt", ".zip", ".db", ".sqlite", ".lock"}
+
+
+def title_from_filename(stem: str) -> str:
+    """'Vincent_van_Gogh_12' -> 'Vincent van Gogh 12'; 'water-lilies' -> 'Water lilies'."""
+    text = re.sub(r"[_\-]+", " ", repair_mojibake(stem)).strip()
+    return text[:1].upper() + text[1:] if text else stem
+
+
+def _year(value: str | None) -> int | None:
+    match = re.search(r"\d{3,4}", value or "")
+    return int(match.group()) if match else None
+
+
+def read_file(path: Path) -> bytes:
+    """Read a file; an unreadable one becomes a per-item error, not a crash."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        from artsearch.errors import ImageError
+
+        raise ImageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Regular, non-hidden files under root in a stable order."""
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() in SKIP_SUFFIXES:
+            continue
+        files.append(path)
+    return files
+
+
+class FolderSource:
+    """Images under ``root``; artist from the sub-folder or a CSV."""
+
+    name = "folder"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        metadata_csv: Path | None = None,
+        per_artist: int | None = None,
+        key_prefix: str = "images/folder",
+        storage_root: Path | None = None,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise SourceError(f"Images folder {self.root} does not exist; pass --images-dir with a folder of images.")
+        self.per_artist = per_artist
+        self.key_prefix = key_prefix.strip("/")
+        self.storage_root = Path(storage_root).resolve() if storage_root else None
+        if metadata_csv is None and (self.root / METADATA_CSV).is_file():
+            metadata_csv = self.root / METADATA_CSV  # as the data-preparation notebook writes it
+        self.metadata = self._read_csv(metadata_csv) if metadata_csv else {}
+        self.known_artists = self._read_artists_json(self.root / "artists.json")
+        self._artists: dict[str, Artist] = {}
+
+    @staticmethod
+    def _read_artists_json(path: Path) -> dict[str, Artist]:
+        if not path.is_file():
+            return {}
+        try:
+            return artists_from_json(path.read_bytes(), str(path))
+        except StorageError as exc:
+            raise SourceError(str(exc)) from None
+
+    @staticmethod
+    def _read_csv(path: Path) -> dict[str, dict[str, str]]:
+        try:
+            with Path(path).open(newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.DictReader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise SourceError(f"Cannot read the metadata CSV {path} ({exc}); it must be UTF-8 with a header.") from None
+        if rows and "path" not in rows[0]:
+            raise SourceError(f"The metadata CSV {path} needs a 'path' column (image path relative to the folder).")
+        return {row["path"].strip().replace("\\", "/"): row for row in rows}
+
+    def image_key(self, path: Path) -> str:
+        """Where storage keeps the image: the file itself when it already lies inside local storage."""
+        if self.storage_root is not None:
+            resolved = path.resolve()
+            if resolved.is_relative_to(self.storage_root):
+                return resolved.relative_to(self.storage_root).as_posix()
+        rel = path.relative_to(self.root).as_posix()
+        return f"{self.key_prefix}/{rel}"
+
+    def artist_for(self, rel: Path) -> str:
+        return repair_mojibake(rel.parts[0]).replace("_", " ").strip() if len(rel.parts) > 1 else UNKNOWN_ARTIST
+
+    def artwork_for(self, path: Path) -> Artwork:
+        rel = path.relative_to(self.root)
+        row = self.metadata.get(rel.as_posix(), {})
+        artist = (row.get("artist") or "").strip() or self.artist_for(rel)
+        return Artwork(
+            source=self.name,
+            source_id=repair_mojibake(rel.as_posix()),
+            title=(row.get("title") or "").strip() or title_from_filename(path.stem),
+            artist=artist,
+            genre=(row.get("genre") or "").strip(),
+            nationality=(row.get("nationality") or "").strip(),
+            year=_year(row.get("year")),
+            image_key=self.image_key(path),
+        )
+
+    def items(self) -> Iterator[SourceItem]:
+        per_artist: dict[str, int] = {}
+        for path in walk_files(self.root):
+            artwork = self.artwork_for(path)
+            if self.per_artist is not None:
+                seen = per_artist.get(artwork.artist, 0)
+                if seen >= self.per_artist:
+                    continue
+                per_artist[artwork.artist] = seen + 1
+            self.note_artist(artwork)
+            stat = path.stat()
+            yield SourceItem(
+                artwork=artwork,
+                read=lambda p=path: read_file(p),
+                origin=str(path),
+                fingerprint=f"{stat.st_size}:{stat.st_mtime_ns}",
+            )
+
+    def note_artist(self, artwork: Artwork) -> None:
+        slug = slugify(artwork.artist)
+        if slug not in self._artists:
+            record = Artist(name=artwork.artist, nationality=artwork.nationality, genre=artwork.genre)
+            known = self.known_artists.get(slug)
+            self._artists[slug] = record.merged_with(known) if known else record
+
+    def artists(self) -> dict[str, Artist]:
+        return dict(self._artists)
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return []

@@ -1,0 +1,53 @@
+"""Images, artists.json and map projections under a local folder (``data/`` by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from artsearch.catalog import Artist
+from artsearch.errors import NotFound
+from artsearch.files import atomic_write
+from artsearch.storage.base import ARTISTS_KEY, artists_from_json, artists_to_json, check_key, map_key
+
+
+class LocalStorage:
+    """Images and artists.json under a folder (``data/`` by default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def has_image(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put_image(self, key: str, data: bytes) -> None:
+        atomic_write(self.path(key), data)
+
+    def read_image(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"Image {key} is missing from {self.root}; re-run python qdrant/initialize_db.py.") from None
+
+    def image_url(self, key: str) -> str:
+        path = self.path(key)
+        if not path.is_file():
+            raise NotFound(f"Image {key} is missing from {self.root}; re-run python qdrant/initialize_db.py.")
+        return str(path)
+
+    def read_artists(self) -> dict[str, Artist]:
+        path = self.root / ARTISTS_KEY
+        if not path.is_file():
+            return {}
+        return artists_from_json(path.read_bytes(), str(path))
+
+    def write_artists(self, artists: dict[str, Artist]) -> None:
+        atomic_write(self.root / ARTISTS_KEY, artists_to_json(artists))
+
+    def write_map(self, collection: str, data: bytes) -> None:
+        atomic_write(self.path(map_key(collection)), data)
+
+    def read_map(self, collection: str) -> bytes:
+        return self.read_image(map_key(collection))

@@ -1,0 +1,52 @@
+"""Text clean-up: control characters and whitespace in queries, mis-encoded names and Unicode forms in sources."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from artsearch.catalog import slugify
+
+# Encodings that UTF-8 bytes are commonly mis-read as (zip tools use cp437).
+_MISREAD_AS = ("cp437", "cp1252", "latin-1")
+
+
+def _oddness(text: str) -> int:
+    """How many characters look like mojibake: box drawing, control and symbol characters."""
+    odd = 0
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("So", "Cc", "Co", "Cn") or "\u2500" <= ch <= "\u259f" or ch in "ÃÂâ€":
+            odd += 1
+    return odd
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 that was decoded with the wrong code page, then normalise to NFC.
+
+    'Albrecht_Du╠êrer' (UTF-8 'ü' as u + combining diaeresis, read as cp437)
+    becomes 'Albrecht_Dürer'; 'DÃ¼rer' (read as cp1252) becomes 'Dürer'. Text
+    that is already fine is returned unchanged, apart from NFC normalisation.
+    """
+    best = text
+    if not text.isascii():
+        for encoding in _MISREAD_AS:
+            try:
+                candidate = text.encode(encoding).decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            if _oddness(candidate) < _oddness(best) or (
+                _oddness(candidate) == _oddness(best) and len(candidate) < len(best)
+            ):
+                best = candidate
+    return unicodedata.normalize("NFC", best)
+
+
+def name_key(name: str) -> str:
+    """A matching key for person names: repaired, accents and punctuation dropped, lowercase."""
+    return slugify(repair_mojibake(name).replace("_", " "))
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL and other control characters and collapse whitespace."""
+    text = "".join(ch if ch.isprintable() or ch in " \t\n" else " " for ch in str(text))
+    return " ".join(text.split())

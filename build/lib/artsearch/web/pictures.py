@@ -1,0 +1,70 @@
+"""Pictures on the page: result images as small cached JPEGs, the visitor's upload as a preview.
+
+Local originals can be megapixel JPEGs, 16-bit PNGs or CMYK: they are decoded safely once
+(:func:`artsearch.images.load_image`) and kept as thumbnails; signed URLs go to the browser as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+
+import streamlit as st
+
+from artsearch.config import Settings
+from artsearch.errors import ImageError
+from artsearch.images import load_image
+
+log = logging.getLogger(__name__)
+
+CARD_PX = 512  # longest side of a result image, enough for a four-column grid on a wide screen
+THUMB_PX = 160  # the artist panel's small pictures
+
+
+def _jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
+    image = load_image(data, max_pixels=max_pixels, draft_size=(size, size), name=name)
+    image.thumbnail((size, size))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def preview(data: bytes, settings: Settings, size: int = CARD_PX) -> bytes | None:
+    """The visitor's upload as a small RGB JPEG (16-bit PNGs and CMYK JPEGs included), or None."""
+    try:
+        return _jpeg(data, size, settings.max_image_pixels, "the uploaded image")
+    except ImageError:
+        return None
+
+
+def display_source(src: str | None, settings: Settings, size: int = CARD_PX) -> str | bytes | None:
+    """What ``st.image`` gets for a result: a signed URL as is, a local file as a cached small JPEG, or None.
+
+    Local originals can be megapixel JPEGs, 16-bit PNGs or CMYK: handing them to
+    ``st.image`` re-encodes every one on every rerun and fails on modes JPEG
+    cannot hold, so they are decoded safely once and kept as thumbnails.
+    """
+    if not src:
+        return None
+    if src.startswith(("http://", "https://")):
+        return src
+    try:
+        mtime = os.stat(src).st_mtime_ns
+        return _thumbnail(src, mtime, size, settings.max_image_pixels)
+    except (OSError, ImageError) as exc:
+        log.warning("cannot show %s: %s", src, exc)
+        return None
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _thumbnail(path: str, mtime_ns: int, size: int, max_pixels: int) -> bytes:
+    with open(path, "rb") as fh:
+        return _jpeg(fh.read(), size, max_pixels, path)
+
+
+def data_uri(src: str | bytes | None) -> str:
+    if isinstance(src, bytes):
+        return "data:image/jpeg;base64," + base64.b64encode(src).decode()
+    return src or ""
