@@ -15,9 +15,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from artsearch.config import Settings, load_settings
-from artsearch.errors import ArtsearchError
+from artsearch.config import ONNX_PATHS, Settings, load_settings
+from artsearch.errors import ArtsearchError, EmptyQuery, ImageError
+from artsearch.evaluate import evaluate
 from artsearch.index.filters import FACETS, Filters
+from artsearch.model.encoder import clear_exports, export_model
+from artsearch.rebuild import rebuild
+from artsearch.search import MAX_K, PageOptions, Query, SearchService
+from artsearch.sources import SourceOptions
 from artsearch.storage.upload import add_upload_command
 
 log = logging.getLogger("artsearch")
@@ -42,8 +47,6 @@ def positive_int(value: str) -> int:
 
 def result_count(value: str) -> int:
     """``--k``: from 1 to the most results one search returns."""
-    from artsearch.search import MAX_K
-
     return _whole_number(value, MAX_K)
 
 
@@ -90,9 +93,6 @@ def add_source_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from artsearch.rebuild import rebuild
-    from artsearch.sources import SourceOptions
-
     settings = settings_from_args(args)
     options = SourceOptions(
         source=args.source,
@@ -129,9 +129,6 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from artsearch.errors import EmptyQuery, ImageError
-    from artsearch.search import PageOptions, Query, SearchService
-
     image = None
     if args.image is not None:
         try:
@@ -165,8 +162,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from artsearch.search import SearchService
-
     info = SearchService(settings_from_args(args)).info()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -187,9 +182,6 @@ def add_eval_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from artsearch.evaluate import evaluate
-    from artsearch.search import SearchService
-
     report = evaluate(
         SearchService(settings_from_args(args)),
         sample=args.sample,
@@ -204,16 +196,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def add_optimize_flags(parser: argparse.ArgumentParser) -> None:
-    from artsearch.config import ONNX_PATHS
-
     parser.add_argument("--inference", choices=ONNX_PATHS, default="onnx-int8", help="which fast path to export")
     parser.add_argument("--force", action="store_true", help="export again even when an export is up to date")
     parser.add_argument("--clear", action="store_true", help="delete the model's exports instead")
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from artsearch.model.encoder import clear_exports, export_model
-
     settings = settings_from_args(args)
     if args.clear:
         print(f"removed {clear_exports(settings.embedder_name)}")

@@ -16,6 +16,7 @@ from artsearch.errors import SourceError
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
 from artsearch.model.encoder import Encoder
+from artsearch.projection import fit
 from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
@@ -76,8 +77,6 @@ def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None
     build without its map. The fitted projection goes to storage as JSON
     (``maps/<collection>.json``) so a query can be placed on the same map.
     """
-    from artsearch.projection import fit
-
     ids: list[str] = []
     chunks: list[np.ndarray] = []
     for points in builder.iter_points():

@@ -25,6 +25,7 @@ from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
 from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
+from artsearch.fetch import fetch_image_bytes
 from artsearch.images import load_image
 from artsearch.index.filters import FACETS, Filters
 from artsearch.index.read import VectorIndex
@@ -178,8 +179,6 @@ class SearchService:
         return self.encoder.encode_images([image])[0]
 
     def url_vector(self, url: str) -> np.ndarray:
-        from artsearch.fetch import fetch_image_bytes
-
         data = fetch_image_bytes(
             url.strip(),
             allow_private=self.settings.allow_private_urls,

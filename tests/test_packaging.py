@@ -8,6 +8,7 @@ installed package can be imported.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -39,8 +40,10 @@ def test_pyproject_declares_the_requirements_a_backend_and_the_command():
 def installed(tmp_path_factory) -> Path:
     """A fresh venv with the artsearch wheel installed (no dependencies: they come from the test venv)."""
     work = tmp_path_factory.mktemp("packaging")
+    source = work / "source"  # a copy, so the build's own folders never land in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "data", "build", "*.egg-info", "__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work), str(source)],
         check=True,
         cwd=work,
         timeout=300,

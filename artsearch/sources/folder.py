@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
-from artsearch.errors import SourceError, StorageError
+from artsearch.errors import ImageError, SourceError, StorageError
 from artsearch.sources.base import SourceItem
 from artsearch.storage.base import artists_from_json
 from artsearch.text import repair_mojibake
@@ -42,8 +42,6 @@ def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        from artsearch.errors import ImageError
-
         raise ImageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
 
 

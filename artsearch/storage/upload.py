@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from artsearch.config import Settings
+from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError, ConfigError
 from artsearch.storage.base import ARTISTS_KEY
 from artsearch.storage.gcs import GCSStorage, RemoteObject
@@ -213,8 +213,6 @@ def add_upload_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_upload(args: argparse.Namespace) -> int:
-    from artsearch.config import load_settings
-
     return run_upload(args, load_settings(data_dir=getattr(args, "data_dir", None)))
 
 

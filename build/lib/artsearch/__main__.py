@@ -1,7 +1,0 @@
-"""``python -m artsearch``."""
-
-import sys
-
-from artsearch.cli import main
-
-sys.exit(main())
