@@ -114,3 +114,56 @@ def test_the_installed_command_and_the_rebuild_script_run_outside_the_checkout(i
         timeout=120,
     )
     assert script.returncode == 0 and "--source" in script.stdout, script.stderr[-2000:]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """artsearch module -> the artsearch modules it imports (anywhere in the file, lazy imports included)."""
+    import ast
+
+    modules = {}
+    for path in (ROOT / "artsearch").rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("artsearch"):
+                for alias in node.names:  # "from artsearch.web import cards" imports the module artsearch.web.cards
+                    sub = f"{node.module}.{alias.name}"
+                    found.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("artsearch"))
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_the_package_has_no_import_circles():
+    graph = import_graph()
+    circles = []
+
+    def walk(node: str, trail: list[str]) -> None:
+        for nxt in sorted(graph[node]):
+            if nxt in trail:
+                circles.append(trail[trail.index(nxt) :] + [nxt])
+            elif nxt not in done:
+                walk(nxt, [*trail, nxt])
+        done.add(node)
+
+    done: set[str] = set()
+    for start in sorted(graph):
+        if start not in done:
+            walk(start, [start])
+    assert not circles, f"import circles: {circles[:3]}"
+
+
+def test_the_product_never_imports_the_testing_helpers():
+    graph = import_graph()
+    users = sorted(
+        m
+        for m, deps in graph.items()
+        if not m.startswith("artsearch.testing") and any(d.startswith("artsearch.testing") for d in deps)
+    )
+    assert users == []
