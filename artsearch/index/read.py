@@ -136,7 +136,6 @@ class VectorIndex:
         *,
         filters: Filters | None = None,
         limit: int = 12,
-        offset: int = 0,
         exclude_ids: Sequence[str] = (),
         with_vectors: bool = False,
     ) -> list[models.ScoredPoint]:
@@ -149,7 +148,6 @@ class VectorIndex:
                 query=query,
                 query_filter=flt,
                 limit=limit,
-                offset=offset or None,
                 with_payload=True,
                 with_vectors=with_vectors,
             ).points
@@ -188,7 +186,6 @@ class VectorIndex:
         *,
         filters: Filters | None = None,
         limit: int = 12,
-        offset: int = 0,
         exclude_ids: Sequence[str] = (),
         with_vectors: bool = False,
     ) -> list[models.ScoredPoint]:
@@ -203,7 +200,7 @@ class VectorIndex:
         base = (filters or Filters()).to_qdrant(exclude_ids)
         text = models.FieldCondition(key=NAME_TEXT_FIELD, match=models.MatchTextAny(text_any=" ".join(words)))
         named = models.Filter(must=[text, *([base] if base is not None else [])])
-        depth = max(50, 2 * (limit + offset))
+        depth = max(50, 2 * limit)
         with self._call() as c:
             return c.query_points(
                 self.alias,
@@ -213,7 +210,6 @@ class VectorIndex:
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
                 limit=limit,
-                offset=offset or None,
                 with_payload=True,
                 with_vectors=with_vectors,
             ).points
