@@ -15,9 +15,9 @@ from artsearch import search
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
-from artsearch.index.filters import FACETS, Filters
+from artsearch.index.filters import FACETS
 from artsearch.search import Hit, PageOptions, SearchService
-from artsearch.web import cards, pictures, resources
+from artsearch.web import cards, pictures, resources, session
 from artsearch.web import map as webmap
 from artsearch.web import state as web_state
 
@@ -42,60 +42,6 @@ def show_problem(exc: ArtsearchError) -> None:
     (st.info if cards.message_kind(exc) == "info" else st.error)(str(exc))
 
 
-def set_like(artwork_id: str) -> None:
-    ss.like = artwork_id
-    reset_explore()
-
-
-def clear_like() -> None:
-    """A new search: leave "more like this", and forget feedback and loaded pages."""
-    ss.like = ""
-    reset_explore()
-
-
-def reset_explore() -> None:
-    ss.fb, ss.applied, ss.pages = {}, {"liked": [], "disliked": []}, 1
-
-
-def give_feedback(artwork_id: str, value: int) -> None:
-    """👍 (1) or 👎 (-1) on a result; the same button again takes it back."""
-    fb = dict(ss.get("fb", {}))
-    if fb.get(artwork_id) == value:
-        fb.pop(artwork_id)
-    else:
-        fb[artwork_id] = value
-    ss.fb = fb
-
-
-def refine() -> None:
-    fb = ss.get("fb", {})
-    ss.applied = {"liked": [i for i, v in fb.items() if v > 0], "disliked": [i for i, v in fb.items() if v < 0]}
-    ss.pages = 1
-
-
-def load_more() -> None:
-    ss.pages = ss.get("pages", 1) + 1
-
-
-def on_map_select() -> None:
-    """A click on the map runs "more like this" on that artwork."""
-    picked = webmap.selected_id(ss.get("map"))
-    if picked:
-        set_like(picked)
-
-
-def init_from_link() -> None:
-    """On a session's first run, fill the widgets from the address bar so a shared link reproduces its search."""
-    if ss.get("_initialised"):
-        return
-    state = web_state.state_from_params({key: st.query_params.get_all(key) for key in st.query_params})
-    ss.mode = state.mode if state.mode in web_state.MODES else "text"
-    ss.like = state.like_id if state.mode == "like" else ""
-    ss.q, ss.url, ss.k = state.text, state.url, state.k
-    ss._pending_filters = {name: list(values) for name, values in state.filters.items()}
-    ss._initialised = True
-
-
 def sidebar(facets: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
     # A link's filters wait until there are choices to match them against (the index may be down now).
     pending = ss.get("_pending_filters", {}) if disabled else ss.pop("_pending_filters", {})
@@ -111,11 +57,6 @@ def sidebar(facets: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
             st.multiselect(facet.label, options, key=key, format_func=cards.facet_label(counts), disabled=disabled)
 
 
-def chosen_filters() -> Filters:
-    """What the sidebar's filter widgets hold now."""
-    return Filters({facet.name: ss.get(web_state.filter_key(facet.name), []) for facet in FACETS})
-
-
 def controls() -> tuple[web_state.PageState, bytes | None, bool]:
     """The search widgets; returns the page state, the uploaded bytes and whether Search was pressed."""
     mode = st.radio(
@@ -124,27 +65,33 @@ def controls() -> tuple[web_state.PageState, bytes | None, bool]:
         format_func=web_state.MODES.get,
         key="mode",
         horizontal=True,
-        on_change=clear_like,
+        on_change=session.clear_like,
     )
     image = None
     if mode == "text":
         st.text_input(
-            "Describe the artwork", key="q", placeholder=web_state.PLACEHOLDER, on_change=clear_like, help=SYNTAX_HELP
+            "Describe the artwork",
+            key="q",
+            placeholder=web_state.PLACEHOLDER,
+            on_change=session.clear_like,
+            help=SYNTAX_HELP,
         )
     elif mode == "image":
         upload = st.file_uploader(
-            "Upload an image", type=list(SUPPORTED_UPLOAD_TYPES), key="upload", on_change=clear_like
+            "Upload an image", type=list(SUPPORTED_UPLOAD_TYPES), key="upload", on_change=session.clear_like
         )
         image = upload.getvalue() if upload is not None else None
     else:
-        st.text_input("Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=clear_like)
+        st.text_input(
+            "Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=session.clear_like
+        )
     if mode in ("image", "url"):
         st.text_input(
-            "…and in words (optional)", key="mix", placeholder="in winter", help=MIX_HELP, on_change=clear_like
+            "…and in words (optional)", key="mix", placeholder="in winter", help=MIX_HELP, on_change=session.clear_like
         )
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.slider("How many results", 1, search.MAX_K, key="k")
-    submitted = right.button("Search", key="search", type="primary", width="stretch", on_click=clear_like)
+    submitted = right.button("Search", key="search", type="primary", width="stretch", on_click=session.clear_like)
     like = ss.get("like", "")
     state = web_state.PageState(
         mode="like" if like else mode,
@@ -152,7 +99,7 @@ def controls() -> tuple[web_state.PageState, bytes | None, bool]:
         url=ss.get("url", "") or "",
         like_id=like,
         k=ss.k,
-        filters=chosen_filters(),
+        filters=session.chosen_filters(),
         mix=ss.get("mix", "") or "",
     )
     return state, image, submitted
@@ -167,7 +114,7 @@ def explore_controls(service: SearchService) -> PageOptions:
     group.toggle(
         "One per artist",
         key="one_per_artist",
-        on_change=reset_explore,
+        on_change=session.reset_explore,
         help="A grouped search: at most this many works of any one artist, so no one fills the page.",
     )
     size.slider(
@@ -177,19 +124,19 @@ def explore_controls(service: SearchService) -> PageOptions:
         1,
         key="per_artist",
         disabled=not ss.get("one_per_artist"),
-        on_change=reset_explore,
+        on_change=session.reset_explore,
         label_visibility="collapsed",
     )
     dupes.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
     show_map.toggle("Map of the collection", key="show_map")
     if lucky.button("Surprise me", key="surprise", help="A random artwork and more like it."):
         try:
-            hit = service.surprise(filters=chosen_filters())
+            hit = service.surprise(filters=session.chosen_filters())
         except ArtsearchError as exc:
             show_problem(exc)
             hit = None
         if hit is not None:
-            set_like(hit.artwork_id)
+            session.set_like(hit.artwork_id)
             st.rerun()  # so the address bar and the heading show the random artwork's "more like this"
     return PageOptions(
         pages=int(ss.get("pages", 1)),
@@ -213,7 +160,7 @@ def like_heading(service: SearchService, artwork_id: str) -> bool:
     text.markdown(
         f"More like **{cards.md_escape(seed.title)}** by {cards.md_escape(seed.artist_name or 'an unknown artist')}"
     )
-    text.button("Back to your search", key="back", on_click=clear_like)
+    text.button("Back to your search", key="back", on_click=session.clear_like)
     return True
 
 
@@ -252,13 +199,13 @@ def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
         st.caption(cards.md_escape(sub))
         if hit.copies:
             st.caption(cards.copies_text(hit))
-        st.button("More like this", key=f"like_{hit.artwork_id}", on_click=set_like, args=(hit.artwork_id,))
+        st.button("More like this", key=f"like_{hit.artwork_id}", on_click=session.set_like, args=(hit.artwork_id,))
         up, down = st.columns(2, gap="small")
         mine = ss.get("fb", {}).get(hit.artwork_id, 0)
         up.button(
             ":material/thumb_up:",
             key=f"up_{hit.artwork_id}",
-            on_click=give_feedback,
+            on_click=session.give_feedback,
             args=(hit.artwork_id, 1),
             type="primary" if mine > 0 else "secondary",
             width="stretch",
@@ -267,7 +214,7 @@ def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
         down.button(
             ":material/thumb_down:",
             key=f"down_{hit.artwork_id}",
-            on_click=give_feedback,
+            on_click=session.give_feedback,
             args=(hit.artwork_id, -1),
             type="primary" if mine < 0 else "secondary",
             width="stretch",
@@ -286,7 +233,7 @@ def feedback_bar(options: PageOptions) -> None:
         text.caption(
             f":material/thumb_up: {ups} · :material/thumb_down: {downs}: refine to see more like the ones you liked and none you disliked."
         )
-        button.button("Refine", key="refine", type="primary", on_click=refine, width="stretch")
+        button.button("Refine", key="refine", type="primary", on_click=session.refine, width="stretch")
 
 
 def collection_map(service: SearchService, vector: np.ndarray | None, hits: list[Hit]) -> None:
@@ -303,7 +250,7 @@ def collection_map(service: SearchService, vector: np.ndarray | None, hits: list
         "Colour by", list(webmap.MAP_COLOURS), format_func=webmap.MAP_COLOURS.get, key="map_colour", horizontal=True
     )
     chart = webmap.map_chart(webmap.map_rows(service, points, hits, spot), colour_by=colour)
-    st.altair_chart(chart, key="map", on_select=on_map_select, selection_mode="pick", width="stretch")
+    st.altair_chart(chart, key="map", on_select=session.on_map_select, selection_mode="pick", width="stretch")
     st.caption(f"{len(points)} artworks; ringed: the results; diamond: your query. Click an artwork for more like it.")
 
 
@@ -339,7 +286,9 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
                 with column:
                     card(service, hit, works)
         if result.more:  # the last page was full: there may be more
-            st.button("Load more", key="more", on_click=load_more, help="The next results, none of these again.")
+            st.button(
+                "Load more", key="more", on_click=session.load_more, help="The next results, none of these again."
+            )
     if ss.get("show_map"):
         try:
             collection_map(service, result.vector, hits)
@@ -357,7 +306,7 @@ def main() -> None:
     except ArtsearchError as exc:
         st.error(str(exc))
         return
-    init_from_link()
+    session.init_from_link()
     problem: ArtsearchError | None = None
     try:
         facets = resources.overview(service)["facets"]
