@@ -8,6 +8,7 @@ installed package can be imported.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -89,9 +90,11 @@ def test_the_wheel_carries_the_package_its_requirements_and_the_command(installe
 
 def test_the_installed_command_and_the_rebuild_script_run_outside_the_checkout(installed, tmp_path):
     fresh = installed.parent / "venv"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what is installed may be imported
     where = subprocess.run(
         [str(fresh / "bin" / "python"), "-c", "import artsearch, sys; print(artsearch.__file__)"],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -101,6 +104,7 @@ def test_the_installed_command_and_the_rebuild_script_run_outside_the_checkout(i
     command = subprocess.run(
         [str(fresh / "bin" / "artsearch"), "info", "--qdrant-path", str(tmp_path / "nothing-here")],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -109,6 +113,7 @@ def test_the_installed_command_and_the_rebuild_script_run_outside_the_checkout(i
     script = subprocess.run(
         [str(fresh / "bin" / "python"), str(ROOT / "qdrant" / "initialize_db.py"), "--help"],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
