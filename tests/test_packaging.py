@@ -64,10 +64,12 @@ def installed(tmp_path_factory) -> Path:
             "install",
             "-q",
             "--no-deps",
+            "--ignore-installed",  # the borrowed packages may hold an (editable) artsearch already
             str(wheel),
         ],
         check=True,
         cwd=work,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         timeout=300,
     )
     return wheel
