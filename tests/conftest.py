@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.indexes import test_settings
+
 
 @pytest.fixture(scope="session")
 def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -17,45 +19,6 @@ def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 # --- an indexed collection, built once per session through the real pipeline ----------------
-
-
-def test_settings(root, model_path: str, **overrides):
-    """Settings for a test: nothing from the developer's secrets or environment leaks in."""
-    import os
-    from pathlib import Path
-
-    from artsearch.config import load_settings
-
-    root = Path(root)
-    values = dict(
-        qdrant_path=root / "qdrant",
-        # ARTSEARCH_TEST_ENGINE runs the whole suite on one embedded engine ("edge" or "local").
-        embedded_engine=os.environ.get("ARTSEARCH_TEST_ENGINE", "edge"),
-        # ARTSEARCH_TEST_INFERENCE runs it on one inference path (the fast paths have their own tests).
-        inference=os.environ.get("ARTSEARCH_TEST_INFERENCE", "torch"),
-        data_dir=root / "data",
-        embedder_name=model_path,
-        device="cpu",
-        batch_size=8,
-    )
-    values.update(overrides)
-    return load_settings(secrets={}, env={}, **values)
-
-
-test_settings.__test__ = False  # a helper, not a test
-
-
-def copy_index(kaggle_index, root):
-    """A private copy of the session index (data and Qdrant) under ``root``: for tests that change it, or
-    whose app or server process holds its folder open. Returns (settings, layout)."""
-    import shutil
-    from pathlib import Path
-
-    settings, layout, _ = kaggle_index
-    root = Path(root)
-    shutil.copytree(settings.data_dir, root / "data")
-    shutil.copytree(settings.qdrant_path, root / "qdrant")
-    return test_settings(root, settings.embedder_name), layout
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +37,7 @@ def kaggle_index(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str, 
     """
     from artsearch.rebuild import rebuild
     from artsearch.sources import SourceOptions
-    from tests.datasets import make_kaggle_layout
+    from tests.support.datasets import make_kaggle_layout
 
     root = tmp_path_factory.mktemp("kaggle_index")
     settings = test_settings(root, tiny_clip_path)

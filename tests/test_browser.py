@@ -12,38 +12,19 @@ working tree alone.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from artsearch.config import Settings
-from tests.conftest import copy_index
-from tests.servers import free_port, stop, wait_until_up
+from tests.support.app import QUERY
+from tests.support.browser import CARD_IMAGES, TIMEOUT, browser_page, keep_screenshot, no_errors, search, serve
+from tests.support.indexes import copy_index
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-QUERY = "a gloomy landscape in the winter"
 K = 8
-CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture, not its artist panel'
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -52,102 +33,11 @@ def browser_index(kaggle_index, tmp_path_factory) -> Settings:
     return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
 
 
-@contextmanager
-def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port, pointed at ``settings``' index; yields its URL."""
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        QDRANT_URL="",
-        QDRANT_PATH=str(settings.qdrant_path),
-        ARTSEARCH_DATA_DIR=str(settings.data_dir),
-        EMBEDDER_NAME=settings.embedder_name,
-        ARTSEARCH_DEVICE="cpu",
-        ARTSEARCH_STORAGE_BACKEND="local",
-        ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
-        STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
-        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-    )
-    log_path = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-
-    try:
-        wait_until_up(proc, healthy, what="streamlit", seconds=90, log=log_path, poll=0.5)
-        yield url
-    finally:
-        stop(proc, timeout=15)
-
-
 @pytest.fixture
 def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
     """The app serving the test index."""
     with serve(browser_index, tmp_path) as url:
         yield url
-
-
-@contextmanager
-def browser_page(viewport: tuple[int, int] = (1440, 1500)) -> Iterator[Any]:
-    """A page in Debian's Chromium (never a downloaded browser), closed afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-        finally:
-            browser.close()
-
-
-def wait_for_cards(page: Any, k: int) -> None:
-    """Exactly k result cards, each with a picture the browser decoded (the first search loads the model)."""
-    page.wait_for_function(
-        """([selector, k]) => {
-            const imgs = [...document.querySelectorAll(selector)];
-            return imgs.length === k && imgs.every((img) => img.complete && img.naturalWidth > 0);
-        }""",
-        arg=[CARD_IMAGES, k],
-        timeout=120_000,
-    )
-
-
-def settle(page: Any) -> None:
-    """Wait until Streamlit is done running and the layout has settled (before a screenshot)."""
-    page.wait_for_timeout(400)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
-    page.wait_for_timeout(600)
-
-
-def search(page: Any, url: str, text: str, k: int) -> None:
-    """A fresh session at ``url`` and a text search in it, waiting for its k cards."""
-    page.goto(url, wait_until="domcontentloaded")
-    box = page.get_by_placeholder(QUERY)
-    box.wait_for(timeout=60_000)
-    box.fill(text)
-    box.press("Enter")
-    wait_for_cards(page, k)
-    settle(page)
-
-
-def no_errors(page: Any) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-
-
-def keep_screenshot(shot: Path, name: str) -> None:
-    """Copy a screenshot to docs/ when it is missing there or ARTSEARCH_UPDATE_SCREENSHOT=1."""
-    assert shot.stat().st_size > 10_000
-    docs = ROOT / "docs" / name
-    if not docs.exists() or os.environ.get("ARTSEARCH_UPDATE_SCREENSHOT") == "1":
-        shutil.copyfile(shot, docs)
 
 
 def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:

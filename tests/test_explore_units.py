@@ -13,7 +13,7 @@ from artsearch import dedupe, projection, query_syntax
 from artsearch.query_syntax import Term
 from artsearch.storage.base import map_key
 from artsearch.testing import synthetic
-from tests.datasets import painting
+from tests.support.datasets import painting
 
 # --- projection ------------------------------------------------------------------------------------
 

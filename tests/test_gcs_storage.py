@@ -30,8 +30,8 @@ from artsearch.storage.base import Storage
 from artsearch.storage.gcs import GCSStorage, SignedURLCache
 from artsearch.storage.local import LocalStorage
 from artsearch.storage.upload import add_upload_command, local_files, run_upload, upload_to_bucket
-from tests.gcs_fixtures import *  # noqa: F403  (pytest fixtures)
-from tests.gcs_fixtures import SA_EMAIL, FakeGCS, make_gcs_storage
+from tests.support.gcs import *  # noqa: F403  (pytest fixtures)
+from tests.support.gcs import SA_EMAIL, FakeGCS, make_gcs_storage
 
 KEY = "kaggle/images/Albrecht_Dürer/Albrecht_Dürer_1.jpg"
 

@@ -9,8 +9,9 @@ from artsearch.rebuild import rebuild
 from artsearch.search import Query, SearchService
 from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
-from tests.conftest import test_settings
-from tests.test_museum_source import GOOD, UNICODE_TITLE, jpeg, museum  # noqa: F401  (the fake museum fixture)
+from tests.support.indexes import test_settings
+from tests.support.museum import GOOD, UNICODE_TITLE, jpeg
+from tests.test_museum_source import museum  # noqa: F401  (the fake museum fixture)
 
 
 def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(

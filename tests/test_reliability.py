@@ -24,7 +24,7 @@ from artsearch.errors import UnsafeURL
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.index.filters import Filters
 from artsearch.search import MAX_QUERY_CHARS, PageOptions, Query, SearchService
-from tests.conftest import copy_index
+from tests.support.indexes import copy_index
 
 THREADS = 16
 MIN_SEARCHES = 2_000

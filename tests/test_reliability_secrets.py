@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
-from tests.conftest import copy_index
-from tests.gcs_fixtures import denying_server, fake_gcs  # noqa: F401 - fixtures
-from tests.servers import free_port
-from tests.test_ingest import ROOT
+from tests.support import ROOT
+from tests.support.gcs import denying_server, fake_gcs  # noqa: F401 - fixtures
+from tests.support.indexes import copy_index
+from tests.support.servers import free_port
 
 QDRANT_KEY = "qdrant-FAKE-SECRET-5f0c1e9d7b"
 KAGGLE_KEY = "kaggle-FAKE-SECRET-83a2e6c4d1"

@@ -18,7 +18,7 @@ from artsearch.index.filters import Filters
 from artsearch.search import Hit
 from artsearch.web import cards, pictures, resources
 from artsearch.web import state as web_state
-from tests.datasets import jpeg_bytes, painting
+from tests.support.datasets import jpeg_bytes, painting
 
 ID = "6f1f3a5e-3c2b-5a0e-9d55-a27e0c1c4b7a"
 

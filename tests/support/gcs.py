@@ -1,6 +1,6 @@
 """Real stand-ins for GCS: fake-gcs-server, a throwaway service account, a server that says 403.
 
-Imported by tests/test_gcs_storage.py (``from tests.gcs_fixtures import *``),
+Imported by tests/test_gcs_storage.py (``from tests.support.gcs import *``),
 not by conftest.py, so only the GCS tests pay for starting the server.
 
 The server is the fake-gcs-server binary bundled in the
@@ -30,7 +30,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from artsearch.storage.gcs import GCSStorage
-from tests.servers import fake_gcs_command, free_port, stop, wait_until_up
+from tests.support.servers import fake_gcs_command, free_port, stop, wait_until_up
 
 __all__ = [
     "FakeGCS",
