@@ -1,4 +1,4 @@
-"""Shared pytest fixtures."""
+"""Fixtures the test modules share, and the ones that start a stand-in server; their helpers are in tests/support/."""
 
 from __future__ import annotations
 
@@ -65,3 +65,78 @@ def same_engine_and_inference_everywhere(tmp_path_factory: pytest.TempPathFactor
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# --- GCS: fake-gcs-server and a throwaway service account (tests/support/gcs.py) ----------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory):
+    """A running fake-gcs-server and an admin client for it (a FakeGCS), started once, for the tests that ask."""
+    from tests.support.gcs import running_fake_gcs
+
+    with running_fake_gcs(tmp_path_factory.mktemp("fake-gcs")) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gcs_bucket(fake_gcs) -> str:
+    """A fresh, empty bucket per test."""
+    return fake_gcs.new_bucket()
+
+
+@pytest.fixture(scope="session")
+def service_account_key():
+    """A throwaway RSA key, so URL signing really runs."""
+    from tests.support.gcs import new_service_account_key
+
+    return new_service_account_key()
+
+
+@pytest.fixture(scope="session")
+def service_account_info(service_account_key) -> dict[str, str]:
+    """What a downloaded service-account JSON key looks like, with the throwaway key."""
+    from tests.support.gcs import service_account_info_for
+
+    return service_account_info_for(service_account_key)
+
+
+@pytest.fixture
+def denying_server():
+    """URL of a local HTTP server that answers every GCS request with 403 Forbidden."""
+    from tests.support.gcs import running_denying_server
+
+    with running_denying_server() as url:
+        yield url
+
+
+# --- other stand-ins -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def museum():
+    """A local stand-in of the Cleveland Museum of Art API serving tests/support/museum.py's records."""
+    from tests.support.museum import running_museum
+
+    with running_museum() as state:
+        yield state
+
+
+# --- the app served by `streamlit run`, for the browser tests (tests/support/browser.py) ---------------------
+
+
+@pytest.fixture(scope="module")
+def browser_index(kaggle_index, tmp_path_factory):
+    """A private copy of the session index: the served app is another process and holds its folder open."""
+    from tests.support.indexes import copy_index
+
+    return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
+
+
+@pytest.fixture
+def served_app(browser_index, tmp_path):
+    """The app serving the test index (a copy per test module); yields its URL."""
+    from tests.support.browser import serve
+
+    with serve(browser_index, tmp_path) as url:
+        yield url

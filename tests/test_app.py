@@ -39,7 +39,6 @@ from tests.support.app import (
     upload,
 )
 from tests.support.datasets import bomb_png
-from tests.support.gcs import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401
 from tests.support.indexes import copy_index, test_settings
 from tests.support.servers import free_port
 
@@ -258,7 +257,7 @@ def test_a_tampered_link_falls_back_to_sane_values(env):
     assert at.multiselect(key="f_artist").value == []
 
 
-def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, service_account_info, monkeypatch):  # noqa: F811
+def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, service_account_info, monkeypatch):
     """Same page, storage switched to GCS (fake-gcs-server): cards show V4 signed URLs the browser can load."""
     import requests
 

@@ -12,32 +12,16 @@ working tree alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from artsearch.config import Settings
 from tests.support.app import QUERY
-from tests.support.browser import CARD_IMAGES, TIMEOUT, browser_page, keep_screenshot, no_errors, search, serve
-from tests.support.indexes import copy_index
+from tests.support.browser import CARD_IMAGES, TIMEOUT, browser_page, keep_screenshot, no_errors, search
 
 K = 8
 
 pytestmark = pytest.mark.timeout(TIMEOUT)
-
-
-@pytest.fixture(scope="module")
-def browser_index(kaggle_index, tmp_path_factory) -> Settings:
-    """A private copy of the session index: the served app is another process and holds its folder open."""
-    return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
-
-
-@pytest.fixture
-def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
-    """The app serving the test index."""
-    with serve(browser_index, tmp_path) as url:
-        yield url
 
 
 def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:

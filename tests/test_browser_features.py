@@ -4,7 +4,7 @@ The map, refine, one per artist, "Surprise me", "Load more", query arithmetic
 and names on the served test index; near-duplicates on an index of one picture
 with three copies beside six others (``tests/support/indexes.py`` builds it).
 
-Reuses the served app and index fixtures of ``tests/test_browser.py``. The
+Uses the served app and index fixtures of ``tests/conftest.py``, as ``tests/test_browser.py`` does. The
 pictures are saved under the test's tmp dir and copied to ``docs/`` when a
 file there does not exist yet or when ``ARTSEARCH_UPDATE_SCREENSHOT=1``.
 """
@@ -28,7 +28,6 @@ from tests.support.browser import (
     wait_for_cards,
 )
 from tests.support.indexes import build_dupes_index
-from tests.test_browser import browser_index, served_app  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(TIMEOUT)
 

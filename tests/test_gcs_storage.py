@@ -30,7 +30,6 @@ from artsearch.storage.base import Storage
 from artsearch.storage.gcs import GCSStorage, SignedURLCache
 from artsearch.storage.local import LocalStorage
 from artsearch.storage.upload import add_upload_command, local_files, run_upload, upload_to_bucket
-from tests.support.gcs import *  # noqa: F403  (pytest fixtures)
 from tests.support.gcs import SA_EMAIL, FakeGCS, make_gcs_storage
 
 KEY = "kaggle/images/Albrecht_Dürer/Albrecht_Dürer_1.jpg"
@@ -45,6 +44,11 @@ def one_line(exc: BaseException) -> str:
     text = str(exc)
     assert text and "\n" not in text
     return text
+
+
+@pytest.fixture
+def gcs_storage(fake_gcs: FakeGCS, service_account_info: dict[str, str], gcs_bucket: str) -> GCSStorage:
+    return make_gcs_storage(fake_gcs, service_account_info, gcs_bucket)
 
 
 # -- the Storage protocol, both backends ------------------------------------

@@ -11,7 +11,6 @@ from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
 from tests.support.indexes import test_settings
 from tests.support.museum import GOOD, UNICODE_TITLE, jpeg
-from tests.test_museum_source import museum  # noqa: F401  (the fake museum fixture)
 
 
 def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
@@ -20,7 +19,7 @@ def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
     tiny_clip_path,
     shared_encoder,
     monkeypatch,
-    caplog,  # noqa: F811
+    caplog,
 ):
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
     monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from pathlib import Path
@@ -23,16 +22,10 @@ import pytest
 from artsearch.errors import ArtsearchError, SourceError
 from artsearch.sources.museum import MuseumSource, parse_creator_description, retry_after_seconds
 from artsearch.storage.local import LocalStorage
-from tests.support.museum import GOOD, UNICODE_TITLE, YIELDED, FakeMuseum, jpeg, running_museum
+from tests.support.museum import GOOD, UNICODE_TITLE, YIELDED, FakeMuseum, jpeg
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def museum() -> Iterator[FakeMuseum]:
-    with running_museum() as state:
-        yield state
 
 
 def source(museum: FakeMuseum, root: Path, **kwargs: Any) -> MuseumSource:

@@ -23,7 +23,6 @@ from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.search import Query, SearchService
 from artsearch.storage.gcs import GCSStorage
 from tests.support import ROOT
-from tests.support.gcs import service_account_info, service_account_key  # noqa: F401 - fixtures
 from tests.support.indexes import copy_index
 from tests.support.servers import fake_gcs_command, free_port, stop, wait_until_up
 
@@ -144,7 +143,7 @@ class Emulator:
 
 
 @pytest.fixture
-def bucket_service(kaggle_index, tmp_path, shared_encoder, service_account_info) -> Iterator[tuple]:  # noqa: F811
+def bucket_service(kaggle_index, tmp_path, shared_encoder, service_account_info) -> Iterator[tuple]:
     """A SearchService whose images and artists.json live in a bucket on a stoppable emulator."""
     settings, _ = copy_index(kaggle_index, tmp_path)
     emulator = Emulator(tmp_path)
