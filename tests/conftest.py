@@ -102,6 +102,14 @@ def service_account_info(service_account_key) -> dict[str, str]:
 
 
 @pytest.fixture
+def gcs_storage(fake_gcs, service_account_info, gcs_bucket):
+    """A GCSStorage on a fresh bucket of the emulator, prefix ``art/``, signing with the throwaway key."""
+    from tests.support.gcs import make_gcs_storage
+
+    return make_gcs_storage(fake_gcs, service_account_info, gcs_bucket)
+
+
+@pytest.fixture
 def denying_server():
     """URL of a local HTTP server that answers every GCS request with 403 Forbidden."""
     from tests.support.gcs import running_denying_server

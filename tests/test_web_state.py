@@ -1,24 +1,12 @@
-"""The page's logic without a page: links, queries, card and artist-panel text, images, settings keys."""
+"""The page's state without a page: links to and from a PageState, and the query a state asks for."""
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-import numpy as np
 import pytest
-from PIL import Image
-from streamlit import config as st_config
-from streamlit.runtime.secrets import Secrets
 
-from artsearch.catalog import Artist
-from artsearch.config import load_settings
-from artsearch.errors import CollectionMissing, EmptyQuery, ImageError, QdrantUnavailable
+from artsearch.errors import EmptyQuery
 from artsearch.index.filters import Filters
-from artsearch.search import Hit
-from artsearch.web import cards, pictures, resources
 from artsearch.web import state as web_state
-from tests.support.datasets import jpeg_bytes, painting
 
 ID = "6f1f3a5e-3c2b-5a0e-9d55-a27e0c1c4b7a"
 
@@ -112,132 +100,3 @@ def test_queries_carry_mode_filters_and_a_clamped_k():
     )
     like = web_state.PageState(mode="like", like_id=ID, text="ignored").query()
     assert (like.mode, like.like_id) == ("like", ID)
-
-
-# --- what the page shows ---------------------------------------------------------------------------------
-
-
-def hit(**payload) -> Hit:
-    return Hit(artwork_id=ID, score=0.8312, payload=payload, image_url=None)
-
-
-def test_card_lines():
-    assert cards.card_lines(hit(title="Water Lilies", artist="Claude Monet", year=1906)) == (
-        "Water Lilies",
-        "Claude Monet · 1906 · similarity 0.83",
-    )
-    assert cards.card_lines(hit()) == ("Untitled", "Unknown artist · similarity 0.83")
-
-
-def test_markdown_in_data_is_shown_literally():
-    assert cards.md_escape("$5 *bold* [x](y)") == r"\$5 \*bold\* \[x\]\(y\)"
-    lines = cards.artist_lines(Artist(name="A_b", bio="costs $1 and $2"))
-    assert lines[0] == r"**A\_b**" and r"\$1 and \$2" in lines[1]
-
-
-def test_artist_panel_lines():
-    artist = Artist(
-        name="Claude Monet",
-        years="1840 - 1926",
-        nationality="French",
-        genre="Impressionism",
-        bio="word " * 400,
-        wikipedia="http://en.wikipedia.org/wiki/Claude Monet",
-    )
-    lines = cards.artist_lines(artist)
-    assert lines[0] == "**Claude Monet**"
-    assert lines[1] == r"French · 1840 \- 1926 · Impressionism"
-    assert lines[2].endswith("…") and len(lines[2]) <= 600
-    assert lines[3] == "[Wikipedia](https://en.wikipedia.org/wiki/Claude%20Monet)"
-
-
-def test_artist_panel_without_a_record_or_with_only_a_name():
-    assert cards.artist_lines(None, "Mystery Painter") == [
-        "**Mystery Painter**",
-        "No biography for this artist in the collection.",
-    ]
-    assert cards.artist_lines(Artist(name="Anon"))[1] == "No biography for this artist in the collection."
-    assert cards.artist_lines(Artist(name="Anon", birth_year=1600))[1] == "1600 –"
-    assert not any(
-        "Wikipedia" in line for line in cards.artist_lines(Artist(name="X", wikipedia="javascript:alert(1)"))
-    )
-
-
-def test_grid_rows():
-    assert cards.rows(list(range(10))) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    assert cards.rows([]) == []
-
-
-def test_message_kinds():
-    assert cards.message_kind(CollectionMissing("x")) == "info"
-    assert cards.message_kind(EmptyQuery("x")) == "info"
-    assert cards.message_kind(QdrantUnavailable("x")) == "error"
-    assert cards.message_kind(ImageError("x")) == "error"
-
-
-def test_facet_labels_show_counts():
-    label = cards.facet_label({"Claude Monet": 10})
-    assert label("Claude Monet") == "Claude Monet (10)" and label("Other") == "Other"
-
-
-# --- images ----------------------------------------------------------------------------------------------
-
-
-def decoded(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-def test_local_images_become_small_rgb_jpegs(tmp_path: Path):
-    settings = load_settings(secrets={}, env={})
-    big = tmp_path / "big.jpg"
-    big.write_bytes(jpeg_bytes(painting(1, size=(2000, 1000))))
-    out = decoded(pictures.display_source(str(big), settings))
-    assert out.format == "JPEG" and out.mode == "RGB" and out.size == (512, 256)
-    deep = tmp_path / "deep.png"  # 16-bit greyscale: st.image cannot re-encode it as is
-    Image.fromarray(np.linspace(0, 65535, 300 * 200).reshape(200, 300).astype(np.uint16)).save(deep)
-    assert decoded(pictures.display_source(str(deep), settings, 100)).size == (100, 67)
-
-
-def test_image_sources_that_cannot_be_shown_are_none(tmp_path: Path):
-    settings = load_settings(secrets={}, env={})
-    broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"not an image")
-    assert pictures.display_source(str(broken), settings) is None
-    assert pictures.display_source(str(tmp_path / "missing.jpg"), settings) is None
-    assert pictures.display_source(None, settings) is None
-    signed = "https://storage.googleapis.com/bucket/a.jpg?X-Goog-Signature=abc"
-    assert pictures.display_source(signed, settings) == signed  # the browser fetches signed URLs itself
-
-
-def test_upload_preview():
-    settings = load_settings(secrets={}, env={})
-    assert decoded(pictures.preview(jpeg_bytes(painting(2, size=(640, 480))), settings)).size == (512, 384)
-    assert pictures.preview(b"GIF89a broken", settings) is None
-
-
-# --- settings -----------------------------------------------------------------------------------------------
-
-
-def test_settings_key_is_stable_and_sees_what_repr_hides():
-    a = load_settings(secrets={}, env={}, qdrant_url="https://q.example.org", qdrant_key="one")
-    b = load_settings(secrets={}, env={}, qdrant_url="https://q.example.org", qdrant_key="one")
-    c = load_settings(secrets={}, env={}, qdrant_url="https://q.example.org", qdrant_key="two")
-    assert repr(a) == repr(c)
-    assert resources.settings_key(a) == resources.settings_key(b) != resources.settings_key(c)
-    assert "one" not in resources.settings_key(a)
-
-
-def test_secrets_without_a_file_are_empty(tmp_path: Path):
-    previous = st_config.get_option("secrets.files")
-    st_config.set_option("secrets.files", [str(tmp_path / "missing" / "secrets.toml")])
-    try:
-        assert resources.secrets_dict(Secrets()) == {}
-        (tmp_path / "missing").mkdir()
-        (tmp_path / "missing" / "secrets.toml").write_text('[Database]\nCOLLECTION_NAME = "paintings"\n')
-        secrets = resources.secrets_dict(Secrets())
-        assert secrets == {"Database": {"COLLECTION_NAME": "paintings"}}
-        assert load_settings(secrets=secrets, env={}).collection_name == "paintings"
-    finally:
-        st_config.set_option("secrets.files", previous)
