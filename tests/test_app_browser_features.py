@@ -4,7 +4,7 @@ The map, refine, one per artist, "Surprise me", "Load more", query arithmetic
 and names on the served test index; near-duplicates on an index of one picture
 with three copies beside six others (``tests/support/indexes.py`` builds it).
 
-Uses the served app and index fixtures of ``tests/conftest.py``, as ``tests/test_browser.py`` does. The
+Uses the served app and index fixtures of ``tests/conftest.py``, as ``tests/test_app_browser.py`` does. The
 pictures are saved under the test's tmp dir and copied to ``docs/`` when a
 file there does not exist yet or when ``ARTSEARCH_UPDATE_SCREENSHOT=1``.
 """

@@ -2,7 +2,7 @@
 
 Every test prints a ``FIGURE`` line (shown with ``pytest -s``); docs/reliability.md quotes them.
 Process-level guarantees (rebuild while serving, SIGKILL anywhere, secrets in CLI output) live in
-tests/test_reliability_processes.py and tests/test_reliability_secrets.py.
+tests/test_rebuild_processes.py and tests/test_config_secrets.py.
 """
 
 from __future__ import annotations
