@@ -11,7 +11,7 @@ signals find them among a page of results:
 * the **cosine** of the stored CLIP vectors, at or above
   :data:`COSINE_THRESHOLD`.
 
-Tuning (``tests/test_explore_units.py::test_tuned_thresholds_separate_copies_from_distinct_images``):
+Tuning (``tests/test_dedupe.py::test_tuned_thresholds_separate_copies_from_distinct_images``):
 resized (50 % and 25 %), re-compressed (JPEG quality 30 and 60) and slightly
 cropped (4 % off each side) copies of 60 distinct pictures (smooth colour
 fields and synthetic shapes) against every pair of distinct pictures. Copies

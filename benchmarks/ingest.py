@@ -60,7 +60,7 @@ def ingest_rate(encoder, folder: Path, batch_size: int, workers: int) -> float:
     from artsearch.ingest import run_ingest
     from artsearch.sources.folder import FolderSource
     from artsearch.storage.local import LocalStorage
-    from tests.conftest import test_settings
+    from tests.support.indexes import test_settings
 
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
         settings = test_settings(tmp, str(encoder.name), batch_size=batch_size, decode_workers=workers)

@@ -60,7 +60,7 @@ TEXTS = [
 
 
 def settings_for(root: Path, model: str, **kw):
-    from tests.conftest import test_settings
+    from tests.support.indexes import test_settings
 
     return test_settings(root, model, batch_size=32, **kw)
 

@@ -1,8 +1,10 @@
-"""Shared pytest fixtures."""
+"""Fixtures the test modules share, and the ones that start a stand-in server; their helpers are in tests/support/."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.support.indexes import test_settings
 
 
 @pytest.fixture(scope="session")
@@ -17,45 +19,6 @@ def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 # --- an indexed collection, built once per session through the real pipeline ----------------
-
-
-def test_settings(root, model_path: str, **overrides):
-    """Settings for a test: nothing from the developer's secrets or environment leaks in."""
-    import os
-    from pathlib import Path
-
-    from artsearch.config import load_settings
-
-    root = Path(root)
-    values = dict(
-        qdrant_path=root / "qdrant",
-        # ARTSEARCH_TEST_ENGINE runs the whole suite on one embedded engine ("edge" or "local").
-        embedded_engine=os.environ.get("ARTSEARCH_TEST_ENGINE", "edge"),
-        # ARTSEARCH_TEST_INFERENCE runs it on one inference path (the fast paths have their own tests).
-        inference=os.environ.get("ARTSEARCH_TEST_INFERENCE", "torch"),
-        data_dir=root / "data",
-        embedder_name=model_path,
-        device="cpu",
-        batch_size=8,
-    )
-    values.update(overrides)
-    return load_settings(secrets={}, env={}, **values)
-
-
-test_settings.__test__ = False  # a helper, not a test
-
-
-def copy_index(kaggle_index, root):
-    """A private copy of the session index (data and Qdrant) under ``root``: for tests that change it, or
-    whose app or server process holds its folder open. Returns (settings, layout)."""
-    import shutil
-    from pathlib import Path
-
-    settings, layout, _ = kaggle_index
-    root = Path(root)
-    shutil.copytree(settings.data_dir, root / "data")
-    shutil.copytree(settings.qdrant_path, root / "qdrant")
-    return test_settings(root, settings.embedder_name), layout
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +37,7 @@ def kaggle_index(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str, 
     """
     from artsearch.rebuild import rebuild
     from artsearch.sources import SourceOptions
-    from tests.datasets import make_kaggle_layout
+    from tests.support.datasets import make_kaggle_layout
 
     root = tmp_path_factory.mktemp("kaggle_index")
     settings = test_settings(root, tiny_clip_path)
@@ -102,3 +65,86 @@ def same_engine_and_inference_everywhere(tmp_path_factory: pytest.TempPathFactor
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# --- GCS: fake-gcs-server and a throwaway service account (tests/support/gcs.py) ----------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory):
+    """A running fake-gcs-server and an admin client for it (a FakeGCS), started once, for the tests that ask."""
+    from tests.support.gcs import running_fake_gcs
+
+    with running_fake_gcs(tmp_path_factory.mktemp("fake-gcs")) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gcs_bucket(fake_gcs) -> str:
+    """A fresh, empty bucket per test."""
+    return fake_gcs.new_bucket()
+
+
+@pytest.fixture(scope="session")
+def service_account_key():
+    """A throwaway RSA key, so URL signing really runs."""
+    from tests.support.gcs import new_service_account_key
+
+    return new_service_account_key()
+
+
+@pytest.fixture(scope="session")
+def service_account_info(service_account_key) -> dict[str, str]:
+    """What a downloaded service-account JSON key looks like, with the throwaway key."""
+    from tests.support.gcs import service_account_info_for
+
+    return service_account_info_for(service_account_key)
+
+
+@pytest.fixture
+def gcs_storage(fake_gcs, service_account_info, gcs_bucket):
+    """A GCSStorage on a fresh bucket of the emulator, prefix ``art/``, signing with the throwaway key."""
+    from tests.support.gcs import make_gcs_storage
+
+    return make_gcs_storage(fake_gcs, service_account_info, gcs_bucket)
+
+
+@pytest.fixture
+def denying_server():
+    """URL of a local HTTP server that answers every GCS request with 403 Forbidden."""
+    from tests.support.gcs import running_denying_server
+
+    with running_denying_server() as url:
+        yield url
+
+
+# --- other stand-ins -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def museum():
+    """A local stand-in of the Cleveland Museum of Art API serving tests/support/museum.py's records."""
+    from tests.support.museum import running_museum
+
+    with running_museum() as state:
+        yield state
+
+
+# --- the app served by `streamlit run`, for the browser tests (tests/support/browser.py) ---------------------
+
+
+@pytest.fixture(scope="module")
+def browser_index(kaggle_index, tmp_path_factory):
+    """A private copy of the session index: the served app is another process and holds its folder open."""
+    from tests.support.indexes import copy_index
+
+    return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
+
+
+@pytest.fixture
+def served_app(browser_index, tmp_path):
+    """The app serving the test index (a copy per test module); yields its URL."""
+    from tests.support.browser import serve
+
+    with serve(browser_index, tmp_path) as url:
+        yield url

@@ -12,7 +12,6 @@ import io
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,15 +23,24 @@ from artsearch.index.filters import FACETS
 from artsearch.index.write import IndexBuilder
 from artsearch.storage.local import LocalStorage
 from artsearch.web import resources
-from tests.conftest import copy_index, test_settings
-from tests.datasets import bomb_png
-from tests.gcs_fixtures import fake_gcs, gcs_bucket, service_account_info, service_account_key  # noqa: F401
-from tests.servers import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-SECRETS = {"Artsearch": {"DEVICE": "cpu"}}  # replaces any developer secrets.toml for the test run
-QUERY = "a gloomy landscape in the winter"
+from tests.support.app import (
+    QUERY,
+    app_settings,
+    assert_clean,
+    card_titles,
+    cards,
+    messages,
+    new_app,
+    payloads,
+    payloads_of,
+    point_env,
+    result_captions,
+    search_text,
+    upload,
+)
+from tests.support.datasets import bomb_png
+from tests.support.indexes import copy_index, test_settings
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -44,20 +52,6 @@ pytestmark = pytest.mark.timeout(300)
 def app_index(kaggle_index, tmp_path_factory) -> tuple[Settings, object]:
     """A private copy of the session index: the app's cached client holds it open for the whole module."""
     return copy_index(kaggle_index, tmp_path_factory.mktemp("app_index"))
-
-
-def point_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, **extra: str) -> None:
-    """Point the app at ``settings``' index the way a deployment would: environment variables."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("QDRANT_URL", "")
-    monkeypatch.setenv("QDRANT_PATH", str(settings.qdrant_path))
-    monkeypatch.setenv("ARTSEARCH_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("EMBEDDER_NAME", settings.embedder_name)
-    monkeypatch.setenv("ARTSEARCH_DEVICE", "cpu")
-    monkeypatch.setenv("ARTSEARCH_STORAGE_BACKEND", "local")
-    monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "no-such-secrets.toml"))
-    for name, value in extra.items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(autouse=True)
@@ -73,63 +67,6 @@ def env(app_index, monkeypatch, tmp_path) -> tuple[Settings, object]:
     settings, layout = app_index
     point_env(monkeypatch, settings, tmp_path)
     return settings, layout
-
-
-def new_app(secrets: dict | None = None, **params: str | list[str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets = dict(secrets or SECRETS)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at
-
-
-def app_settings() -> Settings:
-    """The Settings the app builds from the current environment (to reach its cached service)."""
-    return load_settings(secrets=SECRETS, env=os.environ)
-
-
-def cards(at: AppTest) -> list[str]:
-    """Artwork ids of the result cards, in order (each card has one "More like this" button)."""
-    return [b.key.removeprefix("like_") for b in at.button if b.key and b.key.startswith("like_")]
-
-
-def card_titles(at: AppTest) -> list[str]:
-    return [
-        m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**") and "\n" not in m.value
-    ]
-
-
-def result_captions(at: AppTest) -> list[str]:
-    return [c.value.replace("\\", "") for c in at.caption if "similarity" in c.value]
-
-
-def messages(at: AppTest) -> list[str]:
-    return [e.value for e in at.error] + [i.value for i in at.info]
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def payloads() -> list[dict]:
-    """Every indexed point's payload, read through the app's own cached service (one client per folder)."""
-    return payloads_of(resources.get_service(app_settings()))
-
-
-def payloads_of(service) -> list[dict]:
-    return [dict(p.payload, id=str(p.id)) for p in service.index.scroll(limit=1000)]
-
-
-def search_text(at: AppTest, text: str = QUERY, k: int = 12) -> AppTest:
-    at.slider(key="k").set_value(k)
-    at.text_input(key="q").input(text)
-    return at.run()
-
-
-def upload(at: AppTest, name: str, data: bytes, mime: str = "image/jpeg") -> AppTest:
-    at.radio(key="mode").set_value("image").run()
-    at.file_uploader(key="upload").set_value((name, data, mime))
-    return at.run()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -320,7 +257,7 @@ def test_a_tampered_link_falls_back_to_sane_values(env):
     assert at.multiselect(key="f_artist").value == []
 
 
-def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, service_account_info, monkeypatch):  # noqa: F811
+def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, service_account_info, monkeypatch):
     """Same page, storage switched to GCS (fake-gcs-server): cards show V4 signed URLs the browser can load."""
     import requests
 

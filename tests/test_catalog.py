@@ -1,13 +1,10 @@
-"""Ids, slugs, name repair and artist records: the pure logic under the ingest."""
+"""Ids, slugs, payloads and artist records: the pure logic under the ingest (name repair: test_text.py)."""
 
 from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from artsearch.catalog import Artist, Artwork, artwork_id, slugify, split_genres
-from artsearch.text import name_key, repair_mojibake
+from artsearch.catalog import Artist, Artwork, artwork_id, split_genres
 
 
 def test_artwork_id_is_a_stable_uuid5_of_source_and_id():
@@ -16,26 +13,6 @@ def test_artwork_id_is_a_stable_uuid5_of_source_and_id():
     assert a == artwork_id("kaggle", "Claude_Monet/Claude_Monet_1.jpg")
     assert a != artwork_id("folder", "Claude_Monet/Claude_Monet_1.jpg")
     assert a == Artwork(source="kaggle", source_id="Claude_Monet/Claude_Monet_1.jpg", title="t").artwork_id
-
-
-@pytest.mark.parametrize(
-    ("broken", "fixed"),
-    [
-        ("Albrecht_Du╠êrer", "Albrecht_Dürer"),  # UTF-8 (decomposed ü) read as cp437, as the Kaggle zip ships it
-        ("DÃ¼rer", "Dürer"),  # UTF-8 read as cp1252
-        ("Ã‰douard Manet", "Édouard Manet"),
-        ("Pierre-Auguste_Renoir", "Pierre-Auguste_Renoir"),  # fine already: unchanged
-        ("Nature morte — 静物", "Nature morte — 静物"),
-        ("Ñoño", "Ñoño"),
-    ],
-)
-def test_mojibake_is_repaired_in_general_and_good_text_is_left_alone(broken, fixed):
-    assert repair_mojibake(broken) == fixed
-
-
-def test_name_keys_match_folder_names_to_csv_names():
-    assert name_key("Albrecht_Du╠êrer") == name_key("Albrecht Dürer") == "albrecht-durer"
-    assert slugify("  ") == "unknown"
 
 
 def test_payload_has_the_documented_fields_and_splits_genres():

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from artsearch.catalog import artwork_id
-from tests.conftest import test_settings
-from tests.servers import free_port
-from tests.test_ingest import run_cli
+from tests.support.cli import run_cli
+from tests.support.indexes import test_settings
+from tests.support.servers import free_port
 
 
 def one_line_error(result) -> str:

@@ -88,3 +88,24 @@ def test_importing_the_package_reads_nothing_and_loads_no_model():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_secrets_example_documents_every_setting_and_its_defaults_are_the_defaults() -> None:
+    import dataclasses
+    import re
+    import tomllib
+
+    from artsearch.config import _locations
+
+    text = (Path(__file__).resolve().parent.parent / "secrets.toml.example").read_text()
+    assert load_settings(secrets=tomllib.loads(text), env={}) == Settings()
+    uncommented = re.sub(r"(?m)^# ?((\[\w+\])|(\w+ = .*))$", r"\1", text)
+    parsed = tomllib.loads(uncommented)
+    for f in dataclasses.fields(Settings):
+        section, key, _ = _locations(f.name)
+        if f.name == "gcp_service_account":
+            assert {"type", "project_id", "private_key", "client_email", "token_uri"} <= set(parsed[f.name])
+        else:
+            assert key in parsed[section], f"secrets.toml.example lacks [{section}] {key}"
+    settings = load_settings(secrets={**parsed, "Storage": {**parsed["Storage"], "BACKEND": "gcs"}}, env={})
+    assert (settings.storage_bucket, settings.signed_url_ttl) == ("my-artsearch-images", 3600)

@@ -14,7 +14,7 @@ from artsearch.errors import ConfigError, SourceError
 from artsearch.sources import SourceOptions, open_source
 from artsearch.sources.folder import FolderSource
 from artsearch.storage.local import LocalStorage
-from tests.datasets import UNMATCHED_ARTIST, jpeg_bytes, make_kaggle_layout, painting
+from tests.support.datasets import UNMATCHED_ARTIST, jpeg_bytes, make_kaggle_layout, painting
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from PIL import Image
 from artsearch.errors import ArtsearchError, FetchError, UnsafeURL
 from artsearch.fetch import fetch_image_bytes, redact_url, vet_url
 from artsearch.images import load_image
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 def _png() -> bytes:

@@ -23,19 +23,9 @@ from artsearch.index.write import IndexBuilder
 from artsearch.rebuild import rebuild
 from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
-from tests.conftest import copy_index, test_settings
-from tests.datasets import UNMATCHED_ARTIST, make_kaggle_layout
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def all_payloads(settings) -> list[dict]:
-    index = VectorIndex(settings)
-    try:
-        records = index.scroll(limit=10_000)
-        return [dict(r.payload, _id=str(r.id)) for r in records]
-    finally:
-        index.close()
+from tests.support import ROOT
+from tests.support.datasets import UNMATCHED_ARTIST, make_kaggle_layout
+from tests.support.indexes import all_payloads, copy_index, test_settings
 
 
 def test_every_valid_image_indexed_once_and_every_broken_one_reported(kaggle_index):
@@ -156,25 +146,6 @@ def test_empty_source_publishes_nothing_and_keeps_the_old_index(kaggle_index, tm
         rebuild(settings, SourceOptions(source="folder", images_dir=empty), encoder=shared_encoder, progress=False)
     assert read_pointer(settings) == before
     assert len(all_payloads(settings)) == len(layout.valid)
-
-
-def run_cli(args: list[str], settings, env_extra: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE"))}
-    env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), ARTSEARCH_SECRETS=str(settings.data_dir / "none.toml"))
-    env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
-    env["ARTSEARCH_INFERENCE"] = settings.inference
-    env.update(env_extra or {})
-    base = [
-        "--model",
-        settings.embedder_name,
-        "--qdrant-path",
-        str(settings.qdrant_path),
-        "--data-dir",
-        str(settings.data_dir),
-    ]
-    return subprocess.run(
-        [sys.executable, *args, *base], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT, **kwargs
-    )
 
 
 def test_sigkill_mid_ingest_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_clip_path):

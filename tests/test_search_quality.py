@@ -21,7 +21,7 @@ from artsearch.rebuild import rebuild
 from artsearch.search import Query, SearchService
 from artsearch.sources import SourceOptions
 from artsearch.testing.synthetic import COLOURS, SHAPES, write_dataset
-from tests.conftest import test_settings
+from tests.support.indexes import test_settings
 
 TRAINED = str(Path(__file__).resolve().parents[1] / "models" / "tiny-clip-shapes")
 HELD_OUT_SEED = 4242  # the model was trained on seed 0 and evaluated on 12345 and 2024

@@ -8,7 +8,6 @@ Nothing is mocked; a map click is sent as the widget state a browser sends.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -16,24 +15,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
 from artsearch.config import Settings, load_settings
 from artsearch.projection import Projection
-from artsearch.rebuild import rebuild
 from artsearch.search import Query
-from artsearch.sources import SourceOptions
 from artsearch.storage.local import LocalStorage
 from artsearch.web import resources
-from tests.conftest import copy_index, test_settings
-from tests.datasets import jpeg_bytes, painting
-from tests.test_app import APP, SECRETS, card_titles, cards, point_env, result_captions
-from tests.test_ingest import run_cli
+from tests.support.app import QUERY, SECRETS, card_titles, cards, new_app, point_env, result_captions, upload
+from tests.support.cli import run_cli
+from tests.support.indexes import build_dupes_index, copy_index
 
 pytestmark = pytest.mark.timeout(300)
-QUERY = "a gloomy landscape in the winter"
 
 
 # --- fixtures and helpers --------------------------------------------------------------------------
@@ -56,14 +50,6 @@ def fresh_services() -> Iterator[None]:
 def env(explore_index, monkeypatch, tmp_path) -> Settings:
     point_env(monkeypatch, explore_index, tmp_path)
     return explore_index
-
-
-def new_app(**params: str | list[str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets = dict(SECRETS)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at
 
 
 def service():
@@ -225,8 +211,6 @@ def test_query_arithmetic_weights_move_the_ranking_the_expected_way(env):
 
 
 def test_an_image_plus_words_blends_both(env):
-    from tests.test_app import upload
-
     payloads = everything()
     image_key = next(p["image_key"] for p in payloads.values() if p["artist"] == "Vincent van Gogh")
     data = LocalStorage(env.data_dir).read_image(image_key)
@@ -313,47 +297,12 @@ def test_naming_an_artist_ranks_their_works_higher(env):
 # --- 4. near-duplicate collapse ----------------------------------------------------------------------------
 
 
-def copies_of(img: Image.Image) -> dict[str, bytes]:
-    w, h = img.size
-    c = int(w * 0.04), int(h * 0.04)
-    return {
-        "resized": jpeg_bytes(img.resize((w // 2, h // 2))),
-        "recompressed": _jpeg(img, 30),
-        "cropped": jpeg_bytes(img.crop((c[0], c[1], w - c[0], h - c[1]))),
-    }
-
-
-def _jpeg(img: Image.Image, quality: int) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def dupes_index(tmp_path_factory, tiny_clip_path, shared_encoder) -> tuple[Settings, Path]:
     return build_dupes_index(tmp_path_factory.mktemp("dupes_index"), tiny_clip_path, shared_encoder)
 
 
-def build_dupes_index(root: Path, model: str, encoder) -> tuple[Settings, Path]:
-    """A folder index: one picture with three copies (each under another 'artist'), and six distinct pictures."""
-    images = root / "images"
-    original = painting(4242, (400, 300))
-    (images / "Original").mkdir(parents=True)
-    (images / "Original" / "sunset.jpg").write_bytes(jpeg_bytes(original))
-    for name, data in copies_of(original).items():
-        (images / f"Copyist {name}").mkdir()
-        (images / f"Copyist {name}" / f"sunset_{name}.jpg").write_bytes(data)
-    (images / "Others").mkdir()
-    for seed in range(6):
-        (images / "Others" / f"other_{seed}.jpg").write_bytes(jpeg_bytes(painting(5000 + seed, (400, 300))))
-    settings = test_settings(root, model)
-    rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=encoder, progress=False)
-    return settings, images / "Original" / "sunset.jpg"
-
-
 def test_copies_of_one_picture_collapse_to_one_card_with_the_count(dupes_index, monkeypatch, tmp_path):
-    from tests.test_app import upload
-
     settings, original = dupes_index
     point_env(monkeypatch, settings, tmp_path)
     at = upload(new_app().run(), "sunset.jpg", original.read_bytes())
@@ -385,8 +334,6 @@ def test_cli_search_folds_copies_like_the_page_and_can_list_them(dupes_index):
 
 
 def test_collapse_is_a_setting(dupes_index, monkeypatch, tmp_path):
-    from tests.test_app import upload
-
     settings, original = dupes_index
     point_env(monkeypatch, settings, tmp_path, ARTSEARCH_COLLAPSE_DUPLICATES="false")
     at = upload(new_app().run(), "sunset.jpg", original.read_bytes())

@@ -1,13 +1,9 @@
-"""The real thing: ``streamlit run app.py`` on localhost, driven by Playwright in Debian's Chromium.
+"""The real thing: ``streamlit run app.py`` on localhost, and Debian's Chromium driven by Playwright.
 
-Chromium comes from the system (``apt-get install chromium``, done by CI); the
-test never runs ``playwright install``. It fails, rather than skips, when the
-browser is missing, so a broken setup is seen.
-
-The screenshot is saved under the test's tmp dir. It is copied to
-``docs/screenshot.png`` (the README's picture) when that file does not exist
-yet or when ``ARTSEARCH_UPDATE_SCREENSHOT=1``, so ordinary runs leave the
-working tree alone.
+Chromium comes from the system (``apt-get install chromium``, done by CI); nothing here runs
+``playwright install``. A missing browser fails the test, rather than skipping it, so a broken setup is seen.
+Screenshots are copied to ``docs/`` (the README's pictures) only when a file there does not exist yet or when
+``ARTSEARCH_UPDATE_SCREENSHOT=1``, so ordinary runs leave the working tree alone.
 """
 
 from __future__ import annotations
@@ -22,13 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from artsearch.config import Settings
-from tests.conftest import copy_index
-from tests.servers import free_port, stop, wait_until_up
+from tests.support import ROOT
+from tests.support.app import QUERY
+from tests.support.servers import free_port, stop, wait_until_up
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -39,17 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-QUERY = "a gloomy landscape in the winter"
-K = 8
 CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture, not its artist panel'
-
-pytestmark = pytest.mark.timeout(420)
-
-
-@pytest.fixture(scope="module")
-def browser_index(kaggle_index, tmp_path_factory) -> Settings:
-    """A private copy of the session index: the served app is another process and holds its folder open."""
-    return copy_index(kaggle_index, tmp_path_factory.mktemp("browser_index"))[0]
+TIMEOUT = 420  # seconds a browser test may take: pytest.mark.timeout(TIMEOUT) in the test modules
 
 
 @contextmanager
@@ -84,13 +69,6 @@ def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         stop(proc, timeout=15)
-
-
-@pytest.fixture
-def served_app(browser_index: Settings, tmp_path: Path) -> Iterator[str]:
-    """The app serving the test index."""
-    with serve(browser_index, tmp_path) as url:
-        yield url
 
 
 @contextmanager
@@ -148,16 +126,3 @@ def keep_screenshot(shot: Path, name: str) -> None:
     docs = ROOT / "docs" / name
     if not docs.exists() or os.environ.get("ARTSEARCH_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, docs)
-
-
-def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
-    shot = tmp_path / "search.png"
-    with browser_page() as page:
-        search(page, f"{served_app}/?k={K}", QUERY, K)
-        widths = page.eval_on_selector_all(CARD_IMAGES, "imgs => imgs.map((img) => img.naturalWidth)")
-        assert len(widths) == K and all(w > 0 for w in widths), widths
-        no_errors(page)
-        assert page.get_by_role("button", name="More like this").count() == K
-        assert f"q={QUERY.replace(' ', '+')}" in page.url  # the search is a link
-        page.screenshot(path=str(shot), full_page=True)
-    keep_screenshot(shot, "screenshot.png")

@@ -2,7 +2,7 @@
 
 Every test prints a ``FIGURE`` line (shown with ``pytest -s``); docs/reliability.md quotes them.
 Process-level guarantees (rebuild while serving, SIGKILL anywhere, secrets in CLI output) live in
-tests/test_reliability_processes.py and tests/test_reliability_secrets.py.
+tests/test_rebuild_processes.py and tests/test_config_secrets.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from artsearch.errors import UnsafeURL
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.index.filters import Filters
 from artsearch.search import MAX_QUERY_CHARS, PageOptions, Query, SearchService
-from tests.conftest import copy_index
+from tests.support.indexes import copy_index
 
 THREADS = 16
 MIN_SEARCHES = 2_000

@@ -2,9 +2,9 @@
 
 The map, refine, one per artist, "Surprise me", "Load more", query arithmetic
 and names on the served test index; near-duplicates on an index of one picture
-with three copies beside six others (``tests/test_explore.py`` builds it).
+with three copies beside six others (``tests/support/indexes.py`` builds it).
 
-Reuses the served app and index fixtures of ``tests/test_browser.py``. The
+Uses the served app and index fixtures of ``tests/conftest.py``, as ``tests/test_app_browser.py`` does. The
 pictures are saved under the test's tmp dir and copied to ``docs/`` when a
 file there does not exist yet or when ``ARTSEARCH_UPDATE_SCREENSHOT=1``.
 """
@@ -14,22 +14,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.test_browser import (
-    QUERY,
-    browser_index,
+import pytest
+
+from tests.support.app import QUERY
+from tests.support.browser import (
+    TIMEOUT,
     browser_page,
     keep_screenshot,
     no_errors,
-    pytestmark,
     search,
     serve,
-    served_app,
     settle,
     wait_for_cards,
 )
-from tests.test_explore import build_dupes_index
+from tests.support.indexes import build_dupes_index
 
-__all__ = ["browser_index", "pytestmark", "served_app"]  # fixtures, re-exported for pytest
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 SHOTS = {
     "map": "feature-map.png",

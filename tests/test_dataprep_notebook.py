@@ -20,7 +20,7 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from artsearch.sources.folder import FolderSource
-from tests.datasets import make_kaggle_layout
+from tests.support.datasets import make_kaggle_layout
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "data_prep.ipynb"

@@ -379,7 +379,7 @@ def test_sigkill_right_after_upsert_loses_nothing(tmp_path, data):
 def embedded_settings(tmp_path, engine: str, monkeypatch):
     """Settings whose embedded engine is ``engine``, whether or not Settings has the field yet."""
     from artsearch.config import Settings
-    from tests.conftest import test_settings
+    from tests.support.indexes import test_settings
 
     settings = test_settings(tmp_path, "unused-model")
     if "embedded_engine" in {f.name for f in dataclasses.fields(Settings)}:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from artsearch.catalog import artwork_id
 from artsearch.index.builds import build_folders, pointer_path, read_pointer
-from tests.conftest import copy_index, test_settings
-from tests.datasets import jpeg_bytes, make_kaggle_layout, painting
-from tests.test_ingest import ROOT, all_payloads
+from tests.support import ROOT
+from tests.support.datasets import jpeg_bytes, make_kaggle_layout, painting
+from tests.support.indexes import all_payloads, copy_index, test_settings
 
 PAYLOAD_FIELDS = {
     "artwork_id", "title", "artist", "artist_slug", "genre", "nationality", "year", "image_key", "source",
@@ -48,7 +48,7 @@ def initialize_db(settings, *extra: str) -> list[str]:
 
 
 class Server:
-    """tests/reliability_server.py: one long-lived SearchService in its own process, as the app holds one."""
+    """tests/support/search_server.py: one long-lived SearchService in its own process, as the app holds one."""
 
     def __init__(self, settings) -> None:
         # stderr goes to a file: a pipe nobody reads fills up and blocks the server mid-search.
@@ -56,7 +56,7 @@ class Server:
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "tests/reliability_server.py", "--model", settings.embedder_name,
+                sys.executable, "tests/support/search_server.py", "--model", settings.embedder_name,
                 "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir),
             ],
             cwd=ROOT, env=cli_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,

@@ -1,236 +1,38 @@
-"""MuseumSource against a local stand-in of the Cleveland Museum of Art API.
+"""MuseumSource against a local stand-in of the Cleveland Museum of Art API (``tests/support/museum.py``).
 
-The server speaks the museum's documented response format
-(``{"info": {...}, "data": [record...]}``, ``images.web.url`` with string
-sizes, ``creators[].description`` like ``"Name (Nationality, 1853–1890)"``),
-honours ``has_image``/``type``/``department``/``q``/``skip``/``limit`` like the
-real API, and serves images including the bad cases: 404, 500 twice, 429 with
-``Retry-After``, a truncated JPEG. Every request is logged with its time so
-the tests can check retries, ``Retry-After`` and the rate limit.
+The stand-in speaks the museum's documented response format and serves images including the bad cases: 404,
+500 twice, 429 with ``Retry-After``, a truncated JPEG. Every request is logged with its time so the tests can
+check retries, ``Retry-After`` and the rate limit. The last test runs the museum source through the real
+rebuild: the default without Kaggle credentials, bad records reported.
 """
 
 from __future__ import annotations
 
-import io
-import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from PIL import Image
 
+from artsearch.catalog import artwork_id
 from artsearch.errors import ArtsearchError, SourceError
+from artsearch.rebuild import rebuild
+from artsearch.search import Query, SearchService
+from artsearch.sources import SourceOptions
 from artsearch.sources.museum import MuseumSource, parse_creator_description, retry_after_seconds
 from artsearch.storage.local import LocalStorage
-from tests.servers import free_port
+from tests.support.indexes import test_settings
+from tests.support.museum import GOOD, UNICODE_TITLE, YIELDED, FakeMuseum, jpeg
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-UNICODE_TITLE = "Nature morte aux pêches — 静物"
-
-
-def jpeg(seed: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256)).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-@dataclass
-class FakeMuseum:
-    """State of the stand-in server: records, image bytes, scripted failures, request log."""
-
-    base: str = ""
-    records: list[dict[str, Any]] = field(default_factory=list)
-    images: dict[str, bytes] = field(default_factory=dict)
-    # path -> responses to give before the image itself: (status, headers)
-    failures: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
-    log: list[tuple[float, str, int]] = field(default_factory=list)  # (monotonic time, path, status)
-    queries: list[dict[str, list[str]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def requests_to(self, path: str) -> list[tuple[float, int]]:
-        with self.lock:
-            return [(t, status) for t, p, status in self.log if p == path]
-
-    def image_requests(self) -> list[str]:
-        with self.lock:
-            return [p for _, p, _ in self.log if p.startswith("/images/")]
-
-    def listing(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        """Filter and page like the real /api/artworks/."""
-        one = {k: v[0] for k, v in query.items()}
-        rows = self.records
-        if one.get("has_image") == "1":
-            rows = [r for r in rows if r.get("images") is not None]
-        if one.get("cc0") == "1":
-            rows = [r for r in rows if r.get("share_license_status") == "CC0"]
-        if "type" in one:
-            rows = [r for r in rows if r.get("type") == one["type"]]
-        if "department" in one:
-            rows = [r for r in rows if r.get("department") == one["department"]]
-        if "q" in one:
-            rows = [r for r in rows if one["q"].lower() in json.dumps(r, ensure_ascii=False).lower()]
-        skip, limit = int(one.get("skip", 0)), int(one.get("limit", 1000))
-        return {"info": {"total": len(rows), "parameters": one}, "data": rows[skip : skip + limit]}
-
-
-def make_handler(museum: FakeMuseum) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:  # keep pytest output quiet
-            pass
-
-        def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-            url = urlsplit(self.path)
-            with museum.lock:
-                museum.log.append((self.started, url.path, status))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self.started = time.monotonic()
-            url = urlsplit(self.path)
-            if url.path == "/api/artworks/":
-                query = parse_qs(url.query)
-                with museum.lock:
-                    museum.queries.append(query)
-                body = json.dumps(museum.listing(query), ensure_ascii=False).encode("utf-8")
-                return self.send(200, body, "application/json")
-            if url.path == "/notjson/":
-                return self.send(200, b"<html>maintenance</html>", "text/html")
-            if url.path == "/down/":
-                return self.send(503, b"down", "text/plain")
-            with museum.lock:
-                scripted = museum.failures.get(url.path)
-                failure = scripted.pop(0) if scripted else None
-            if failure:
-                status, headers = failure
-                return self.send(status, b"try again", "text/plain", headers)
-            if url.path in museum.images:
-                return self.send(200, museum.images[url.path], "image/jpeg")
-            return self.send(404, b"not found", "text/plain")
-
-    return Handler
-
-
-def creator(description: str, birth: str | None, death: str | None, bio: str | None, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": abs(hash(description)) % 100000,
-        "description": description,
-        "extent": None,
-        "qualifier": None,
-        "role": "artist",
-        "biography": bio,
-        "name_in_original_language": extra.get("original"),
-        "birth_year": birth,
-        "death_year": death,
-    }
-
-
-def record(
-    museum: FakeMuseum,
-    rid: Any,
-    title: Any,
-    creators: list[dict[str, Any]],
-    *,
-    images: Any = "default",
-    type_: str = "Painting",
-    department: str = "European Painting and Sculpture",
-    date: str = "1889",
-    earliest: int | None = 1889,
-) -> dict[str, Any]:
-    """A record in the API's shape; ``images="default"`` links /images/<id>_web.jpg on the stand-in."""
-    if images == "default":
-        images = {
-            size: {
-                "url": f"{museum.base}/images/{rid}_{size}.{'tif' if size == 'full' else 'jpg'}",
-                "width": str(w),
-                "height": str(h),
-                "filesize": "1000",
-                "filename": f"{rid}_{size}.jpg",
-            }
-            for size, w, h in (("web", 893, 1000), ("print", 3400, 3807), ("full", 6000, 6719))
-        }
-    return {
-        "id": rid,
-        "accession_number": f"19{rid}.1",
-        "share_license_status": "CC0",
-        "title": title,
-        "creation_date": date,
-        "creation_date_earliest": earliest,
-        "creation_date_latest": earliest,
-        "culture": ["Europe, 19th century"],
-        "technique": "oil on canvas",
-        "department": department,
-        "type": type_,
-        "url": f"https://clevelandart.org/art/19{rid}.1",
-        "images": images,
-        "creators": creators,
-    }
-
-
-GOGH = creator("Vincent van Gogh (Dutch, 1853–1890)", "1853", "1890", "Dutch Post-Impressionist painter.")
-GOGH_NO_BIO = creator("Vincent van Gogh (Dutch, 1853–1890)", "1853", "1890", None)
-COLE = creator("Thomas Cole (American, 1801-1848)", "1801", "1848", None)
-HOKUSAI = creator("Katsushika Hokusai (Japanese, 1760–1849)", "1760", "1849", "Ukiyo-e artist.", original="葛飾北斎")
-SHERMAN = creator("Cindy Sherman (American, born 1954)", "1954", None, "Photographer.")
-MASTER = creator("Master of the Legend (Flemish, active 1480s–1500s)", None, None, None)
-
-GOOD = {1001, 1002, 1003, 1007, 1008, 1009, 1012}  # read() succeeds
-YIELDED = GOOD | {1006}  # 1006's image is a 404: yielded, read() fails
-
-
-@pytest.fixture
-def museum() -> Iterator[FakeMuseum]:
-    state = FakeMuseum()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    m = state
-    m.records = [
-        record(m, 1001, "The Starry Field", [GOGH], date="1889", earliest=1889),
-        record(m, 1002, "View of Schroon Mountain", [COLE], date="1838", earliest=1838),
-        record(m, 1003, UNICODE_TITLE, [HOKUSAI], date="c. 1830", earliest=1825),
-        record(m, 1004, "No image at all", [COLE], images={}),
-        record(m, 1005, "Filtered by has_image", [COLE], images=None),
-        record(m, 1006, "Image 404", [COLE]),
-        record(m, 1007, "Flaky server", [GOGH_NO_BIO], date="1888", earliest=1888),
-        record(m, 1008, "Rate limited", []),
-        record(m, 1009, "Truncated JPEG", [SHERMAN], date="1981", earliest=1981),
-        record(m, 1010, None, [COLE]),
-        record(m, 1011, "A sculpture", [COLE], type_="Sculpture"),
-        record(m, 1012, "Altarpiece", [MASTER], department="Medieval Art", date="c. 1490", earliest=1485),
-        record(m, None, "Record without id", [COLE]),
-    ]
-    for rid in GOOD:
-        m.images[f"/images/{rid}_web.jpg"] = jpeg(rid)
-    full = jpeg(1009)
-    m.images["/images/1009_web.jpg"] = full[: len(full) // 2]
-    m.images.pop("/images/1006_web.jpg", None)
-    m.failures["/images/1007_web.jpg"] = [(500, {}), (500, {})]
-    m.failures["/images/1008_web.jpg"] = [(429, {"Retry-After": "1"})]
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def source(museum: FakeMuseum, root: Path, **kwargs: Any) -> MuseumSource:
@@ -464,3 +266,60 @@ def test_retry_after_seconds_or_http_date() -> None:
     assert retry_after_seconds(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
     assert retry_after_seconds(formatdate(now - 30, usegmt=True), now=now) == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+# --- through the rebuild -----------------------------------------------------------------------------------
+
+
+def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
+    museum,
+    tmp_path,
+    tiny_clip_path,
+    shared_encoder,
+    monkeypatch,
+    caplog,
+):
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
+    monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
+    settings = test_settings(tmp_path, tiny_clip_path, museum_api_url=f"{museum.base}/api/artworks/")
+    with caplog.at_level(logging.WARNING, logger="artsearch.rebuild"):
+        report = rebuild(settings, SourceOptions(), encoder=shared_encoder, progress=False)
+    fallback = [r.getMessage() for r in caplog.records if "No Kaggle credentials" in r.getMessage()]
+    assert len(fallback) == 1 and "--source museum" in fallback[0] and "\n" not in fallback[0]
+
+    decodable = GOOD - {1009}  # 1009's JPEG is truncated: downloaded fine, refused by the decoder
+    assert report.indexed == len(decodable)
+    reasons = dict(report.skipped)
+    skipped_ids = " ".join(origin for origin, _ in report.skipped)
+    for bad in ("1006", "1009", "1004"):  # image 404, truncated image, no image at all
+        assert bad in skipped_ids, report.summary()
+    assert any("404" in reason for reason in reasons.values())
+
+    service = SearchService(settings, encoder=shared_encoder)
+    try:
+        points = {str(p.id): p.payload for p in service.index.scroll(limit=100)}
+        assert set(points) == {artwork_id("museum", str(rid)) for rid in decodable}
+        hokusai = points[artwork_id("museum", "1003")]
+        assert hokusai["title"] == UNICODE_TITLE and hokusai["artist"] == "Katsushika Hokusai"
+        assert hokusai["year"] == 1825 and hokusai["source_url"]
+        artists = LocalStorage(settings.data_dir).read_artists()
+        assert artists["vincent-van-gogh"].bio == "Dutch Post-Impressionist painter."
+        assert artists["vincent-van-gogh"].nationality == "Dutch"
+        first = service.page(Query(like_id=artwork_id("museum", "1001"), k=3)).hits
+        assert first and all(h.image_url for h in first)  # images were kept in storage for the page
+    finally:
+        service.index.close()
+
+    requests_before = len(museum.log)
+    again = rebuild(settings, SourceOptions(source="museum"), encoder=shared_encoder, progress=False)
+    image_requests = [path for _, path, _ in museum.log[requests_before:] if path.startswith("/images/")]
+    assert again.indexed == len(decodable)  # a fresh build, re-encoded from stored images
+    # Only what never became an artwork is fetched again: the 404 and the truncated JPEG, which a
+    # fixed museum file would now repair. The truncated bytes were never kept in storage.
+    assert set(image_requests) == {"/images/1006_web.jpg", "/images/1009_web.jpg"}
+    assert not LocalStorage(settings.data_dir).has_image("museum/images/1009.jpg")
+
+    museum.images["/images/1009_web.jpg"] = jpeg(1009)  # the museum repairs its file
+    repaired = rebuild(settings, SourceOptions(source="museum"), encoder=shared_encoder, progress=False)
+    assert repaired.indexed == len(decodable) + 1
+    assert LocalStorage(settings.data_dir).read_image("museum/images/1009.jpg") == jpeg(1009)

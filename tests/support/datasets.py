@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import struct
 import zlib
@@ -44,6 +45,11 @@ def jpeg_bytes(img: Image.Image, **kwargs: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90, **kwargs)
     return buf.getvalue()
+
+
+def jpeg_like(n: object, size: int = 2048) -> bytes:
+    """Distinct bytes per n that start like a JPEG (for storage, which never decodes images)."""
+    return b"\xff\xd8\xff\xe0" + hashlib.sha256(str(n).encode()).digest() * (size // 32)
 
 
 def bomb_png(width: int = 30000, height: int = 30000) -> bytes:

@@ -289,7 +289,7 @@ def test_ingest_with_a_fast_path_finds_what_torch_finds(tmp_path, exported_tiny,
     from artsearch.ingest import run_ingest
     from artsearch.sources.folder import FolderSource
     from artsearch.storage.local import LocalStorage
-    from tests.conftest import test_settings
+    from tests.support.indexes import test_settings
 
     folder = tmp_path / "images" / "Some Artist"
     folder.mkdir(parents=True)

@@ -1,7 +1,7 @@
 """A stand-in for the app's server process: one SearchService answering searches over stdin/stdout.
 
 Streamlit's page cannot be queried from a test without a browser, so this process plays the app's part in
-tests/test_reliability_processes.py: it builds exactly one :class:`SearchService` (as ``st.cache_resource``
+tests/test_rebuild_processes.py: it builds exactly one :class:`SearchService` (as ``st.cache_resource``
 does for the app) and keeps it for its whole life, so an index switch must happen inside that object.
 
 Protocol: one JSON object per line in, one per line out.
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
 from artsearch.config import load_settings  # noqa: E402
 from artsearch.errors import ArtsearchError  # noqa: E402

@@ -22,10 +22,9 @@ from artsearch.errors import ArtsearchError, QdrantUnavailable, StorageError
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.search import Query, SearchService
 from artsearch.storage.gcs import GCSStorage
-from tests.conftest import copy_index
-from tests.gcs_fixtures import service_account_info, service_account_key  # noqa: F401 - fixtures
-from tests.servers import fake_gcs_command, free_port, stop, wait_until_up
-from tests.test_ingest import ROOT
+from tests.support import ROOT
+from tests.support.indexes import copy_index
+from tests.support.servers import fake_gcs_command, free_port, stop, wait_until_up
 
 QUERY = Query(text="a gloomy winter landscape", k=5)
 
@@ -93,7 +92,7 @@ def test_app_page_shows_one_line_while_the_index_is_locked_and_recovers(kaggle_i
     if not (ROOT / "app.py").exists():
         pytest.skip("no app.py")
     from artsearch.web import resources
-    from tests.test_app import cards, new_app, point_env
+    from tests.support.app import cards, new_app, point_env
 
     settings, _ = copy_index(kaggle_index, tmp_path)
     point_env(monkeypatch, settings, tmp_path)
@@ -144,7 +143,7 @@ class Emulator:
 
 
 @pytest.fixture
-def bucket_service(kaggle_index, tmp_path, shared_encoder, service_account_info) -> Iterator[tuple]:  # noqa: F811
+def bucket_service(kaggle_index, tmp_path, shared_encoder, service_account_info) -> Iterator[tuple]:
     """A SearchService whose images and artists.json live in a bucket on a stoppable emulator."""
     settings, _ = copy_index(kaggle_index, tmp_path)
     emulator = Emulator(tmp_path)

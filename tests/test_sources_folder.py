@@ -8,7 +8,7 @@ import pytest
 
 from artsearch.errors import SourceError
 from artsearch.sources.folder import FolderSource, title_from_filename
-from tests.datasets import jpeg_bytes, painting
+from tests.support.datasets import jpeg_bytes, painting
 
 
 def make_folder(root):

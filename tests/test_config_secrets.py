@@ -19,10 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from artsearch.config import load_settings
 from artsearch.errors import ArtsearchError
-from tests.conftest import copy_index
-from tests.gcs_fixtures import denying_server, fake_gcs  # noqa: F401 - fixtures
-from tests.servers import free_port
-from tests.test_ingest import ROOT
+from tests.support import ROOT
+from tests.support.indexes import copy_index
+from tests.support.servers import free_port
 
 QDRANT_KEY = "qdrant-FAKE-SECRET-5f0c1e9d7b"
 KAGGLE_KEY = "kaggle-FAKE-SECRET-83a2e6c4d1"
@@ -127,7 +126,7 @@ def run(args: list[str], secrets: Path, settings, connection: bool = True, **env
 
 def test_failing_cli_runs_never_print_a_secret(
     kaggle_index, tmp_path, private_key_pem, needles, fake_gcs, denying_server
-):  # noqa: E501, F811
+):
     settings, _ = copy_index(kaggle_index, tmp_path)
     unreachable = f"http://127.0.0.1:{free_port()}"
     remote = secrets_toml(tmp_path / "remote.toml", private_key_pem, qdrant_url=unreachable)

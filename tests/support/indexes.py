@@ -1,0 +1,100 @@
+"""Indexes for tests: settings that read nothing from the developer, copies of the session index, and small
+indexes built through the real rebuild."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+from tests.support.datasets import jpeg_bytes, painting
+
+
+def test_settings(root, model_path: str, **overrides):
+    """Settings for a test: nothing from the developer's secrets or environment leaks in."""
+    from artsearch.config import load_settings
+
+    root = Path(root)
+    values = dict(
+        qdrant_path=root / "qdrant",
+        # ARTSEARCH_TEST_ENGINE runs the whole suite on one embedded engine ("edge" or "local").
+        embedded_engine=os.environ.get("ARTSEARCH_TEST_ENGINE", "edge"),
+        # ARTSEARCH_TEST_INFERENCE runs it on one inference path (the fast paths have their own tests).
+        inference=os.environ.get("ARTSEARCH_TEST_INFERENCE", "torch"),
+        data_dir=root / "data",
+        embedder_name=model_path,
+        device="cpu",
+        batch_size=8,
+    )
+    values.update(overrides)
+    return load_settings(secrets={}, env={}, **values)
+
+
+test_settings.__test__ = False  # a helper, not a test (pytest would collect it where it is imported)
+
+
+def copy_index(kaggle_index, root):
+    """A private copy of the session index (data and Qdrant) under ``root``: for tests that change it, or
+    whose app or server process holds its folder open. Returns (settings, layout)."""
+    settings, layout, _ = kaggle_index
+    root = Path(root)
+    shutil.copytree(settings.data_dir, root / "data")
+    shutil.copytree(settings.qdrant_path, root / "qdrant")
+    return test_settings(root, settings.embedder_name), layout
+
+
+def all_payloads(settings) -> list[dict]:
+    """Every indexed point's payload, with its id as ``_id``, read through a VectorIndex of its own."""
+    from artsearch.index.read import VectorIndex
+
+    index = VectorIndex(settings)
+    try:
+        records = index.scroll(limit=10_000)
+        return [dict(r.payload, _id=str(r.id)) for r in records]
+    finally:
+        index.close()
+
+
+# --- near-duplicates: one picture and its copies -----------------------------------------------------------
+
+
+def copies_of(img: Image.Image) -> dict[str, bytes]:
+    """A resized, a re-compressed and a cropped copy of ``img``, as JPEG bytes."""
+    w, h = img.size
+    c = int(w * 0.04), int(h * 0.04)
+    return {
+        "resized": jpeg_bytes(img.resize((w // 2, h // 2))),
+        "recompressed": _jpeg(img, 30),
+        "cropped": jpeg_bytes(img.crop((c[0], c[1], w - c[0], h - c[1]))),
+    }
+
+
+def _jpeg(img: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def build_dupes_index(root: Path, model: str, encoder):
+    """A folder index: one picture with three copies (each under another 'artist'), and six distinct pictures.
+
+    Returns (settings, path of the original picture)."""
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+
+    images = root / "images"
+    original = painting(4242, (400, 300))
+    (images / "Original").mkdir(parents=True)
+    (images / "Original" / "sunset.jpg").write_bytes(jpeg_bytes(original))
+    for name, data in copies_of(original).items():
+        (images / f"Copyist {name}").mkdir()
+        (images / f"Copyist {name}" / f"sunset_{name}.jpg").write_bytes(data)
+    (images / "Others").mkdir()
+    for seed in range(6):
+        (images / "Others" / f"other_{seed}.jpg").write_bytes(jpeg_bytes(painting(5000 + seed, (400, 300))))
+    settings = test_settings(root, model)
+    rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=encoder, progress=False)
+    return settings, images / "Original" / "sunset.jpg"
