@@ -33,7 +33,6 @@ import json
 import logging
 import math
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ from artsearch.testing.clip_factory import (  # noqa: E402
     image_processor_for,
     save_sentence_transformer,
 )
+from artsearch.testing.training import lr_at, seed_everything  # noqa: E402
 
 logger = logging.getLogger("train_tiny_clip")
 
@@ -100,14 +100,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def seed_everything(seed: int, threads: int) -> None:
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.use_deterministic_algorithms(True)
-
-
 def make_train_set(n: int, seed: int) -> tuple[torch.Tensor, list[tuple[str, str, str, str]]]:
     """Render ``n`` samples at the model's image size; keep uint8 pixels and the attributes."""
     pixels = np.empty((n, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
@@ -147,13 +139,6 @@ def sample_batch(rng: np.random.Generator, groups: list[list[np.ndarray]], batch
     n_groups = batch_size // len(synthetic.SHAPES)
     chosen = rng.choice(len(groups), size=n_groups, replace=False)
     return np.array([rng.choice(cell) for g in chosen for cell in groups[int(g)]])
-
-
-def lr_at(step: int, total: int, warmup: int, base: float) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return base * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def train(args: argparse.Namespace) -> tuple[object, object, dict[str, float]]:
