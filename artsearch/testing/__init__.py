@@ -1,1 +1,1 @@
-"""What the tests, benchmarks and scripts build with; the product never imports it: a tiny CLIP made offline (clip_factory) and synthetic shape collections (synthetic)."""
+"""What the tests, benchmarks and scripts build with; the product never imports it: a tiny CLIP made offline (clip_factory), synthetic shape collections (synthetic), their captions in four more languages (glossary), a tiny multilingual text student (student_factory) with its training data and measures (multilingual), and what the training scripts share (training)."""
