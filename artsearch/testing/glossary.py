@@ -9,7 +9,7 @@ Agreement is done as each language wants it:
 * French, Spanish, Italian: colour and size adjectives agree in gender with the noun ("une
   étoile verte", "una cruz morada", "una stella rossa"); invariable ones stay ("orange",
   "naranja", "blu", "viola"); the indefinite article follows the noun's gender and, in Italian,
-  its first sounds ("uno sfondo", "un'immagine"); French elides "de un" to "d'un".
+  the sound of the word after it ("uno sfondo", "un'immagine"); French elides "de un" to "d'un".
 * German: nouns keep their capital and gender (der Kreis, das Quadrat, der Hintergrund);
   adjectives take the mixed declension after "ein"/"einem" ("ein rotes Quadrat", "auf einem
   weißen Hintergrund"), the strong one without an article ("roter Kreis", "auf grauem
@@ -174,7 +174,7 @@ _ITALIAN_IMPURE_S = re.compile(r"^(s[^aeiouàèéìòù]|z|gn|ps|pn|x|y|i[aeiou]
 
 
 def indefinite_article(noun: Noun, language: str, *, case: GermanCase = "nom", next_word: str | None = None) -> str:
-    """ "un"/"une", "ein"/"einem"/"einer", "un"/"una", "un"/"uno"/"una"/"un'".
+    """The indefinite article for ``noun``: un/une, ein/einem/einer, un/una, un/uno/una/un'.
 
     Italian looks at the word that follows the article (``next_word``, default the noun):
     "uno sfondo", "un piccolo sfondo", "un'immagine", "una grande stella".
