@@ -33,12 +33,11 @@ from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
-from artsearch.text import clean_text
+from artsearch.text import MAX_QUERY_CHARS, clean_text, query_text
 
 log = logging.getLogger(__name__)
 
 MAX_K = 50
-MAX_QUERY_CHARS = 2000  # far past CLIP's 77 tokens; the tokenizer truncates the rest
 MIX_TEXT_WEIGHT = 0.5  # an image plus words: the words count half as much as the picture
 MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of bigger collections
 
@@ -54,6 +53,10 @@ class Query:
     like_id: str = ""
     filters: Filters = field(default_factory=Filters)
     k: int = 12
+
+    def __post_init__(self) -> None:
+        # The one place a query's text is cut (MAX_QUERY_CHARS) and cleaned, before anything parses it.
+        self.text = query_text(self.text)
 
     @property
     def mode(self) -> str:
@@ -168,7 +171,7 @@ class SearchService:
 
     # Vectors -------------------------------------------------------------------------
     def text_vector(self, text: str) -> np.ndarray:
-        text = clean_text(text)[:MAX_QUERY_CHARS]
+        text = query_text(text)
         if not text:
             raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
         return self.encoder.encode_texts([text])[0]
@@ -260,10 +263,11 @@ class SearchService:
 
         Anything that is not well-formed arithmetic is embedded as plain text.
         """
+        text = query_text(text)  # already cut when it comes from a Query; this is a public method
         terms = query_syntax.parse(text)
         if not terms or len(terms) < 2 and terms[0].weight == 1.0:
             return self.text_vector(text)
-        vectors = self.encoder.encode_texts([clean_text(t.text)[:MAX_QUERY_CHARS] or t.text for t in terms])
+        vectors = self.encoder.encode_texts([t.text for t in terms])  # each a piece of an already cut query
         combined = query_syntax.combine(list(vectors), [t.weight for t in terms])
         return combined if combined is not None else self.text_vector(text)
 

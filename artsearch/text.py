@@ -6,6 +6,9 @@ import unicodedata
 
 from artsearch.catalog import slugify
 
+#: The most characters of a query anything looks at: far past CLIP's 77 tokens (the tokenizer truncates the rest).
+MAX_QUERY_CHARS = 2000
+
 # Encodings that UTF-8 bytes are commonly mis-read as (zip tools use cp437).
 _MISREAD_AS = ("cp437", "cp1252", "latin-1")
 
@@ -50,3 +53,12 @@ def clean_text(text: str) -> str:
     """Drop NUL and other control characters and collapse whitespace."""
     text = "".join(ch if ch.isprintable() or ch in " \t\n" else " " for ch in str(text))
     return " ".join(text.split())
+
+
+def query_text(text: str) -> str:
+    """A query as every search path sees it: its first :data:`MAX_QUERY_CHARS` characters, cleaned.
+
+    The cut comes first, so nothing (query arithmetic, name matching, the tokenizer) ever works on more,
+    whatever a link or a command line carries.
+    """
+    return clean_text(str(text)[:MAX_QUERY_CHARS])
