@@ -33,7 +33,7 @@ from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
-from artsearch.text import MAX_QUERY_CHARS, clean_text, query_text
+from artsearch.text import MAX_QUERY_CHARS, clean_text, query_text  # noqa: F401 - MAX_QUERY_CHARS: search.MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from artsearch import cli, query_syntax
 from artsearch.errors import UnsafeURL
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.index.filters import Filters
-from artsearch import cli, query_syntax
 from artsearch.search import MAX_QUERY_CHARS, PageOptions, Query, SearchService
 from artsearch.web import state as web_state
 from tests.support.hostile import adversarial_queries
@@ -198,7 +198,9 @@ def test_no_query_past_the_cut_reaches_the_parser(kaggle_index, tmp_path, shared
         assert cli.main(["search", text, "--k", "2", "--json", *connection]) == 0
         assert len(json.loads(capsys.readouterr().out)) == 2
     assert seen and max(seen) <= MAX_QUERY_CHARS
-    print(f"\nFIGURE query-cut: {len(texts)} adversarial 1 MB texts x 3 paths + 2 CLI runs; at most {max(seen):,} characters reached the parser")
+    print(
+        f"\nFIGURE query-cut: {len(texts)} adversarial 1 MB texts x 3 paths + 2 CLI runs; at most {max(seen):,} characters reached the parser"
+    )
 
 
 def test_a_visitor_is_served_while_another_sends_adversarial_queries(kaggle_index, shared_encoder):
