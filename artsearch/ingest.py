@@ -29,7 +29,7 @@ from tqdm import tqdm
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.dedupe import dhash
-from artsearch.errors import ArtsearchError
+from artsearch.errors import ArtsearchError, WriteError
 from artsearch.images import image_size, load_image
 from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
@@ -89,7 +89,12 @@ def _decode(item: SourceItem, storage: Storage, max_pixels: int, encoder: Encode
         art.width, art.height = image_size(data)
     art.extra["phash"] = dhash(image)  # a perceptual hash: near-duplicate results collapse on it
     if not storage.has_image(art.image_key):
-        storage.put_image(art.image_key, data)
+        try:
+            storage.put_image(art.image_key, data)
+        except WriteError:
+            raise
+        except ArtsearchError as exc:  # a bucket refusing a write: our failure too, not a bad image
+            raise WriteError(f"{exc} Nothing was published; run the same command again to resume.") from None
     return _Decoded(item, encoder.preprocess_images([image]))
 
 
@@ -183,6 +188,8 @@ def run_ingest(
             refill()
             try:
                 batch.append(future.result())
+            except WriteError:  # our storage failed (a full disk): the run stops, the live build stays
+                raise
             except ArtsearchError as exc:
                 report.skipped.append((item.origin, str(exc)))
                 bar.update(1)

@@ -7,6 +7,7 @@ One code path for embedded and remote Qdrant; only the client's constructor diff
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from qdrant_client import QdrantClient
 
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, NotFound, QdrantUnavailable
+from artsearch.files import disk_full, is_disk_full
 from artsearch.index.edge import EdgeClient, folder_engine
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,8 @@ class Qdrant:
                 with self._lock:
                     yield self.client
         except (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError, OSError) as exc:
+            if self.settings.embedded and is_disk_full(exc):
+                raise disk_full(self.location) from None
             if _is_missing_point(exc):
                 raise NotFound(MISSING_POINT) from None
             if _is_not_found(exc):
@@ -119,19 +123,25 @@ class Qdrant:
             if "not found" in str(exc).lower():
                 raise CollectionMissing(missing_message(self.settings)) from None
             raise
+        except sqlite3.OperationalError as exc:  # local mode keeps its points in SQLite
+            if is_disk_full(exc):
+                raise disk_full(self.location) from None
+            raise
 
-    def close(self) -> None:
-        """Close the client once the calls in flight on it have finished (embedded: under the call lock)."""
+    def close(self, *, optimize: bool = True) -> None:
+        """Close the client once the calls in flight on it have finished (embedded: under the call lock).
+
+        ``optimize=False``: an embedded Edge folder is closed without optimising it (no room on the disk)."""
         if self._lock is None:
-            self._close()
+            self._close(optimize)
             return
         with self._lock:
-            self._close()
+            self._close(optimize)
 
-    def _close(self) -> None:
+    def _close(self, optimize: bool) -> None:
         self.closed = True
         try:
-            self.client.close()
+            self.client.close(**({} if optimize else {"optimize": False}))
         except Exception:  # closing is best effort; nothing to recover
             log.debug("closing Qdrant client failed", exc_info=True)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from artsearch.catalog import Artist
 from artsearch.errors import NotFound
-from artsearch.files import atomic_write
+from artsearch.files import MIN_FREE_BYTES, atomic_write, require_free_space
 from artsearch.storage.base import ARTISTS_KEY, artists_from_json, artists_to_json, check_key, map_key
 
 
@@ -23,6 +23,8 @@ class LocalStorage:
         return self.path(key).is_file()
 
     def put_image(self, key: str, data: bytes) -> None:
+        # Images stop short of a full disk, so an index on the same disk keeps the room it needs (files.py).
+        require_free_space(self.root, len(data) + MIN_FREE_BYTES)
         atomic_write(self.path(key), data)
 
     def read_image(self, key: str) -> bytes:
