@@ -78,6 +78,7 @@ class Settings:
     decode_workers: int = 2
     max_upload_mb: int = 20
     max_image_pixels: int = 90_000_000
+    max_decode_mb: int = 192  # memory one image decode may take (width x height x bytes per pixel)
     allow_private_urls: bool = False
     inference: str = "onnx-int8"  # one of INFERENCE_PATHS; falls back to torch until exported
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
@@ -87,6 +88,10 @@ class Settings:
     def embedded(self) -> bool:
         """True when Qdrant runs in-process on a local folder."""
         return not self.qdrant_url
+
+    @property
+    def max_decode_bytes(self) -> int:
+        return self.max_decode_mb * 1024 * 1024
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored."""
@@ -245,6 +250,8 @@ def _validate(settings: Settings) -> None:
     check_inference(settings.inference)
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
+    if settings.max_decode_mb < 16:
+        raise ConfigError("ARTSEARCH_MAX_DECODE_MB must be at least 16 (MB of memory one image decode may take).")
     if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:
         raise ConfigError("Storage SIGNED_URL_TTL must be between 60 seconds and 7 days (604800).")
     if settings.qdrant_url and not settings.qdrant_url.startswith(("http://", "https://")):

@@ -76,14 +76,16 @@ class _Decoded:
     features: Features  # this one image, preprocessed for the model
 
 
-def _decode(item: SourceItem, storage: Storage, max_pixels: int, encoder: Encoder) -> _Decoded:
+def _decode(item: SourceItem, storage: Storage, max_pixels: int, encoder: Encoder, max_decode_bytes: int) -> _Decoded:
     """Read, validate, keep and preprocess one image. Runs on a decode thread.
 
     Pillow's decode and resize release the GIL, so with two decode threads the
     per-image CPU work (about 6 ms with ``draft``) runs beside the model's forward.
     """
     data = item.read()
-    image = load_image(data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, name=item.origin)
+    image = load_image(
+        data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, max_decode_bytes=max_decode_bytes, name=item.origin
+    )
     art = item.artwork
     if art.width is None or art.height is None:
         art.width, art.height = image_size(data)
@@ -180,7 +182,14 @@ def run_ingest(
                 item = next(todo, None)
                 if item is None:
                     return
-                pending.append((item, pool.submit(_decode, item, storage, settings.max_image_pixels, encoder)))
+                pending.append(
+                    (
+                        item,
+                        pool.submit(
+                            _decode, item, storage, settings.max_image_pixels, encoder, settings.max_decode_bytes
+                        ),
+                    )
+                )
 
         refill()
         while pending:

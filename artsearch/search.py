@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_K = 50
 MIX_TEXT_WEIGHT = 0.5  # an image plus words: the words count half as much as the picture
+QUERY_DRAFT_SIZE = (224, 224)  # what CLIP looks at: a query image decodes at the scale the ingest uses
 MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of bigger collections
 
 
@@ -177,8 +178,14 @@ class SearchService:
         return self.encoder.encode_texts([text])[0]
 
     def image_vector(self, data: bytes, name: str = "the uploaded image") -> np.ndarray:
-        max_bytes = self.settings.max_upload_mb * 1024 * 1024
-        image = load_image(data, max_pixels=self.settings.max_image_pixels, max_bytes=max_bytes, name=name)
+        image = load_image(
+            data,
+            max_pixels=self.settings.max_image_pixels,
+            max_bytes=self.settings.max_upload_mb * 1024 * 1024,
+            draft_size=QUERY_DRAFT_SIZE,
+            max_decode_bytes=self.settings.max_decode_bytes,
+            name=name,
+        )
         return self.encoder.encode_images([image])[0]
 
     def url_vector(self, url: str) -> np.ndarray:

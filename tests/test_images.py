@@ -243,6 +243,10 @@ def test_exif_orientation_in_png() -> None:
     exif[0x0112] = 6
     out = load_image(encode(two_halves(), "PNG", exif=exif.tobytes()))
     assert_rgb(out, (20, 40))
+    # Reduced after decoding (the reduced copy has no EXIF of its own): still turned upright.
+    big = load_image(encode(two_halves((400, 200)), "PNG", exif=exif.tobytes()), draft_size=(50, 50))
+    assert_rgb(big, (50, 100))
+    assert is_reddish(big.getpixel((25, 10))) and not is_reddish(big.getpixel((25, 90)))
 
 
 @pytest.mark.parametrize("orientation", [0, 9, 65535])
@@ -314,9 +318,14 @@ def test_draft_size_is_in_display_orientation() -> None:
     assert out.size == (400, 800)
 
 
-def test_draft_is_ignored_for_other_formats() -> None:
+def test_other_formats_are_reduced_to_about_the_draft_size_after_decoding() -> None:
     data = encode(Image.new("RGB", (1000, 800), RED), "PNG")
-    assert load_image(data, draft_size=(100, 100)).size == (1000, 800)
+    assert load_image(data, draft_size=(100, 100)).size == (125, 100)  # a whole factor (8), still >= 100 x 100
+    assert load_image(data, draft_size=(600, 600)).size == (1000, 800)  # no whole factor keeps 600: as it is
+    assert load_image(data).size == (1000, 800)
+    grey16 = encode(Image.new("I;16", (900, 400), 40000), "PNG")
+    small = load_image(grey16, draft_size=(100, 100))
+    assert small.size == (225, 100) and 155 <= small.getpixel((0, 0))[0] <= 157  # 40000 / 256, not white
 
 
 def test_bad_draft_size_is_a_programming_error() -> None:
