@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from artsearch.errors import WriteError
+from artsearch.errors import ArtsearchError, ImageError, WriteError
 
 #: The free space artsearch keeps in hand where it writes images and the embedded index: a build stops with one
 #: line when less is left, before Qdrant Edge, which writes through memory maps, meets a full disk (there it dies
@@ -74,6 +74,19 @@ def disk_usage(folder: Path | str) -> int:
             except OSError:
                 continue  # gone meanwhile
     return total
+
+
+def read_at_most(path: Path, limit: int, *, error: type[ArtsearchError] = ImageError) -> bytes:
+    """A file a user named, read up to ``limit`` bytes: one more and it is refused with one line, so an endless or
+    huge file (``/dev/zero``, a 10 GB file) is never read whole."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    if len(data) > limit:
+        raise error(f"{path} is larger than the {limit / 1_048_576:.0f} MB limit; use a smaller file.")
+    return data
 
 
 def atomic_write(path: Path, data: bytes) -> None:

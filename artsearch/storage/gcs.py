@@ -271,8 +271,11 @@ class GCSStorage:
                 f"GCS rejected the key of {self.credentials.service_account_email} (revoked, deleted or from "
                 f"another project); create a new JSON key and {SECRETS_HINT}."
             ) from None
-        except gexc.GoogleAPICallError as exc:
-            raise StorageError(f"GCS could not {action} {where}: HTTP {exc.code} {exc.message}") from None
+        except gexc.GoogleAPICallError as exc:  # the service's own words go to the log, not to a visitor
+            log.warning("GCS could not %s %s: HTTP %s %s", action, where, exc.code, " ".join(str(exc.message).split()))
+            raise StorageError(
+                f"GCS could not {action} {where} (HTTP {exc.code}; the details are in the log)."
+            ) from None
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,
