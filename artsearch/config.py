@@ -208,14 +208,26 @@ def _locations(name: str) -> tuple[str, str, str]:
 
 
 def read_secrets_file(path: Path) -> dict[str, Any]:
-    """Parse a secrets.toml; a missing file is an empty mapping."""
+    """Parse a secrets.toml; a missing file is an empty mapping. A malformed one is a ConfigError that says where
+    it breaks, never what it holds."""
     if not path.is_file():
         return {}
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or compare with secrets.toml.example.") from None
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at (line \d+, column \d+|end of document)\)", str(exc))
+        at = f" at {where.group(1)}" if where else ""
+        raise ConfigError(
+            f"The secrets file {path} could not be read: it is not valid TOML{at}; fix it (compare with "
+            "secrets.toml.example) and start again."
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"The secrets file {path} could not be read: it is not UTF-8 text; save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"The secrets file {path} could not be read ({exc.strerror or exc}).") from None
 
 
 def default_secrets_path(env: Mapping[str, str] | None = None) -> Path:
