@@ -141,7 +141,16 @@ from artsearch.storage.upload import upload_to_bucket
 
 endpoint, bucket, info_path, root = sys.argv[1:]
 target = GCSStorage(bucket, json.loads(Path(info_path).read_text()), prefix="art/", endpoint=endpoint)
-upload_to_bucket(LocalStorage(Path(root)), target, workers=1, progress=False, on_done=lambda k, o: time.sleep(0.1))
+done = []
+
+
+def hold_after_three(key, outcome):
+    done.append(key)
+    if len(done) >= 3:  # wait here to be killed: the kill lands part way however fast the machine is
+        time.sleep(600)
+
+
+upload_to_bucket(LocalStorage(Path(root)), target, workers=1, progress=False, on_done=hold_after_three)
 """
 
 
@@ -161,7 +170,7 @@ def test_killed_upload_process_resumes_with_exactly_the_rest(
         cwd=Path(__file__).resolve().parent.parent,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a safety net, not a speed
         while len(fake_gcs.objects(gcs_bucket)) < 3 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the upload finished or failed before it could be killed"
