@@ -135,7 +135,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     image = None
     if args.image is not None:  # at most the upload limit is read: /dev/zero is refused, not read whole
-        image = read_at_most(args.image, settings.max_upload_mb * 1024 * 1024)
+        image = read_at_most(args.image, settings.max_upload_mb * 1024 * 1024, what="the query image")
     query = Query(
         text=args.text,
         image=image,

@@ -76,16 +76,19 @@ def disk_usage(folder: Path | str) -> int:
     return total
 
 
-def read_at_most(path: Path, limit: int, *, error: type[ArtsearchError] = ImageError) -> bytes:
+def read_at_most(path: Path, limit: int, *, what: str = "", error: type[ArtsearchError] = ImageError) -> bytes:
     """A file a user named, read up to ``limit`` bytes: one more and it is refused with one line, so an endless or
-    huge file (``/dev/zero``, a 10 GB file) is never read whole."""
+    huge file (``/dev/zero``, a 10 GB file) is never read whole. ``what`` names it in messages ("the query image")."""
+    name = f"{what} {path}" if what else str(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)
     except OSError as exc:
-        raise error(f"Cannot read {path}: {exc.strerror or exc}.") from None
+        raise error(f"Cannot read {name}: {exc.strerror or exc}.") from None
     if len(data) > limit:
-        raise error(f"{path} is larger than the {limit / 1_048_576:.0f} MB limit; use a smaller file.")
+        raise error(
+            f"{name[:1].upper()}{name[1:]} is larger than the {limit / 1_048_576:.0f} MB limit; use a smaller file."
+        )
     return data
 
 
