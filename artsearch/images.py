@@ -131,18 +131,34 @@ def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
     return size[0] * size[1] * _PIXEL_BYTES.get(mode, 4)
 
 
-def _check_memory(img: Image.Image, name: str, max_decode_bytes: int | None, to_rgb_at_full_size: bool) -> None:
+def progressive_jpeg_bytes(img: Image.Image, size: tuple[int, int]) -> int:
+    """What libjpeg keeps while decoding a progressive JPEG of full ``size``: every DCT coefficient of every
+    component (2 bytes each, at the component's sampling), at any draft scale. 0 for other images."""
+    if img.format not in ("JPEG", "MPO") or not img.info.get("progressive"):
+        return 0
+    layers = getattr(img, "layer", None) or [(0, 1, 1, 0)] * len(img.getbands())
+    h_max = max(h for _, h, _, _ in layers) or 1
+    v_max = max(v for _, _, v, _ in layers) or 1
+    return sum(2 * (size[0] * h // h_max) * (size[1] * v // v_max) for _, h, v, _ in layers)
+
+
+def _check_memory(
+    img: Image.Image, name: str, max_decode_bytes: int | None, to_rgb_at_full_size: bool, declared: tuple[int, int]
+) -> None:
     """Refuse, before decoding, a frame whose pixels would take more than ``max_decode_bytes``."""
     if max_decode_bytes is None:
         return
-    need = decoded_bytes(img.mode, img.size)
+    need = decoded_bytes(img.mode, img.size) + progressive_jpeg_bytes(img, declared)
     if to_rgb_at_full_size and img.mode != "RGB":
         need += decoded_bytes("RGB", img.size)  # the RGB copy made next to it
     if need > max_decode_bytes:
-        width, height = img.size
+        width, height = declared
+        progressive = bool(progressive_jpeg_bytes(img, declared))
+        kind = f"mode {img.mode}" + (", a progressive JPEG" if progressive else "")
+        fix = "save it as a baseline JPEG" if progressive else "save it as a JPEG"
         raise ImageError(
-            f"{name} is {width}x{height} pixels in mode {img.mode}, which takes {need / 1_048_576:.0f} MB to decode, "
-            f"over the {max_decode_bytes / 1_048_576:.0f} MB limit; resize it (or save it as a JPEG) and try again."
+            f"{name} is {width}x{height} pixels ({kind}), which takes {need / 1_048_576:.0f} MB to decode, over the "
+            f"{max_decode_bytes / 1_048_576:.0f} MB limit; resize it (or {fix}) and try again."
         )
 
 
@@ -264,11 +280,11 @@ def load_image(
     img = _open(data, name, max_pixels)
     try:
         with img:
-            jpeg = img.format in ("JPEG", "MPO")
+            jpeg, declared = img.format in ("JPEG", "MPO"), img.size
             if draft_size is not None and jpeg:
                 # A JPEG's EXIF is read without decoding (other formats' getexif() decodes: it waits for load()).
                 img.draft("RGB", _stored_axes(draft_size, _orientation(img)))
-            _check_memory(img, name, max_decode_bytes, to_rgb_at_full_size=draft_size is None)
+            _check_memory(img, name, max_decode_bytes, to_rgb_at_full_size=draft_size is None, declared=declared)
             img.load()
             orientation = _orientation(img)
             target = _stored_axes(draft_size, orientation) if draft_size is not None else None

@@ -328,6 +328,20 @@ def test_other_formats_are_reduced_to_about_the_draft_size_after_decoding() -> N
     assert small.size == (225, 100) and 155 <= small.getpixel((0, 0))[0] <= 157  # 40000 / 256, not white
 
 
+def test_decoded_memory_is_bounded_from_the_header_by_mode_and_for_progressive_jpegs() -> None:
+    mb = 1024 * 1024
+    grey = encode(Image.new("L", (4000, 3000), 9), "PNG")  # 12 MB decoded, 48 MB more as RGB at full size
+    assert load_image(grey, draft_size=(224, 224), max_decode_bytes=16 * mb).size == (308, 231)  # reduced by 13
+    with pytest.raises(ImageError, match=r"^g\.png is 4000x3000 pixels \(mode L\), which takes 57 MB to decode, over"):
+        load_image(grey, max_decode_bytes=16 * mb, name="g.png")  # full size: the RGB copy counts too
+    colour = Image.new("RGB", (3000, 3000), (9, 9, 9))
+    progressive, baseline = encode(colour, "JPEG", progressive=True), encode(colour, "JPEG")
+    assert load_image(baseline, draft_size=(224, 224), max_decode_bytes=16 * mb).size == (375, 375)  # 1/8 scale
+    with pytest.raises(ImageError, match=r"\(mode RGB, a progressive JPEG\).*save it as a baseline JPEG"):
+        load_image(progressive, draft_size=(224, 224), max_decode_bytes=16 * mb)  # 27 MB of coefficients
+    assert load_image(progressive, draft_size=(224, 224)).size == (375, 375)  # under the default 192 MB
+
+
 def test_bad_draft_size_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         load_image(encode(two_halves(), "JPEG"), draft_size=(0, 10))
