@@ -14,16 +14,19 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from artsearch.config import ONNX_PATHS, Settings, load_settings
-from artsearch.errors import ArtsearchError, EmptyQuery, ImageError
+from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
+from artsearch.files import read_at_most
 from artsearch.index.filters import FACETS, Filters
 from artsearch.model.encoder import clear_exports, export_model
 from artsearch.rebuild import rebuild
 from artsearch.search import MAX_K, PageOptions, Query, SearchService
 from artsearch.sources import SourceOptions
 from artsearch.storage.upload import add_upload_command
+from artsearch.text import json_safe, terminal_safe
 
 log = logging.getLogger("artsearch")
 
@@ -129,12 +132,10 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
     image = None
-    if args.image is not None:
-        try:
-            image = args.image.read_bytes()
-        except OSError as exc:
-            raise ImageError(f"Cannot read the query image {args.image}: {exc.strerror or exc}.") from None
+    if args.image is not None:  # at most the upload limit is read: /dev/zero is refused, not read whole
+        image = read_at_most(args.image, settings.max_upload_mb * 1024 * 1024, what="the query image")
     query = Query(
         text=args.text,
         image=image,
@@ -145,29 +146,34 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     if query.mode == "text" and not query.text.strip():
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
-    settings = settings_from_args(args)
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
     options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
     hits = SearchService(settings).page(query, options).hits
     if args.json:
-        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+        print(to_json([h.to_json() for h in hits]))
         return 0
     if not hits:
         print("No matching artworks.")
     for rank, hit in enumerate(hits, 1):
         year = f" ({hit.year})" if hit.year else ""
         copies = f"  (+{len(hit.copies)} copies: {', '.join(hit.copies)})" if hit.copies else ""
-        print(f"{rank:>2}. {hit.score:.3f}  {hit.title}{year} - {hit.artist_name}  [{hit.artwork_id}]{copies}")
+        title, artist = terminal_safe(hit.title, one_line=True), terminal_safe(hit.artist_name, one_line=True)
+        print(f"{rank:>2}. {hit.score:.3f}  {title}{year} - {artist}  [{hit.artwork_id}]{copies}")
     return 0
+
+
+def to_json(data: object) -> str:
+    """JSON for the terminal: control characters from the data are escapes (\\u001b), never raw."""
+    return json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     info = SearchService(settings_from_args(args)).info()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(to_json(info))
     else:
         for key, value in info.items():
-            print(f"{key:>12}: {value}")
+            print(f"{key:>12}: {terminal_safe(str(value), one_line=True)}")
     return 0
 
 
@@ -191,7 +197,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         min_label_count=args.min_label_count,
         seed=args.seed,
     )
-    print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else report.table())
+    print(to_json(report.to_json()) if args.json else report.table())
     return 0
 
 
@@ -256,15 +262,34 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class TerminalSafe:
+    """A text stream that shows control characters (from titles, file names, messages) as escapes instead of
+    letting the terminal act on them: ESC[2J clears no screen and ESC]0; retitles no window. Tab, newline and
+    carriage return pass (the progress bar redraws its line with one)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(terminal_safe(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(levelname)s %(message)s",
-    )
-    quiet_libraries()
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalSafe(sys.stdout), TerminalSafe(sys.stderr)  # type: ignore[assignment]
     try:
+        logging.basicConfig(
+            level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+            format="%(levelname)s %(message)s",
+            force=True,  # onto the safe stream, also when main() runs twice in one process
+        )
+        quiet_libraries()
         return int(args.run(args) or 0)
     except ArtsearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -272,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout, sys.stderr = streams
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from artsearch.errors import ConfigError
 
@@ -50,7 +52,7 @@ class Settings:
     """Everything artsearch can be configured with. Immutable; copy with ``replace``."""
 
     # [Database]
-    qdrant_url: str | None = None
+    qdrant_url: str | None = field(default=None, repr=False)  # may hold a user name and password: describe() it
     qdrant_key: str | None = field(default=None, repr=False)
     qdrant_path: Path = Path("data/qdrant")
     embedded_engine: str = "edge"  # "edge" (Qdrant Edge, the real engine in-process) or "local" (qdrant-client)
@@ -66,7 +68,9 @@ class Settings:
     storage_bucket: str | None = None
     storage_prefix: str = ""
     signed_url_ttl: int = 3600
-    storage_endpoint: str | None = None  # a GCS emulator such as fake-gcs-server; None means real GCS
+    storage_endpoint: str | None = field(
+        default=None, repr=False
+    )  # a GCS emulator such as fake-gcs-server; None means real GCS
     # [Artsearch]
     data_dir: Path = Path("data")
     device: str = "auto"
@@ -78,6 +82,7 @@ class Settings:
     decode_workers: int = 2
     max_upload_mb: int = 20
     max_image_pixels: int = 90_000_000
+    max_decode_mb: int = 192  # memory one image decode may take (width x height x bytes per pixel)
     allow_private_urls: bool = False
     inference: str = "onnx-int8"  # one of INFERENCE_PATHS; falls back to torch until exported
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
@@ -88,14 +93,33 @@ class Settings:
         """True when Qdrant runs in-process on a local folder."""
         return not self.qdrant_url
 
+    @property
+    def max_decode_bytes(self) -> int:
+        return self.max_decode_mb * 1024 * 1024
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def secret_values(self) -> list[str]:
+        """Every configured value that must never be printed: keys, and the user name and password a URL holds."""
+        values = [self.qdrant_key, self.kaggle_key]
+        for url in (self.qdrant_url, self.storage_endpoint):
+            values += _userinfo(url)
+        account = self.gcp_service_account or {}
+        values += [str(account.get(k) or "") for k in ("private_key", "private_key_id")]
+        return [v for v in values if v and len(v) >= 4]
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret value (and any user info in URLs) replaced by ***: mask first, cut after."""
+        for value in sorted(self.secret_values(), key=len, reverse=True):
+            text = text.replace(value, "***")
+        return _URL_USERINFO.sub(r"\1***@", text)
+
     def describe(self) -> dict[str, Any]:
         """Where things live, safe to print: no keys, no credentials."""
         return {
-            "qdrant": self.qdrant_url or f"embedded ({self.embedded_engine}) at {self.qdrant_path}",
+            "qdrant": display_url(self.qdrant_url) or f"embedded ({self.embedded_engine}) at {self.qdrant_path}",
             "inference": self.inference,
             "collection": self.collection_name,
             "model": self.embedder_name,
@@ -107,6 +131,51 @@ class Settings:
                 else f" {self.data_dir}"
             ),
         }
+
+
+_URL_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def _userinfo(url: str | None) -> list[str]:
+    """The user name and password in ``url`` (raw and unquoted), if any."""
+    if not url or "@" not in url:
+        return []
+    info = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0]
+    parts = [info, *info.split(":", 1)]
+    return [*parts, *(unquote(p) for p in parts)]
+
+
+def display_url(url: str | None) -> str:
+    """A URL as it may be printed: without the user name and password it may carry (they may be a key)."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    except ValueError:
+        return _URL_USERINFO.sub(r"\1", url.strip())
+
+
+def check_url(url: str, setting: str, example: str) -> str:
+    """``url`` if it is a well-formed http(s) URL with a host and a valid port; else one line (never the URL's
+    user name or password)."""
+    shown = display_url(url)
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # "Invalid IPv6 URL": an unclosed [
+        raise ConfigError(f"{setting} is not a valid URL (its host cannot be read): use {example}.") from None
+    try:
+        port = parts.port
+    except ValueError:  # the URL is not quoted: what follows the colon may be anything, a key included
+        raise ConfigError(f"{setting} has a port that is not a number from 1 to 65535: use {example}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"{setting} must start with http:// or https:// (got {shown[:80]!r}): use {example}.")
+    if not host:
+        raise ConfigError(f"{setting} has no host name (got {shown[:80]!r}): use {example}.")
+    if port == 0:
+        raise ConfigError(f"{setting} has port 0 (got {shown[:80]!r}): use {example}.")
+    return url
 
 
 # (section in secrets.toml, key in that section, environment variable) per field.
@@ -139,14 +208,26 @@ def _locations(name: str) -> tuple[str, str, str]:
 
 
 def read_secrets_file(path: Path) -> dict[str, Any]:
-    """Parse a secrets.toml; a missing file is an empty mapping."""
+    """Parse a secrets.toml; a missing file is an empty mapping. A malformed one is a ConfigError that says where
+    it breaks, never what it holds."""
     if not path.is_file():
         return {}
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or compare with secrets.toml.example.") from None
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at (line \d+, column \d+|end of document)\)", str(exc))
+        at = f" at {where.group(1)}" if where else ""
+        raise ConfigError(
+            f"The secrets file {path} could not be read: it is not valid TOML{at}; fix it (compare with "
+            "secrets.toml.example) and start again."
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"The secrets file {path} could not be read: it is not UTF-8 text; save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"The secrets file {path} could not be read ({exc.strerror or exc}).") from None
 
 
 def default_secrets_path(env: Mapping[str, str] | None = None) -> Path:
@@ -176,16 +257,30 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
                 return True
             if text in _FALSE:
                 return False
-            raise ValueError(f"expected true or false, got {raw!r}")
+            raise ValueError(f"expected true or false, got {shown_value(raw)}")
         if "int" in kind:
+            if isinstance(raw, bool) or not re.fullmatch(r"\s*[+-]?\d+\s*", str(raw)):
+                raise ValueError(f"expected a whole number, got {shown_value(raw)}")
             return int(raw)
         if "Path" in kind:
             return Path(str(raw)).expanduser() if str(raw) else None
         text = str(raw)
         return text if text or "None" not in kind else None
+    except json.JSONDecodeError as exc:  # the service account: its position only, never its text
+        _, key, env = _locations(name)
+        raise ConfigError(f"Setting {env} ({key}) is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
     except (ValueError, TypeError) as exc:
         _, key, env = _locations(name)
         raise ConfigError(f"Setting {env} ({key}) is malformed: {exc}.") from None
+
+
+def shown_value(raw: Any) -> str:
+    """A malformed setting's value as a message may show it: a short plain word quoted, anything else described
+    (it may be a key pasted into the wrong setting)."""
+    text = str(raw)
+    if len(text) <= 16 and re.fullmatch(r"[A-Za-z0-9_.+-]*", text):
+        return repr(text)
+    return f"a value of {len(text)} characters (not shown: it may be a secret)"
 
 
 def load_settings(
@@ -228,7 +323,7 @@ def load_settings(
 def check_choice(value: str, allowed: tuple[str, ...], setting: str) -> str:
     """``value`` if it is one of ``allowed``, else ConfigError naming them."""
     if value not in allowed:
-        raise ConfigError(f"{setting} must be one of {', '.join(allowed)}, not {value!r}.")
+        raise ConfigError(f"{setting} must be one of {', '.join(allowed)}, not {shown_value(value)}.")
     return value
 
 
@@ -245,7 +340,9 @@ def _validate(settings: Settings) -> None:
     check_inference(settings.inference)
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
+    if settings.max_decode_mb < 16:
+        raise ConfigError("ARTSEARCH_MAX_DECODE_MB must be at least 16 (MB of memory one image decode may take).")
     if settings.signed_url_ttl < 60 or settings.signed_url_ttl > 7 * 24 * 3600:
         raise ConfigError("Storage SIGNED_URL_TTL must be between 60 seconds and 7 days (604800).")
-    if settings.qdrant_url and not settings.qdrant_url.startswith(("http://", "https://")):
-        raise ConfigError(f"QDRANT_URL must start with http:// or https:// (got {settings.qdrant_url!r}).")
+    if settings.qdrant_url:
+        check_url(settings.qdrant_url, "QDRANT_URL", "https://HOST:6333, as Qdrant Cloud shows it")

@@ -61,6 +61,11 @@ class StorageError(ArtsearchError):
     """Images or artist data could not be read or written in storage."""
 
 
+class WriteError(ArtsearchError):
+    """Our own data (images in storage, artists.json, a map, the index) could not be written: a full or failing
+    disk. A failed run, never a skipped image: nothing is published, and the same command resumes."""
+
+
 class NotFound(ArtsearchError):
     """A requested artwork or object does not exist."""
 

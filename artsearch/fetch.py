@@ -9,15 +9,21 @@ localhost services, the private network. The rules, per hop:
   address is loopback, private, link-local, multicast, reserved, unspecified
   or otherwise not global, including IPv4 addresses wrapped in IPv6
   (``::ffff:a.b.c.d``, NAT64, 6to4, Teredo);
-* the connection goes to the vetted address itself (urllib3 connection pool
-  on the IP), with the original ``Host`` header, and for https with SNI and
-  certificate verification against the host name; a DNS answer that changes
-  between the check and the connect (DNS rebinding) is never used;
+* the connection goes to the vetted address itself (``http.client`` on a
+  socket connected to the IP), with the original ``Host`` header, and for
+  https with SNI and certificate verification against the host name; a DNS
+  answer that changes between the check and the connect (DNS rebinding) is
+  never used;
 * redirects are followed by hand, each target checked the same way, at most
   ``max_redirects``;
 * proxies from the environment are not used (they would bypass the check);
 * the body is streamed and refused as soon as it passes ``max_bytes``
-  (``Content-Length`` is checked first); the type must be ``image/*``.
+  (``Content-Length`` is checked first); the type must be ``image/*``;
+* one wall-clock deadline covers the whole exchange (connect, handshake,
+  headers, body, chunk-size lines, trailers, redirects), and every byte read
+  is counted (headers capped at 64 KB, framing and trailers at 64 KB past the
+  body): enforced on the socket itself, below ``http.client``, which reads
+  headers and trailers inside single calls.
 
 ``allow_private`` lets tests fetch from a server on 127.0.0.1: it admits
 loopback and RFC 1918 / unique-local addresses, never link-local (metadata),
@@ -26,20 +32,21 @@ multicast or unspecified addresses.
 
 from __future__ import annotations
 
+import errno
 import http.client
+import io
 import ipaddress
 import logging
 import os
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
 import certifi
-import urllib3
-from urllib3 import exceptions as u3
 
-from artsearch.errors import FetchError, UnsafeURL
+from artsearch.errors import ArtsearchError, FetchError, UnsafeURL
 
 __all__ = ["VettedURL", "fetch_image_bytes", "redact_url", "vet_url"]
 
@@ -53,6 +60,9 @@ _MAX_URL_LENGTH = 8192
 _TARGET_SAFE = "/?:@!$&'()*+,;=%~[]"
 _MAX_ADDRESSES_TRIED = 4
 _CHUNK = 64 * 1024
+_BUFFER = 8 * 1024  # http.client reads through a buffer of this size
+_MAX_HEAD_BYTES = 64 * 1024  # status line and headers
+_MAX_FRAMING_BYTES = 64 * 1024  # chunk-size lines and trailers, on top of the body
 _USER_AGENT = "artsearch/1.0 (image search by URL)"
 _WEB_PAGE = "that URL returned a web page, not an image; right-click the image and copy the image address"
 
@@ -209,45 +219,184 @@ def _ca_bundle() -> str:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or certifi.where()
 
 
-def _pool(vetted: VettedURL, address: IPAddress, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
-    """A one-connection pool to the vetted IP; https verifies the certificate against the host name."""
-    if vetted.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            str(address),
-            vetted.port,
-            timeout=timeout,
-            retries=False,
-            maxsize=1,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=_ca_bundle(),
-            server_hostname=vetted.host,
-            assert_hostname=vetted.host,
+class _Budget:
+    """One wall-clock deadline and one byte count for a whole exchange: every connect, handshake, send and
+    read, over every redirect hop. ``http.client`` reads the status line, the headers, each chunk-size line and
+    the trailers inside single calls, so the limits are enforced below it, on the socket: before each blocking
+    operation the socket's timeout is set to the time left, and every byte read is counted against a cap."""
+
+    def __init__(self, vetted: VettedURL, *, total: float, idle: float, max_body: int) -> None:
+        self.vetted = vetted
+        self.total = total
+        self.idle = idle
+        self.deadline = time.monotonic() + total
+        self.max_body = max_body
+        self.read = 0  # bytes read on this hop
+        self.limit = _MAX_HEAD_BYTES + _BUFFER  # raised to admit the body once the headers are in
+
+    def wait(self) -> float:
+        """The socket timeout for the next blocking operation; FetchError once the deadline has passed."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise self.too_slow()
+        return min(left, self.idle)
+
+    def too_slow(self) -> FetchError:
+        return FetchError(
+            f"{self.vetted.host_header} is sending {self.vetted.display} too slowly (not finished after "
+            f"{self.total:g} s); try again later or use a smaller image."
         )
-    return urllib3.HTTPConnectionPool(str(address), vetted.port, timeout=timeout, retries=False, maxsize=1)
+
+    def timed_out(self, waited: float) -> FetchError:
+        if time.monotonic() >= self.deadline - 0.001:
+            return self.too_slow()
+        return FetchError(
+            f"{self.vetted.host_header} stopped responding (no data for {waited:g} s) for {self.vetted.display}; "
+            "try again later or use another image."
+        )
+
+    def count(self, n: int) -> None:
+        self.read += n
+        if self.read > self.limit:
+            if self.limit <= _MAX_HEAD_BYTES + _BUFFER:
+                raise FetchError(
+                    f"{self.vetted.host_header} sent more than {_MAX_HEAD_BYTES // 1024} KB of headers for "
+                    f"{self.vetted.display}; that is not an image server's answer, use another image address."
+                )
+            raise UnsafeURL(
+                f"the image at {self.vetted.display} is larger than the {_megabytes(self.max_body)} limit "
+                "(counting the answer's framing and trailers); use a smaller version of the image."
+            )
+
+    def admit_body(self) -> None:
+        """The headers are in: the rest of the exchange may read the body, its framing and trailers."""
+        self.limit = self.read + self.max_body + _MAX_FRAMING_BYTES
 
 
-def _connection_error(exc: Exception, vetted: VettedURL, connect_timeout: float, read_timeout: float) -> FetchError:
+class _BudgetReader(io.RawIOBase):
+    """The socket as a raw stream for ``http.client``: each read waits at most the time left and is counted."""
+
+    def __init__(self, owner: _BudgetSocket) -> None:
+        self.owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        budget = self.owner.budget
+        wait = budget.wait()
+        self.owner.sock.settimeout(wait)
+        try:
+            n = self.owner.sock.recv_into(buffer)
+        except TimeoutError:
+            raise budget.timed_out(wait) from None
+        budget.count(n)
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self.owner.reader_closed()
+
+
+class _BudgetSocket:
+    """The connected socket as ``http.client`` uses it (sendall, makefile, close), under a :class:`_Budget`.
+
+    Like a real socket, it stays open while a reader made by :meth:`makefile` is (``http.client`` closes the
+    connection as soon as the response is read from a ``Connection: close`` answer, before the body)."""
+
+    def __init__(self, sock: socket.socket, budget: _Budget) -> None:
+        self.sock = sock
+        self.budget = budget
+        self._readers = 0
+        self._closing = False
+
+    def sendall(self, data: bytes) -> None:
+        wait = self.budget.wait()
+        self.sock.settimeout(wait)
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise self.budget.timed_out(wait) from None
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        self._readers += 1
+        return io.BufferedReader(_BudgetReader(self), _BUFFER)
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        self._close_when_done()
+
+    def close(self) -> None:
+        self._closing = True
+        self._close_when_done()
+
+    def _close_when_done(self) -> None:
+        if self._closing and self._readers <= 0:
+            self.sock.close()
+
+
+class _Connection(http.client.HTTPConnection):
+    """One HTTP(S) connection to a vetted address (never a name looked up again), under a :class:`_Budget`;
+    https does SNI and verifies the certificate against the URL's host name."""
+
+    def __init__(self, vetted: VettedURL, address: IPAddress, budget: _Budget, connect_timeout: float) -> None:
+        super().__init__(str(address), vetted.port)
+        self.vetted = vetted
+        self.address = address
+        self.budget = budget
+        self.connect_timeout = connect_timeout
+
+    def connect(self) -> None:
+        timeout = min(self.connect_timeout, self.budget.wait())
+        raw = socket.create_connection((str(self.address), self.vetted.port), timeout=timeout)
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock: socket.socket = raw
+            if self.vetted.scheme == "https":
+                context = ssl.create_default_context(cafile=_ca_bundle())
+                sock = context.wrap_socket(raw, server_hostname=self.vetted.host, do_handshake_on_connect=False)
+                wait = self.budget.wait()
+                sock.settimeout(wait)  # CPython bounds the whole handshake by this timeout
+                try:
+                    sock.do_handshake()
+                except TimeoutError:
+                    raise self.budget.timed_out(wait) from None
+        except BaseException:
+            raw.close()
+            raise
+        self.sock = _BudgetSocket(sock, self.budget)  # type: ignore[assignment]
+
+
+def _connection_error(exc: BaseException, vetted: VettedURL, connect_timeout: float) -> FetchError:
     host = vetted.host_header
-    if isinstance(exc, u3.NewConnectionError):
-        why = "connection refused" if "refused" in str(exc).lower() else "the server is unreachable"
-        return FetchError(f"could not connect to {host} ({why}) for {vetted.display}; check the address or try later.")
-    if isinstance(exc, u3.ConnectTimeoutError):
+    if isinstance(exc, ConnectionRefusedError):
+        return FetchError(
+            f"could not connect to {host} (connection refused) for {vetted.display}; check the address or try later."
+        )
+    if isinstance(exc, (TimeoutError, socket.timeout)):
         return FetchError(
             f"timed out connecting to {host} after {connect_timeout:g} s for {vetted.display}; "
             "the server may be down, try again later."
         )
-    if isinstance(exc, (u3.ReadTimeoutError, TimeoutError, socket.timeout)):
-        return FetchError(
-            f"{host} stopped responding (no data for {read_timeout:g} s) for {vetted.display}; "
-            "try again later or use another image."
-        )
-    if isinstance(exc, u3.SSLError):
+    if isinstance(exc, ssl.SSLError):
         return FetchError(
             f"the secure connection to {host} failed (its certificate is not valid for this name or not trusted) "
             f"for {vetted.display}; check the address."
         )
-    if isinstance(exc, u3.ProtocolError) and "IncompleteRead" in repr(exc):
+    if isinstance(exc, http.client.IncompleteRead):
         return FetchError(f"{host} closed the connection before the whole image arrived; try again.")
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return FetchError(f"{host} closed the connection without answering for {vetted.display}; try again later.")
+    if isinstance(exc, http.client.HTTPException):
+        return FetchError(
+            f"{host} sent a malformed answer for {vetted.display} ({type(exc).__name__}); use another image address."
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return FetchError(
+            f"could not connect to {host} (the server is unreachable) for {vetted.display}; check the address or "
+            "try later."
+        )
     detail = " ".join(str(exc).split())[:120] or type(exc).__name__
     return FetchError(f"the connection to {host} failed ({detail}) for {vetted.display}; try again later.")
 
@@ -277,7 +426,7 @@ def _megabytes(n: int) -> str:
     return f"{n / 1_048_576:.1f} MB"
 
 
-def _check_headers(resp: urllib3.BaseHTTPResponse, vetted: VettedURL, max_bytes: int) -> None:
+def _check_headers(resp: http.client.HTTPResponse, vetted: VettedURL, max_bytes: int) -> None:
     content_type = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
     if content_type in ("text/html", "application/xhtml+xml"):
         raise UnsafeURL(f"{_WEB_PAGE} ({vetted.display}).")
@@ -296,21 +445,11 @@ def _check_headers(resp: urllib3.BaseHTTPResponse, vetted: VettedURL, max_bytes:
         )
 
 
-def _read_body(
-    resp: urllib3.BaseHTTPResponse, vetted: VettedURL, max_bytes: int, deadline: float, read_timeout: float
-) -> bytes:
-    """Stream the body, stopping as soon as it passes ``max_bytes`` or the deadline."""
+def _read_body(resp: http.client.HTTPResponse, vetted: VettedURL, max_bytes: int) -> bytes:
+    """Stream the body, stopping as soon as it passes ``max_bytes`` (the budget bounds time and framing)."""
     chunks: list[bytes] = []
     total = 0
-    while True:
-        if time.monotonic() > deadline:
-            raise FetchError(
-                f"{vetted.host_header} is sending {vetted.display} too slowly (not finished after "
-                f"{read_timeout:g} s); try again later or use a smaller image."
-            )
-        chunk = resp.read1(_CHUNK)
-        if not chunk:
-            break
+    while chunk := resp.read1(_CHUNK):
         total += len(chunk)
         if total > max_bytes:
             raise UnsafeURL(
@@ -323,42 +462,48 @@ def _read_body(
     return b"".join(chunks)
 
 
-def _get(
-    vetted: VettedURL, *, connect_timeout: float, read_timeout: float
-) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
-    """Send the GET to the first vetted address that accepts a connection."""
-    timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+def _get(vetted: VettedURL, budget: _Budget, connect_timeout: float) -> tuple[_Connection, http.client.HTTPResponse]:
+    """Send the GET to the first vetted address that accepts a connection, and read the status and headers."""
     headers = {
         "Host": vetted.host_header,
         "User-Agent": _USER_AGENT,
         "Accept": "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8",
         "Accept-Encoding": "identity",  # sizes are what they say; no decompression bombs
+        "Connection": "close",
     }
-    last: Exception | None = None
+    last: BaseException | None = None
     for address in vetted.addresses[:_MAX_ADDRESSES_TRIED]:
-        pool = _pool(vetted, address, timeout)
+        conn = _Connection(vetted, address, budget, connect_timeout)
         try:
-            resp = pool.urlopen(
-                "GET",
-                vetted.target,
-                headers=headers,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                decode_content=False,
-                assert_same_host=False,
-            )
-        except (u3.NewConnectionError, u3.ConnectTimeoutError) as exc:
-            pool.close()
+            conn.connect()
+        except ArtsearchError:
+            conn.close()
+            raise
+        except (ConnectionRefusedError, TimeoutError) as exc:
+            conn.close()
             logger.debug("connect to %s for %s failed: %s", address, vetted.display, exc)
             last = exc
             continue
-        except (u3.HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
-            pool.close()
-            raise _connection_error(exc, vetted, connect_timeout, read_timeout) from None
-        return pool, resp
+        except (OSError, ValueError) as exc:
+            conn.close()
+            if not isinstance(exc, ssl.SSLError):
+                logger.debug("connect to %s for %s failed: %s", address, vetted.display, exc)
+                last = exc
+                continue
+            raise _connection_error(exc, vetted, connect_timeout) from None
+        try:
+            conn.request("GET", vetted.target, headers=headers)
+            resp = conn.getresponse()
+        except ArtsearchError:
+            conn.close()
+            raise
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            conn.close()
+            raise _connection_error(exc, vetted, connect_timeout) from None
+        budget.admit_body()
+        return conn, resp
     assert last is not None
-    raise _connection_error(last, vetted, connect_timeout, read_timeout) from None
+    raise _connection_error(last, vetted, connect_timeout) from None
 
 
 def fetch_image_bytes(
@@ -368,26 +513,30 @@ def fetch_image_bytes(
     max_bytes: int = 20 * 1024 * 1024,
     connect_timeout: float = 5.0,
     read_timeout: float = 15.0,
+    total_timeout: float = 20.0,
     max_redirects: int = 3,
 ) -> bytes:
     """The bytes of the image at ``url``, fetched under the rules in the module docstring.
 
-    ``read_timeout`` is both the longest wait for any data and the budget for
-    one whole response, so a server dripping a byte at a time is cut off (the
-    check runs between reads, so the worst case is about twice
-    ``read_timeout``). DNS resolution has no timeout of its own (the system
-    resolver's applies). Raises ``UnsafeURL`` for a refused URL, address, size
-    or content type, and ``FetchError`` for network and HTTP failures; the
-    bytes are not decoded here (use ``artsearch.images.load_image``).
+    ``total_timeout`` is one wall-clock deadline for the whole exchange: connecting, the TLS handshake, the
+    request, the status line, the headers, the body, chunk-size lines and trailers, over every redirect; a
+    server dripping a byte at a time is cut off when it passes. ``read_timeout`` is the longest wait for any
+    data, ``connect_timeout`` for a connection. Everything read is counted: headers past 64 KB, and a body
+    (with its framing and trailers) past ``max_bytes``, are refused. DNS resolution has no timeout of its own
+    (the system resolver's applies). Raises ``UnsafeURL`` for a refused URL, address, size or content type, and
+    ``FetchError`` for network and HTTP failures; the bytes are not decoded here (use
+    ``artsearch.images.load_image``).
     """
-    if max_bytes < 1 or max_redirects < 0:
-        raise ValueError("max_bytes must be positive and max_redirects not negative")
+    if max_bytes < 1 or max_redirects < 0 or min(connect_timeout, read_timeout, total_timeout) <= 0:
+        raise ValueError("max_bytes and the timeouts must be positive and max_redirects not negative")
     current = url
+    deadline = time.monotonic() + total_timeout
     for hop in range(max_redirects + 1):
         vetted = vet_url(current, allow_private=allow_private)
         logger.debug("fetching %s (hop %d) from %s", vetted.display, hop, vetted.addresses[0])
-        started = time.monotonic()
-        pool, resp = _get(vetted, connect_timeout=connect_timeout, read_timeout=read_timeout)
+        budget = _Budget(vetted, total=total_timeout, idle=read_timeout, max_body=max_bytes)
+        budget.deadline = deadline  # one deadline for every hop
+        conn, resp = _get(vetted, budget, connect_timeout)
         try:
             if resp.status in _REDIRECTS:
                 location = resp.headers.get("Location")
@@ -399,14 +548,14 @@ def fetch_image_bytes(
             if not 200 <= resp.status < 300 or resp.status in (204, 205, 206):
                 raise _http_error(resp.status, resp.reason or "", vetted)
             _check_headers(resp, vetted, max_bytes)
-            data = _read_body(resp, vetted, max_bytes, started + read_timeout, read_timeout)
+            data = _read_body(resp, vetted, max_bytes)
             logger.info("fetched %s: %d bytes", vetted.display, len(data))
             return data
-        except (u3.HTTPError, http.client.HTTPException, OSError) as exc:
-            raise _connection_error(exc, vetted, connect_timeout, read_timeout) from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            raise _connection_error(exc, vetted, connect_timeout) from None
         finally:
             resp.close()
-            pool.close()
+            conn.close()
     raise FetchError(
         f"{redact_url(url)} redirected more than {max_redirects} times; open it in a browser and copy the final "
         "image address."

@@ -16,6 +16,14 @@ Safety rules, and why:
   ``max_pixels`` above about 179 million is effectively capped by Pillow.
 * ``ImageFile.LOAD_TRUNCATED_IMAGES`` stays False: a truncated file is an
   error, not a grey half-picture in the index.
+* The memory one decode may take is bounded too, from the header: width x
+  height x the bytes Pillow keeps per pixel for the mode (4 for RGB, 1 for
+  grey), per frame. A small file can declare a huge, highly compressible
+  picture (an 87 KB PNG of 9480 x 9480 grey pixels): JPEGs decode at a reduced
+  scale (``draft``) when a smaller picture will do, and what is still over
+  ``max_decode_bytes`` is refused with one line before any pixel is decoded.
+  A decoded picture larger than needed is reduced in its own mode at once,
+  before any conversion to RGB.
 * Only a fixed list of formats is opened. Pillow can read many more, some of
   which run external programs (EPS calls Ghostscript); visitor uploads must
   never reach those.
@@ -59,6 +67,14 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _WHITE = (255, 255, 255, 255)
+
+#: The most memory one decode may take by default (``ARTSEARCH_MAX_DECODE_MB``): 192 MiB is a 50-megapixel
+#: RGB picture or a 200-megapixel grey one.
+MAX_DECODE_BYTES = 192 * 1024 * 1024
+#: Bytes per pixel Pillow keeps for a mode: 1 for "1", "L" and "P", 2 for 16-bit grey, else 4 (RGB is stored as RGBX).
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+#: Modes ``Image.reduce`` cannot average; they are thinned with nearest-neighbour resampling instead.
+_NO_REDUCE = ("1", "P", "I;16", "I;16B", "I;16L", "I;16N")
 
 
 def _short(exc: BaseException) -> str:
@@ -108,6 +124,59 @@ def _open(data: bytes, name: str, max_pixels: int | None) -> ImageFile.ImageFile
             f"{_megapixels(max_pixels)} megapixels; resize it and try again."
         )
     return img
+
+
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """What Pillow allocates for one decoded frame of ``size`` in ``mode``."""
+    return size[0] * size[1] * _PIXEL_BYTES.get(mode, 4)
+
+
+def progressive_jpeg_bytes(img: Image.Image, size: tuple[int, int]) -> int:
+    """What libjpeg keeps while decoding a progressive JPEG of full ``size``: every DCT coefficient of every
+    component (2 bytes each, at the component's sampling), at any draft scale. 0 for other images."""
+    if img.format not in ("JPEG", "MPO") or not img.info.get("progressive"):
+        return 0
+    layers = getattr(img, "layer", None) or [(0, 1, 1, 0)] * len(img.getbands())
+    h_max = max(h for _, h, _, _ in layers) or 1
+    v_max = max(v for _, _, v, _ in layers) or 1
+    return sum(2 * (size[0] * h // h_max) * (size[1] * v // v_max) for _, h, v, _ in layers)
+
+
+def _check_memory(
+    img: Image.Image, name: str, max_decode_bytes: int | None, to_rgb_at_full_size: bool, declared: tuple[int, int]
+) -> None:
+    """Refuse, before decoding, a frame whose pixels would take more than ``max_decode_bytes``."""
+    if max_decode_bytes is None:
+        return
+    need = decoded_bytes(img.mode, img.size) + progressive_jpeg_bytes(img, declared)
+    if to_rgb_at_full_size and img.mode != "RGB":
+        need += decoded_bytes("RGB", img.size)  # the RGB copy made next to it
+    if need > max_decode_bytes:
+        width, height = declared
+        progressive = bool(progressive_jpeg_bytes(img, declared))
+        kind = f"mode {img.mode}" + (", a progressive JPEG" if progressive else "")
+        fix = "save it as a baseline JPEG" if progressive else "save it as a JPEG"
+        raise ImageError(
+            f"{name} is {width}x{height} pixels ({kind}), which takes {need / 1_048_576:.0f} MB to decode, over the "
+            f"{max_decode_bytes / 1_048_576:.0f} MB limit; resize it (or {fix}) and try again."
+        )
+
+
+def _stored_axes(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """A displayed (width, height) on the stored axes: swapped for pictures stored sideways (EXIF 5 to 8)."""
+    width, height = int(size[0]), int(size[1])
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _reduced(img: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """``img`` shrunk by a whole factor, in its own mode, while still at least ``target`` (stored axes)."""
+    factor = min(img.size[0] // target[0], img.size[1] // target[1])
+    if factor < 2:
+        return img
+    if img.mode in _NO_REDUCE:
+        size = (max(1, img.size[0] // factor), max(1, img.size[1] // factor))
+        return img.resize(size, Image.Resampling.NEAREST)
+    return img.reduce(factor)
 
 
 def _orientation(img: Image.Image) -> int:
@@ -182,17 +251,22 @@ def load_image(
     max_pixels: int = 90_000_000,
     max_bytes: int | None = None,
     draft_size: tuple[int, int] | None = None,
+    max_decode_bytes: int | None = MAX_DECODE_BYTES,
     name: str = "image",
 ) -> Image.Image:
     """Decode ``data`` into a fully loaded RGB image, or raise ``ImageError``.
 
     ``max_pixels`` is checked against the declared width x height before
     decoding. ``max_bytes`` refuses larger inputs outright. ``draft_size``
-    (width, height, as displayed) lets JPEGs decode at a reduced scale (1/2,
-    1/4 or 1/8) that is still at least that size in both dimensions; other
-    formats ignore it. The first frame of animated images is used; EXIF
-    orientation is applied; alpha is composited onto white. ``name`` appears in
-    every error message (a file name or "the uploaded image").
+    (width, height, as displayed) is the least size the caller needs: JPEGs
+    decode at a reduced scale (1/2, 1/4 or 1/8) that is still at least that
+    size in both dimensions, and any other picture is reduced by a whole
+    factor to about that size right after decoding, in its own mode. Without
+    it the picture comes back at full size. ``max_decode_bytes`` bounds the
+    memory of the decode (after the JPEG draft), checked from the header. The
+    first frame of animated images is used; EXIF orientation is applied; alpha
+    is composited onto white. ``name`` appears in every error message (a file
+    name or "the uploaded image").
     """
     data = _as_bytes(data, name)
     if max_bytes is not None and len(data) > max_bytes:
@@ -206,13 +280,19 @@ def load_image(
     img = _open(data, name, max_pixels)
     try:
         with img:
-            if draft_size is not None and img.format in ("JPEG", "MPO"):
-                target = tuple(draft_size)
-                if _orientation(img) in (5, 6, 7, 8):  # stored sideways: the draft works on stored axes
-                    target = target[::-1]
-                img.draft("RGB", (int(target[0]), int(target[1])))
+            jpeg, declared = img.format in ("JPEG", "MPO"), img.size
+            if draft_size is not None and jpeg:
+                # A JPEG's EXIF is read without decoding (other formats' getexif() decodes: it waits for load()).
+                img.draft("RGB", _stored_axes(draft_size, _orientation(img)))
+            _check_memory(img, name, max_decode_bytes, to_rgb_at_full_size=draft_size is None, declared=declared)
             img.load()
-            upright = _exif_transpose(img, name)
+            orientation = _orientation(img)
+            target = _stored_axes(draft_size, orientation) if draft_size is not None else None
+            if target is not None and (small := _reduced(img, target)) is not img:
+                method = _TRANSPOSE.get(orientation)  # the reduced copy has no EXIF: rotate it by the value
+                upright = small.transpose(method) if method is not None else small
+            else:
+                upright = _exif_transpose(img, name)
             rgb = _to_rgb(upright)
             if rgb is img:  # still tied to the open file; detach it before ``with`` closes it
                 rgb = img.copy()

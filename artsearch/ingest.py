@@ -29,7 +29,7 @@ from tqdm import tqdm
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.dedupe import dhash
-from artsearch.errors import ArtsearchError
+from artsearch.errors import ArtsearchError, WriteError
 from artsearch.images import image_size, load_image
 from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
@@ -76,20 +76,27 @@ class _Decoded:
     features: Features  # this one image, preprocessed for the model
 
 
-def _decode(item: SourceItem, storage: Storage, max_pixels: int, encoder: Encoder) -> _Decoded:
+def _decode(item: SourceItem, storage: Storage, max_pixels: int, encoder: Encoder, max_decode_bytes: int) -> _Decoded:
     """Read, validate, keep and preprocess one image. Runs on a decode thread.
 
     Pillow's decode and resize release the GIL, so with two decode threads the
     per-image CPU work (about 6 ms with ``draft``) runs beside the model's forward.
     """
     data = item.read()
-    image = load_image(data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, name=item.origin)
+    image = load_image(
+        data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, max_decode_bytes=max_decode_bytes, name=item.origin
+    )
     art = item.artwork
     if art.width is None or art.height is None:
         art.width, art.height = image_size(data)
     art.extra["phash"] = dhash(image)  # a perceptual hash: near-duplicate results collapse on it
     if not storage.has_image(art.image_key):
-        storage.put_image(art.image_key, data)
+        try:
+            storage.put_image(art.image_key, data)
+        except WriteError:
+            raise
+        except ArtsearchError as exc:  # a bucket refusing a write: our failure too, not a bad image
+            raise WriteError(f"{exc} Nothing was published; run the same command again to resume.") from None
     return _Decoded(item, encoder.preprocess_images([image]))
 
 
@@ -175,7 +182,14 @@ def run_ingest(
                 item = next(todo, None)
                 if item is None:
                     return
-                pending.append((item, pool.submit(_decode, item, storage, settings.max_image_pixels, encoder)))
+                pending.append(
+                    (
+                        item,
+                        pool.submit(
+                            _decode, item, storage, settings.max_image_pixels, encoder, settings.max_decode_bytes
+                        ),
+                    )
+                )
 
         refill()
         while pending:
@@ -183,6 +197,8 @@ def run_ingest(
             refill()
             try:
                 batch.append(future.result())
+            except WriteError:  # our storage failed (a full disk): the run stops, the live build stays
+                raise
             except ArtsearchError as exc:
                 report.skipped.append((item.origin, str(exc)))
                 bar.update(1)

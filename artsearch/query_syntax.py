@@ -26,10 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
-_PREFIX_WEIGHT = re.compile(rf"^\s*({_NUMBER})\s*\*\s*(.*)$")
-_SUFFIX_WEIGHT = re.compile(rf"^(.*?)\s*:\s*({_NUMBER})\s*$")
-_OPERATOR = re.compile(r"\s+([+-])\s+")
 MAX_TERMS = 8
 MAX_WEIGHT = 10.0
 
@@ -40,12 +36,89 @@ class Term:
     weight: float
 
 
+@dataclass(frozen=True)
+class Scan:
+    """The text cut at its operators, in one left-to-right pass.
+
+    ``pieces`` are the raw terms and ``signs`` the sign before each (the first is +1); ``examined`` counts
+    the character looks the pass made (at most twice ``len(text)``; the tests hold it to that);
+    ``too_many`` says the text has more than ``max_terms`` terms (the pass stopped there).
+    """
+
+    pieces: list[str]
+    signs: list[float]
+    examined: int
+    too_many: bool = False
+
+
+# No regular expressions here: every step below looks at each character a bounded number of times, so the
+# work is linear in the text. (The old patterns, ``\s+([+-])\s+`` and ``^(.*?)\s*:\s*(number)\s*$``,
+# backtracked quadratically over long runs of whitespace.)
+
+
+def scan(text: str, *, max_terms: int = MAX_TERMS) -> Scan:
+    """Cut ``text`` at its operators: ``+`` or ``-`` with whitespace on each side (whitespace runs included).
+
+    Stops once there are more than ``max_terms`` terms (the query is then not arithmetic anyway).
+    """
+    pieces: list[str] = []
+    signs = [1.0]
+    n, i, start, examined = len(text), 0, 0, 0
+    while i < n:
+        examined += 1
+        if not text[i].isspace():
+            i += 1
+            continue
+        run = i  # a run of whitespace starts here; find its end
+        while i < n and text[i].isspace():
+            examined += 1
+            i += 1
+        if i + 1 < n and text[i] in "+-" and text[i + 1].isspace():
+            examined += 1
+            sign = 1.0 if text[i] == "+" else -1.0
+            i += 1
+            while i < n and text[i].isspace():  # the whitespace after the operator belongs to it
+                examined += 1
+                i += 1
+            pieces.append(text[start:run])
+            signs.append(sign)
+            start = i
+            if len(pieces) >= max_terms:
+                return Scan(pieces, signs, examined, too_many=True)
+    pieces.append(text[start:])
+    return Scan(pieces, signs, examined)
+
+
+def _is_number(text: str) -> bool:
+    """``12``, ``1.5``, ``1.`` or ``.5`` (ASCII digits only)."""
+    whole, dot, fraction = text.partition(".")
+    if not text.isascii() or not (whole.isdigit() or whole == "") or not (fraction.isdigit() or fraction == ""):
+        return False
+    return bool(whole) or (bool(dot) and bool(fraction))
+
+
+def _prefix_weight(text: str) -> tuple[float, str] | None:
+    """``2*blue`` / ``2 * blue``: (2.0, "blue"), or None."""
+    star = text.find("*")
+    if star < 0 or not _is_number(text[:star].strip()):
+        return None
+    return float(text[:star].strip()), text[star + 1 :].strip()
+
+
+def _suffix_weight(text: str) -> tuple[str, float] | None:
+    """``blue:0.5``: ("blue", 0.5), or None. The weight follows the last colon."""
+    colon = text.rfind(":")
+    if colon < 0 or not _is_number(text[colon + 1 :].strip()):
+        return None
+    return text[:colon].strip(), float(text[colon + 1 :].strip())
+
+
 def _term(raw: str, sign: float) -> Term | None:
     text, weight = raw.strip(), 1.0
-    if m := _PREFIX_WEIGHT.match(text):
-        weight, text = float(m.group(1)), m.group(2).strip()
-    elif m := _SUFFIX_WEIGHT.match(text):
-        text, weight = m.group(1).strip(), float(m.group(2))
+    if (prefix := _prefix_weight(text)) is not None:
+        weight, text = prefix
+    elif (suffix := _suffix_weight(text)) is not None:
+        text, weight = suffix
     if not text or text in "+-*:" or not math.isfinite(weight) or weight > MAX_WEIGHT:
         return None
     if "*" in text or ":" in text or text[0] in "+-" or text[-1] in "+-":  # a stray operator: not our syntax
@@ -56,18 +129,24 @@ def _term(raw: str, sign: float) -> Term | None:
 def is_arithmetic(text: str) -> bool:
     """True when the text uses the syntax at all (an operator between words, or a weight)."""
     stripped = text.strip()
-    return bool(_OPERATOR.search(stripped) or _PREFIX_WEIGHT.match(stripped) or _SUFFIX_WEIGHT.match(stripped))
+    if _prefix_weight(stripped) is not None or _suffix_weight(stripped) is not None:
+        return True
+    return scan(stripped, max_terms=1).too_many  # more than one term: an operator between words
 
 
 def parse(text: str) -> list[Term] | None:
-    """The signed, weighted terms of an arithmetic query; None for plain or malformed text."""
+    """The signed, weighted terms of an arithmetic query; None for plain or malformed text.
+
+    Linear in the length of ``text``; callers cut a query to ``text.MAX_QUERY_CHARS`` before it gets here.
+    """
     stripped = text.strip()
     if not is_arithmetic(stripped) or stripped[:1] in "+-" or stripped[-1:] in "+-*:":
         return None
-    pieces = _OPERATOR.split(stripped)  # [term, op, term, op, term...]
+    cut = scan(stripped)
+    if cut.too_many:
+        return None
     terms: list[Term] = []
-    signs = [1.0] + [1.0 if op == "+" else -1.0 for op in pieces[1::2]]
-    for raw, sign in zip(pieces[0::2], signs, strict=True):
+    for raw, sign in zip(cut.pieces, cut.signs, strict=True):
         term = _term(raw, sign)
         if term is None:
             return None

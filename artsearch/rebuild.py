@@ -12,7 +12,8 @@ import logging
 import numpy as np
 
 from artsearch.config import Settings
-from artsearch.errors import SourceError
+from artsearch.errors import ArtsearchError, SourceError
+from artsearch.index.builds import read_pointer
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
 from artsearch.model.encoder import Encoder
@@ -60,10 +61,39 @@ def rebuild(
                 + (f" First problem: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else "")
             )
         add_map(builder, storage, settings)
+        previous = live_collection(settings, builder)
         builder.publish()
     finally:
         builder.close()
+    prune_maps(storage, keep={builder.collection, previous})
     return report
+
+
+def live_collection(settings: Settings, builder: IndexBuilder) -> str | None:
+    """The collection the alias points at now (before a publish moves it)."""
+    if settings.embedded:
+        pointer = read_pointer(settings)
+        return pointer["collection"] if pointer else None
+    return builder.alias_target()
+
+
+def prune_maps(storage: Storage, keep: set[str | None]) -> list[str]:
+    """Delete the maps of builds other than the live one and the one before it.
+
+    The previous build's map stays: an app that has not yet noticed the publish may still read it.
+    A map that cannot be deleted is left for the next rebuild; the build is published either way.
+    """
+    removed = []
+    try:
+        for collection in storage.map_collections():
+            if collection not in keep:
+                storage.delete_map(collection)
+                removed.append(collection)
+    except ArtsearchError as exc:
+        log.warning("old maps were not pruned (%s); the next rebuild tries again", exc)
+    if removed:
+        log.info("pruned the maps of %d old builds", len(removed))
+    return removed
 
 
 #: The projection is fitted on at most this many vectors (a random sample), then applied to all of them.

@@ -33,13 +33,13 @@ from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
-from artsearch.text import clean_text
+from artsearch.text import MAX_QUERY_CHARS, clean_text, query_text  # noqa: F401 - MAX_QUERY_CHARS: search.MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
 
 MAX_K = 50
-MAX_QUERY_CHARS = 2000  # far past CLIP's 77 tokens; the tokenizer truncates the rest
 MIX_TEXT_WEIGHT = 0.5  # an image plus words: the words count half as much as the picture
+QUERY_DRAFT_SIZE = (224, 224)  # what CLIP looks at: a query image decodes at the scale the ingest uses
 MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of bigger collections
 
 
@@ -54,6 +54,10 @@ class Query:
     like_id: str = ""
     filters: Filters = field(default_factory=Filters)
     k: int = 12
+
+    def __post_init__(self) -> None:
+        # The one place a query's text is cut (MAX_QUERY_CHARS) and cleaned, before anything parses it.
+        self.text = query_text(self.text)
 
     @property
     def mode(self) -> str:
@@ -168,14 +172,20 @@ class SearchService:
 
     # Vectors -------------------------------------------------------------------------
     def text_vector(self, text: str) -> np.ndarray:
-        text = clean_text(text)[:MAX_QUERY_CHARS]
+        text = query_text(text)
         if not text:
             raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
         return self.encoder.encode_texts([text])[0]
 
     def image_vector(self, data: bytes, name: str = "the uploaded image") -> np.ndarray:
-        max_bytes = self.settings.max_upload_mb * 1024 * 1024
-        image = load_image(data, max_pixels=self.settings.max_image_pixels, max_bytes=max_bytes, name=name)
+        image = load_image(
+            data,
+            max_pixels=self.settings.max_image_pixels,
+            max_bytes=self.settings.max_upload_mb * 1024 * 1024,
+            draft_size=QUERY_DRAFT_SIZE,
+            max_decode_bytes=self.settings.max_decode_bytes,
+            name=name,
+        )
         return self.encoder.encode_images([image])[0]
 
     def url_vector(self, url: str) -> np.ndarray:
@@ -260,10 +270,11 @@ class SearchService:
 
         Anything that is not well-formed arithmetic is embedded as plain text.
         """
+        text = query_text(text)  # already cut when it comes from a Query; this is a public method
         terms = query_syntax.parse(text)
         if not terms or len(terms) < 2 and terms[0].weight == 1.0:
             return self.text_vector(text)
-        vectors = self.encoder.encode_texts([clean_text(t.text)[:MAX_QUERY_CHARS] or t.text for t in terms])
+        vectors = self.encoder.encode_texts([t.text for t in terms])  # each a piece of an already cut query
         combined = query_syntax.combine(list(vectors), [t.weight for t in terms])
         return combined if combined is not None else self.text_vector(text)
 

@@ -201,3 +201,85 @@ def test_failed_kaggle_download_is_one_line_without_the_key(tmp_path, tiny_clip_
     assert "Kaggle failed" in line and "network" in line
     assert "kaggle-key-0123456789" not in result.stdout + result.stderr
     assert not (settings.qdrant_path).exists() or not any(settings.qdrant_path.iterdir())
+
+
+# --- hostile data and hostile arguments ---------------------------------------------------------------------------
+
+ESCAPES = "Nice\x1b[2J\x1b]0;PWNED\x07 picture"  # clears the screen, retitles the terminal, rings the bell
+C1_AND_BIDI = "Painter \x9b31m \u202eevil"  # a one-byte CSI, and a right-to-left override
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory, tiny_clip_path, shared_encoder):
+    """A folder index whose metadata CSV gives a title and an artist full of terminal control characters."""
+    import csv
+
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+    from tests.support.datasets import jpeg_bytes, painting
+
+    root = tmp_path_factory.mktemp("hostile")
+    images = root / "images" / "Someone"
+    images.mkdir(parents=True)
+    for n in range(3):
+        (images / f"work_{n}.jpg").write_bytes(jpeg_bytes(painting(900 + n)))
+    with (root / "meta.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "title", "artist"])
+        writer.writerow(["Someone/work_0.jpg", ESCAPES, C1_AND_BIDI])
+    settings = test_settings(root, tiny_clip_path)
+    options = SourceOptions(source="folder", images_dir=root / "images", artists_csv=root / "meta.csv")
+    rebuild(settings, options, encoder=shared_encoder, progress=False)
+    return settings
+
+
+def test_control_characters_from_the_data_are_printed_as_text(hostile_index):
+    result = run_cli(["-m", "artsearch", "search", "a picture", "--k", "3"], hostile_index)
+    assert result.returncode == 0, result.stderr
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in result.stdout + result.stderr, repr(raw)
+    assert "Nice\\x1b[2J\\x1b]0;PWNED\\x07 picture - Painter \\x9b31m \\u202eevil" in result.stdout, result.stdout
+
+    as_json = run_cli(["-m", "artsearch", "search", "a picture", "--k", "3", "--json"], hostile_index)
+    assert as_json.returncode == 0, as_json.stderr
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in as_json.stdout, repr(raw)
+    assert "\\u001b[2J" in as_json.stdout and "\\u009b" in as_json.stdout and "\\u202e" in as_json.stdout
+    hit = next(h for h in json.loads(as_json.stdout) if h["title"].startswith("Nice"))
+    assert (hit["title"], hit["artist"]) == (ESCAPES, C1_AND_BIDI)  # the same data, escaped only on the way out
+
+
+def test_an_endless_or_huge_image_file_is_refused_without_reading_it_whole(kaggle_index, tmp_path):
+    """--image /dev/zero used to be read whole (a MemoryError traceback after gigabytes); now at most the upload
+    limit plus one byte is read. The run is capped at 2 GB of memory so a regression fails instead of swapping."""
+    import resource
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
+
+    settings = kaggle_index[0]
+    big = tmp_path / "huge.jpg"
+    with big.open("wb") as fh:
+        fh.truncate(21 * 1024 * 1024)  # sparse: 21 MB over the 20 MB upload limit
+    for path in ("/dev/zero", str(big)):
+        result = run_cli(["-m", "artsearch", "search", "--image", path], settings, preexec_fn=cap_memory)
+        line = one_line_error(result)
+        assert f"{path} is larger than the 20 MB limit; use a smaller file." in line, line
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:abc", "https://[bad", "https://user:hunter2@127.0.0.1:abc/"])
+def test_a_malformed_qdrant_url_is_one_line(kaggle_index, url):
+    for command in (["info"], ["search", "water lilies"]):
+        result = run_cli(["-m", "artsearch", *command, "--qdrant-url", url], kaggle_index[0])
+        line = one_line_error(result)
+        assert "QDRANT_URL" in line and "hunter2" not in result.stderr + result.stdout, line
+
+
+def test_the_client_translates_a_url_it_cannot_parse():
+    """Past the settings' own check (Settings built by hand), the Qdrant client's LocationParseError is one line."""
+    from artsearch.config import Settings
+    from artsearch.errors import ConfigError
+    from artsearch.index.client import Qdrant
+
+    with pytest.raises(ConfigError, match=r"^QDRANT_URL is not a URL Qdrant can connect to \(LocationParseError\)"):
+        Qdrant.remote(Settings(qdrant_url="https://127.0.0.1:abc"))

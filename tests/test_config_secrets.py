@@ -5,12 +5,15 @@ Also: nothing in the package unpickles, and ``.streamlit/secrets.toml`` is git-i
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -74,7 +77,8 @@ token_uri = "http://127.0.0.1:{free_port()}/token"
 
 def assert_no_secret(text: str, needles: list[str], where: str) -> None:
     for needle in needles:
-        assert needle not in text, f"a secret ({needle[:12]}...) appears in {where}"
+        at = text.find(needle)
+        assert at < 0, f"a secret ({needle[:12]}...) appears in {where}: ...{text[max(0, at - 120) : at + 40]!r}"
 
 
 class _Everything(logging.Handler):
@@ -262,3 +266,142 @@ def test_streamlit_secrets_file_is_git_ignored():
     assert result.returncode == 0, "add .streamlit/secrets.toml to .gitignore"
     tracked = subprocess.run(["git", "ls-files", ".streamlit"], cwd=ROOT, capture_output=True, text=True).stdout
     assert "secrets.toml\n" not in tracked.replace("secrets.toml.example", "")
+
+
+# --- a gateway that echoes the key, a key straddling the old cut, credentials in QDRANT_URL, a misplaced key ------
+
+URL_PASSWORD = "urlpass-FAKE-SECRET-77c3a1"
+
+
+def fragments(secret: str, size: int = 8) -> list[str]:
+    """Every piece of ``secret`` ``size`` characters long: a key cut in two must not survive in part either."""
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+class _EchoingGateway(BaseHTTPRequestHandler):
+    """Answers every request with 502 and a body that echoes the api-key header at every offset from 0 to 300,
+    so one copy of it straddles any place a message might be cut."""
+
+    def _answer(self) -> None:
+        key = self.headers.get("api-key", "")
+        auth = self.headers.get("Authorization", "")
+        body = json.dumps({"status": {"error": " ".join(f"{'x' * n}{key} {auth}" for n in range(0, 300, 7))}})
+        self.send_response(502)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_gateway() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingGateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_echoing_gateway_and_credentials_in_the_url_leak_nothing(
+    kaggle_index, tmp_path, private_key_pem, echoing_gateway, all_logs, capsys, monkeypatch
+):
+    """The key echoed in an upstream error body (at every offset, so one copy straddles the old 160-character cut),
+    and a user name and password inside QDRANT_URL: no piece of either on the page, in CLI output or in the logs at
+    DEBUG. Visitors get a generic line; the log has the (masked) detail."""
+    from streamlit.testing.v1 import AppTest
+
+    from artsearch.search import Query, SearchService
+    from artsearch.web import resources
+
+    settings, _ = copy_index(kaggle_index, tmp_path)
+    url = f"http://artsearch:{URL_PASSWORD}@127.0.0.1:{echoing_gateway}"
+    secrets = secrets_toml(tmp_path / "gateway.toml", private_key_pem, qdrant_url=url)
+    pieces = fragments(QDRANT_KEY) + fragments(URL_PASSWORD)
+
+    # The command line, as an operator runs it (-v).
+    runs = {
+        "search": run(["-m", "artsearch", "search", "water lilies"], secrets, settings),
+        "info": run(["-m", "artsearch", "info"], secrets, settings),
+        "info --json": run(["-m", "artsearch", "info", "--json"], secrets, settings),
+    }
+    for name, result in runs.items():
+        output = result.stdout + result.stderr
+        assert_no_secret(output, pieces, f"the CLI's {name}")
+        assert "Traceback" not in output and "Cannot reach Qdrant at http://127.0.0.1:" in output, output[-1500:]
+        assert "HTTP 502" in output, output[-1500:]
+
+    # In process, every logger at DEBUG.
+    remote = load_settings(env={"ARTSEARCH_SECRETS": str(secrets)}, embedder_name=settings.embedder_name)
+    service = SearchService(remote.replace(device="cpu"))
+    with pytest.raises(ArtsearchError) as info:
+        service.page(Query(text="water lilies"))
+    messages = [str(info.value), str(service.info()), str(remote.describe()), repr(remote)]
+    assert "the details are in the log" in messages[0]
+    logged = "\n".join(all_logs.lines)
+    assert "502" in logged  # the operator's detail is there, masked
+    out = capsys.readouterr()
+    assert_no_secret("\n".join([*messages, logged, out.out, out.err]), pieces, "messages and DEBUG logs")
+
+    # The page (AppTest): one generic line.
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "none.toml"))
+    for name in ("QDRANT_URL", "QDRANT_KEY", "QDRANT_PATH", "EMBEDDER_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    resources._service.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.secrets = {
+            "Database": {"QDRANT_URL": url, "QDRANT_KEY": QDRANT_KEY, "EMBEDDER_NAME": settings.embedder_name},
+            "Artsearch": {"DEVICE": "cpu"},
+        }
+        at.query_params["q"] = "water lilies"
+        at.run()
+        shown = page_text(at)
+    finally:
+        resources._service.clear()
+    assert_no_secret(shown, pieces, "the page")
+    assert len(at.error) == 1 and "Cannot reach Qdrant at http://127.0.0.1:" in at.error[0].value, shown
+    print(
+        f"\nFIGURE secrets-gateway: {len(runs)} CLI runs, {len(messages)} messages, {len(all_logs.lines)} DEBUG log "
+        f"lines and the page scanned for {len(pieces)} pieces of the key and the URL's password: 0 found"
+    )
+
+
+def page_text(at) -> str:
+    return "\n".join(
+        str(getattr(e, "value", "") or getattr(e, "body", ""))
+        for kind in ("error", "info", "warning", "markdown", "caption", "exception", "title", "text", "code")
+        for e in getattr(at, kind)
+    )
+
+
+def test_a_key_pasted_into_the_wrong_setting_is_not_echoed(kaggle_index, tmp_path, monkeypatch):
+    """SIGNED_URL_TTL = "<key>" (a key in the wrong line): the one-line error says what is wrong, not the value."""
+    from streamlit.testing.v1 import AppTest
+
+    settings, _ = copy_index(kaggle_index, tmp_path)
+    misplaced = tmp_path / "misplaced.toml"
+    misplaced.write_text(f'[Storage]\nSIGNED_URL_TTL = "{QDRANT_KEY}"\n[Artsearch]\nINFERENCE = "{KAGGLE_KEY}"\n')
+    result = run(["-m", "artsearch", "info"], misplaced, settings)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "SIGNED_URL_TTL" in result.stderr and "not shown: it may be a secret" in result.stderr, result.stderr
+    assert_no_secret(result.stdout + result.stderr, fragments(QDRANT_KEY), "the CLI")
+    for setting in ({"Artsearch": {"INFERENCE": KAGGLE_KEY}}, {"Storage": {"BACKEND": KAGGLE_KEY}}):
+        with pytest.raises(ArtsearchError) as info:
+            load_settings(secrets=setting, env={})
+        assert_no_secret(str(info.value), fragments(KAGGLE_KEY), "a choice's error")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "none.toml"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets = {"Storage": {"SIGNED_URL_TTL": QDRANT_KEY}}
+    at.run()
+    assert_no_secret(page_text(at), fragments(QDRANT_KEY), "the page")
+    assert len(at.error) == 1 and "SIGNED_URL_TTL" in at.error[0].value

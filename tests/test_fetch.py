@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import ipaddress
 import socket
+import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -464,9 +465,9 @@ def test_body_that_stalls_times_out(base: str) -> None:
 
 
 def test_dripping_body_is_cut_off(base: str) -> None:
-    # A byte every 50 ms never trips the per-read timeout; the whole-response budget does.
+    # A byte every 50 ms never trips the per-read timeout; the whole-exchange deadline does.
     with pytest.raises(FetchError, match=r"too slowly \(not finished after 0\.5 s\)"):
-        fetch(f"{base}/drip", read_timeout=0.5)
+        fetch(f"{base}/drip", total_timeout=0.5)
 
 
 def test_connection_refused(closed_port: int) -> None:
@@ -583,3 +584,152 @@ def test_https_untrusted_certificate_is_refused(tls_port: int, monkeypatch: pyte
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # certifi's bundle does not know our test CA
     with pytest.raises(FetchError, match="secure connection to localhost"):
         fetch(f"https://localhost:{tls_port}/img.png")
+
+
+# ---------------------------------------------------------------- one deadline and one byte cap for the whole exchange
+
+# A server that writes raw bytes (http.server cannot send what these attacks send), counting what it managed to send
+# before the client hung up. Each attack would take 15 s or more to finish, or never end; the client's deadline is
+# 1 s, so it reads a small fraction of it. Only byte counts are asserted, never a duration.
+DRIP_PAUSE = 0.05  # seconds between dripped bytes
+DRIP_BYTES = 300  # 15 s of dripping, then the answer would complete
+DEADLINE = {"total_timeout": 1.0, "read_timeout": 2.0, "connect_timeout": 1.0}
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+@dataclass
+class RawAttack:
+    sent: dict[str, int] = field(default_factory=dict)  # bytes sent per path, before the client hung up
+    dripped: dict[str, int] = field(default_factory=dict)  # of which dripped one at a time
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+Send = Callable[[bytes], None]
+Drip = Callable[[bytes], None]
+
+
+def _flood(send: Send, unit: bytes, total: int) -> None:
+    for _ in range(total // len(unit)):
+        send(unit)
+
+
+ATTACKS: dict[str, Callable[[Send, Drip], None]] = {
+    # one header byte at a time: http.client reads the whole header block inside one call
+    "/drip-header": lambda send, drip: (send(HEAD + b"X-Drip: "), drip(b"a"), send(b"\r\n\r\n" + PNG)),
+    # a chunk-size line dripped: read inside one read1() call
+    "/drip-chunk-size": lambda send, drip: (
+        send(CHUNKED),
+        drip(b"0"),
+        send(b"%x\r\n" % len(PNG) + PNG + b"\r\n0\r\n\r\n"),
+    ),
+    # trailers dripped after the last chunk
+    "/drip-trailers": lambda send, drip: (
+        send(CHUNKED + b"%x\r\n" % len(PNG) + PNG + b"\r\n0\r\nX-Trailer: "),
+        drip(b"a"),
+        send(b"\r\n\r\n"),
+    ),
+    # endless trailers, as fast as the socket takes them: 64 MB of them, then the answer would be complete
+    "/endless-trailers": lambda send, drip: (
+        send(CHUNKED + b"%x\r\n" % len(PNG) + PNG + b"\r\n0\r\n"),
+        _flood(send, b"X-Trailer: " + b"t" * 1000 + b"\r\n", 64 * 1024 * 1024),
+        send(b"\r\n"),
+    ),
+    # a header block of 5.8 MB (90 headers of 64,000 bytes: under http.client's own limits of 64 KB a line, 100 lines)
+    "/huge-headers": lambda send, drip: (
+        send(HEAD),
+        _flood(send, b"X-Pad: " + b"p" * 64_000 + b"\r\n", 90 * 64_009),
+        send(b"Content-Length: %d\r\n\r\n" % len(PNG) + PNG),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def raw_server() -> Iterator[tuple[str, RawAttack]]:
+    attack = RawAttack()
+
+    class RawHandler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < 65536:
+                data = self.request.recv(4096)
+                if not data:
+                    return
+                request += data
+            path = request.split(b" ", 2)[1].decode()
+            attack.sent[path] = attack.dripped[path] = 0
+
+            def send(data: bytes) -> None:
+                self.request.sendall(data)
+                attack.sent[path] += len(data)
+
+            def drip(unit: bytes) -> None:
+                for _ in range(DRIP_BYTES):
+                    send(unit)
+                    attack.dripped[path] += 1
+                    if attack.stop.wait(DRIP_PAUSE):
+                        return
+
+            try:
+                ATTACKS[path](send, drip)
+            except OSError:
+                pass  # the client hung up: what it was sent so far is counted
+
+    class RawServer(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = RawServer(("127.0.0.1", 0), RawHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", attack
+    attack.stop.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def _sent_after_hangup(attack: RawAttack, path: str) -> int:
+    """What the server had sent when the client hung up (its handler ends on the broken connection)."""
+    for _ in range(200):  # the handler notices the closed socket on its next send
+        before = attack.sent[path]
+        if attack.stop.wait(DRIP_PAUSE * 2) or attack.sent[path] == before:
+            break
+    return attack.sent[path]
+
+
+@pytest.mark.parametrize("path", ["/drip-header", "/drip-chunk-size", "/drip-trailers"])
+def test_a_dripping_answer_meets_one_deadline_wherever_it_drips(raw_server, path: str) -> None:
+    """Headers, chunk-size lines and trailers are read inside single http.client calls; the deadline holds anyway."""
+    base, attack = raw_server
+    with pytest.raises(FetchError, match=r"too slowly \(not finished after 1 s\)") as info:
+        fetch(base + path, **DEADLINE)
+    assert_one_line(info.value)
+    _sent_after_hangup(attack, path)
+    dripped = attack.dripped[path]
+    # The server would drip DRIP_BYTES bytes (15 s) and then finish; the client hung up after about a 15th of them.
+    assert dripped < DRIP_BYTES // 2, f"{dripped} of {DRIP_BYTES} dripped bytes were read before the client gave up"
+    print(f"\nFIGURE fetch-deadline {path}: refused after {dripped} of {DRIP_BYTES} dripped bytes")
+
+
+def test_endless_trailers_are_cut_off_by_the_byte_cap(raw_server) -> None:
+    base, attack = raw_server
+    with pytest.raises(UnsafeURL, match=r"larger than the 0\.1 MB limit \(counting the answer's framing") as info:
+        fetch(f"{base}/endless-trailers", max_bytes=100_000, **DEADLINE)
+    assert_one_line(info.value)
+    sent = _sent_after_hangup(attack, "/endless-trailers")
+    # 64 MB would follow; what was sent is the cap (about 164 KB) plus what the two sockets' kernel buffers held.
+    assert sent < 24 * 1024 * 1024, f"{sent:,} bytes of trailers were sent before the client hung up"
+    print(
+        f"\nFIGURE fetch-trailers: refused after the server sent {sent:,} of 64 MB of trailers (socket buffers included)"
+    )
+
+
+def test_a_header_block_over_the_cap_is_refused(raw_server) -> None:
+    base, attack = raw_server
+    with pytest.raises(FetchError, match=r"sent more than 64 KB of headers") as info:
+        fetch(f"{base}/huge-headers", **DEADLINE)
+    assert_one_line(info.value)
+    print(
+        f"\nFIGURE fetch-headers: a 5.8 MB header block refused at 64 KB ({_sent_after_hangup(attack, '/huge-headers'):,} bytes sent)"
+    )

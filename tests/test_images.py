@@ -243,6 +243,10 @@ def test_exif_orientation_in_png() -> None:
     exif[0x0112] = 6
     out = load_image(encode(two_halves(), "PNG", exif=exif.tobytes()))
     assert_rgb(out, (20, 40))
+    # Reduced after decoding (the reduced copy has no EXIF of its own): still turned upright.
+    big = load_image(encode(two_halves((400, 200)), "PNG", exif=exif.tobytes()), draft_size=(50, 50))
+    assert_rgb(big, (50, 100))
+    assert is_reddish(big.getpixel((25, 10))) and not is_reddish(big.getpixel((25, 90)))
 
 
 @pytest.mark.parametrize("orientation", [0, 9, 65535])
@@ -314,9 +318,28 @@ def test_draft_size_is_in_display_orientation() -> None:
     assert out.size == (400, 800)
 
 
-def test_draft_is_ignored_for_other_formats() -> None:
+def test_other_formats_are_reduced_to_about_the_draft_size_after_decoding() -> None:
     data = encode(Image.new("RGB", (1000, 800), RED), "PNG")
-    assert load_image(data, draft_size=(100, 100)).size == (1000, 800)
+    assert load_image(data, draft_size=(100, 100)).size == (125, 100)  # a whole factor (8), still >= 100 x 100
+    assert load_image(data, draft_size=(600, 600)).size == (1000, 800)  # no whole factor keeps 600: as it is
+    assert load_image(data).size == (1000, 800)
+    grey16 = encode(Image.new("I;16", (900, 400), 40000), "PNG")
+    small = load_image(grey16, draft_size=(100, 100))
+    assert small.size == (225, 100) and 155 <= small.getpixel((0, 0))[0] <= 157  # 40000 / 256, not white
+
+
+def test_decoded_memory_is_bounded_from_the_header_by_mode_and_for_progressive_jpegs() -> None:
+    mb = 1024 * 1024
+    grey = encode(Image.new("L", (4000, 3000), 9), "PNG")  # 12 MB decoded, 48 MB more as RGB at full size
+    assert load_image(grey, draft_size=(224, 224), max_decode_bytes=16 * mb).size == (308, 231)  # reduced by 13
+    with pytest.raises(ImageError, match=r"^g\.png is 4000x3000 pixels \(mode L\), which takes 57 MB to decode, over"):
+        load_image(grey, max_decode_bytes=16 * mb, name="g.png")  # full size: the RGB copy counts too
+    colour = Image.new("RGB", (3000, 3000), (9, 9, 9))
+    progressive, baseline = encode(colour, "JPEG", progressive=True), encode(colour, "JPEG")
+    assert load_image(baseline, draft_size=(224, 224), max_decode_bytes=16 * mb).size == (375, 375)  # 1/8 scale
+    with pytest.raises(ImageError, match=r"\(mode RGB, a progressive JPEG\).*save it as a baseline JPEG"):
+        load_image(progressive, draft_size=(224, 224), max_decode_bytes=16 * mb)  # 27 MB of coefficients
+    assert load_image(progressive, draft_size=(224, 224)).size == (375, 375)  # under the default 192 MB
 
 
 def test_bad_draft_size_is_a_programming_error() -> None:
@@ -441,8 +464,11 @@ def bomb_png(width: int, height: int) -> bytes:
     )
 
 
-@pytest.mark.timeout(10)
-def test_decompression_bomb_png_is_refused_from_the_header() -> None:
+def test_decompression_bomb_png_is_refused_from_the_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_decoding(self: object) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)  # refused before any pixel: counted, not timed
     data = bomb_png(30000, 30000)
     assert len(data) < 200
     with pytest.raises(ImageError, match=r"^bomb\.png declares 900 megapixels.*resize it"):

@@ -7,6 +7,7 @@ tests/test_rebuild_processes.py and tests/test_config_secrets.py.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -20,17 +21,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from artsearch import cli, query_syntax
 from artsearch.errors import UnsafeURL
 from artsearch.index.builds import new_stamp, read_pointer, write_pointer
 from artsearch.index.filters import Filters
 from artsearch.search import MAX_QUERY_CHARS, PageOptions, Query, SearchService
+from artsearch.web import state as web_state
+from tests.support.hostile import adversarial_queries
 from tests.support.indexes import copy_index
 
 THREADS = 16
-MIN_SEARCHES = 2_000
-MAX_SEARCHES = 2_400
-MAX_SECONDS = 50.0
-FLIP_EVERY = 0.05  # seconds between published builds
+SEARCHES_PER_THREAD = 150  # 2,400 searches in all: bounded by count, never by the clock
+FLIP_EVERY = 100  # searches between published builds
+SAFETY_NET_S = 300  # only so a hang fails instead of stalling CI; no test asserts a duration
 
 
 def answer(hits) -> list[tuple[str, float]]:
@@ -59,25 +62,33 @@ def mixed_queries(layout, ids: list[str]) -> list[tuple[Query, PageOptions]]:
     return queries
 
 
-def flip_builds(settings, stop: threading.Event, flips: list[int]) -> None:
-    """Publish an identical copy of the live build every FLIP_EVERY seconds, as a rebuild of unchanged data would.
+def flip_builds(settings, stop: threading.Event, flips: list[int], searches_done) -> None:
+    """Publish an identical copy of the live build every FLIP_EVERY searches, as a rebuild of unchanged data would.
 
     Each flip makes the serving VectorIndex open the new folder and close the old client while other
-    threads may be using it: the switch must be invisible to searches.
+    threads may be using it: the switch must be invisible to searches. Flips follow the searches' count, not
+    the clock, so a slow machine sees as many as a fast one.
     """
     template = Path(settings.qdrant_path).parent / "template-build"
     pointer = read_pointer(settings)
     assert pointer is not None
     shutil.copytree(Path(settings.qdrant_path) / pointer["folder"], template)
-    while not stop.wait(FLIP_EVERY):
+    next_flip = FLIP_EVERY
+    while not stop.wait(0.01):
+        if searches_done() < next_flip:
+            continue
         folder = f"{settings.collection_name}-{new_stamp()}"
         shutil.copytree(template, Path(settings.qdrant_path) / folder)
         write_pointer(settings, folder, pointer["collection"])
         flips[0] += 1
+        next_flip += FLIP_EVERY
 
 
 def test_16_sessions_share_one_service_with_identical_results(kaggle_index, tmp_path, shared_encoder, caplog):
-    """16 threads, one SearchService (lazy encoder, one Qdrant client), live index switches meanwhile."""
+    """16 threads, one SearchService (lazy encoder, one Qdrant client), live index switches meanwhile.
+
+    Each thread runs SEARCHES_PER_THREAD searches: the test asserts no errors and answers identical to the serial
+    ones, never a throughput (a loaded machine is slower, not wrong)."""
     caplog.set_level(logging.INFO, logger="artsearch.index")
     settings, layout = copy_index(kaggle_index, tmp_path)
     serial = SearchService(settings, encoder=shared_encoder)
@@ -93,16 +104,16 @@ def test_16_sessions_share_one_service_with_identical_results(kaggle_index, tmp_
     lock = threading.Lock()
     stop = threading.Event()
     flips = [0]
-    deadline = time.monotonic() + MAX_SECONDS
     start = threading.Barrier(THREADS)
+
+    def searches_done() -> int:
+        with lock:
+            return sum(done.values()) + len(errors)
 
     def session(seed: int) -> None:
         rng = random.Random(seed)
         start.wait()
-        while not stop.is_set() and time.monotonic() < deadline:
-            with lock:
-                if sum(done.values()) >= MAX_SEARCHES:
-                    return
+        for _ in range(SEARCHES_PER_THREAD):
             i = rng.randrange(len(queries))
             try:
                 got = answer(shared.page(*queries[i]).hits)
@@ -115,7 +126,7 @@ def test_16_sessions_share_one_service_with_identical_results(kaggle_index, tmp_
                 if got != expected[i]:
                     mismatches.append((i, got, expected[i]))
 
-    flipper = threading.Thread(target=flip_builds, args=(settings, stop, flips), daemon=True)
+    flipper = threading.Thread(target=flip_builds, args=(settings, stop, flips, searches_done), daemon=True)
     workers = [threading.Thread(target=session, args=(seed,)) for seed in range(THREADS)]
     started = time.monotonic()
     flipper.start()
@@ -137,9 +148,111 @@ def test_16_sessions_share_one_service_with_identical_results(kaggle_index, tmp_
     kinds = Counter(f"{type(e).__name__}: {str(e)[:60]}" for e in errors)
     assert not errors, f"{len(errors)} errors: {kinds.most_common(5)}"
     assert not mismatches, mismatches[:3]
-    assert total >= MIN_SEARCHES, f"only {total} searches in {MAX_SECONDS} s"
+    assert total == THREADS * SEARCHES_PER_THREAD
     assert set(done) == {"text", "image", "like"}
     assert flips[0] >= 3 and switches >= 3
+
+
+# --- hostile query text: cut before parsing, and no visitor waits for another's query ---------------------------
+
+
+def _guard_the_parser(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the length of every text that reaches query_syntax; refuse (fail the test) one past the cut at once,
+    instead of letting a quadratic parser run on it for hours."""
+    seen: list[int] = []
+    for name in ("parse", "is_arithmetic", "name_words", "scan"):
+        original = getattr(query_syntax, name, None)
+        if original is None:
+            continue
+
+        def guarded(text, *args, _original=original, _name=name, **kwargs):
+            seen.append(len(text))
+            assert len(text) <= MAX_QUERY_CHARS, f"{len(text):,} characters reached query_syntax.{_name}"
+            return _original(text, *args, **kwargs)
+
+        monkeypatch.setattr(query_syntax, name, guarded)
+    return seen
+
+
+def test_no_query_past_the_cut_reaches_the_parser(kaggle_index, tmp_path, shared_encoder, monkeypatch, capsys):
+    """A megabyte of adversarial text from the service, the page's state (a shared link) and the CLI: what reaches
+    the parser is at most MAX_QUERY_CHARS characters, and each search answers."""
+    settings, layout = copy_index(kaggle_index, tmp_path)
+    seen = _guard_the_parser(monkeypatch)
+    texts = adversarial_queries()
+    service = SearchService(settings, encoder=shared_encoder)
+    picture = layout.valid[0].read_bytes()
+    try:
+        for text in texts.values():
+            assert service.page(Query(text=text, k=3)).hits
+            assert service.page(Query(image=picture, text=text, k=3)).hits  # words steering an upload
+            state = web_state.PageState(text=text)  # what a link's ?q= becomes
+            assert service.page(state.query(submitted=True)).hits
+    finally:
+        service.index.close()
+    monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "none.toml"))
+    connection = ["--model", settings.embedder_name, "--qdrant-path", str(settings.qdrant_path)]
+    connection += ["--data-dir", str(settings.data_dir)]
+    for text in (texts["spaces"], texts["spaced colons"]):
+        capsys.readouterr()
+        assert cli.main(["search", text, "--k", "2", "--json", *connection]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == 2
+    assert seen and max(seen) <= MAX_QUERY_CHARS
+    print(
+        f"\nFIGURE query-cut: {len(texts)} adversarial 1 MB texts x 3 paths + 2 CLI runs; at most {max(seen):,} characters reached the parser"
+    )
+
+
+def test_a_visitor_is_served_while_another_sends_adversarial_queries(kaggle_index, shared_encoder):
+    """One thread sends the megabyte texts (through the service, and straight to the parser) without pause; another
+    visitor's searches keep being answered meanwhile. Counted: the visitor completes VISITOR_SEARCHES while the
+    adversary is still busy. (Before the fix one such query held the GIL inside the regex engine for hours.)"""
+    visitor_searches = 20
+    service = SearchService(kaggle_index[0], encoder=shared_encoder)
+    texts = list(adversarial_queries().values())
+    adversary_started, visitor_finished = threading.Event(), threading.Event()
+    adversary_done: list[int] = []
+    served_while_busy: list[int] = []
+    errors: list[BaseException] = []
+
+    def adversary() -> None:
+        try:
+            while not visitor_finished.is_set():
+                for text in texts:
+                    adversary_started.set()
+                    service.page(Query(text=text, k=5))
+                    query_syntax.parse(text)  # and the parser on the whole megabyte, uncut
+                    adversary_done.append(1)
+        except BaseException as exc:  # noqa: BLE001 - every failure is a finding
+            errors.append(exc)
+
+    def visitor() -> None:
+        try:
+            adversary_started.wait()
+            for i in range(visitor_searches):
+                assert service.page(Query(text=f"a gloomy winter landscape {i}", k=5)).hits
+                served_while_busy.append(len(adversary_done))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            visitor_finished.set()
+
+    threads = [threading.Thread(target=adversary, daemon=True), threading.Thread(target=visitor, daemon=True)]
+    for thread in threads:
+        thread.start()
+    threads[1].join(SAFETY_NET_S)  # a safety net for a hang, far past a passing run; nothing is timed
+    visitor_finished.set()
+    threads[0].join(SAFETY_NET_S)
+    service.index.close()
+    assert not errors, errors[:3]
+    assert len(served_while_busy) == visitor_searches, (
+        f"the visitor got {len(served_while_busy)} of {visitor_searches} answers while the adversarial queries ran"
+    )
+    assert not threads[0].is_alive(), "the adversarial thread never finished a query"
+    print(
+        f"\nFIGURE query-visitor: {visitor_searches} visitor searches answered while {len(adversary_done)} "
+        "adversarial 1 MB queries ran beside them"
+    )
 
 
 # --- 5. image URL search through the service: the SSRF defaults hold -----------------------------------------

@@ -177,13 +177,19 @@ def test_killed_run_resumes_to_same_final_state(museum: FakeMuseum, tmp_path: Pa
                 pass
     """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    museum.images_served, museum.hold_after = (
+        0,
+        2,
+    )  # the third image waits: the kill lands part way however fast or slow the machine is
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO)
     images_dir = resumed / "museum" / "images"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a safety net, not a speed
     while time.monotonic() < deadline and len(list(images_dir.glob("*.jpg"))) < 2:
         time.sleep(0.05)
     proc.kill()
     proc.wait(timeout=10)
+    museum.hold_after = None
+    museum.released.set()
     done_before = {p.name for p in images_dir.glob("*.jpg")}
     assert 2 <= len(done_before) < len(GOOD), "the run should have been killed part way"
 

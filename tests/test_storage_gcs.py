@@ -78,6 +78,14 @@ def test_both_backends_behave_the_same_through_the_protocol(any_storage: Storage
         any_storage.read_map("artworks_20260101T000000")
     any_storage.write_map("artworks_20260101T000000", b'{"method": "pca"}')
     assert any_storage.read_map("artworks_20260101T000000") == b'{"method": "pca"}'
+    any_storage.write_map("artworks_20260202T000000", b'{"method": "umap"}')
+    assert any_storage.map_collections() == ["artworks_20260101T000000", "artworks_20260202T000000"]
+    any_storage.delete_map("artworks_20260101T000000")
+    any_storage.delete_map("artworks_20260101T000000")  # already gone: nothing happens
+    assert any_storage.map_collections() == ["artworks_20260202T000000"]
+    with pytest.raises(NotFound):
+        any_storage.read_map("artworks_20260101T000000")
+    assert any_storage.read_map("artworks_20260202T000000") == b'{"method": "umap"}'
 
 
 def test_switching_backend_in_settings_changes_nothing_else(

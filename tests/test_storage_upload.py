@@ -141,7 +141,18 @@ from artsearch.storage.upload import upload_to_bucket
 
 endpoint, bucket, info_path, root = sys.argv[1:]
 target = GCSStorage(bucket, json.loads(Path(info_path).read_text()), prefix="art/", endpoint=endpoint)
-upload_to_bucket(LocalStorage(Path(root)), target, workers=1, progress=False, on_done=lambda k, o: time.sleep(0.1))
+put_file, sent = target.put_file, []
+
+
+def hold_after_three(key, path):
+    sent.append(key)
+    if len(sent) > 3:  # the fourth upload waits here to be killed: part way, however fast the machine is
+        time.sleep(600)
+    put_file(key, path)
+
+
+target.put_file = hold_after_three
+upload_to_bucket(LocalStorage(Path(root)), target, workers=1, progress=False)
 """
 
 
@@ -161,7 +172,7 @@ def test_killed_upload_process_resumes_with_exactly_the_rest(
         cwd=Path(__file__).resolve().parent.parent,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a safety net, not a speed
         while len(fake_gcs.objects(gcs_bucket)) < 3 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the upload finished or failed before it could be killed"

@@ -7,6 +7,7 @@ One code path for embedded and remote Qdrant; only the client's constructor diff
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,27 +16,57 @@ from typing import cast
 
 from qdrant_client import QdrantClient
 
-from artsearch.config import Settings
-from artsearch.errors import CollectionMissing, NotFound, QdrantUnavailable
+from artsearch.config import Settings, display_url
+from artsearch.errors import CollectionMissing, ConfigError, NotFound, QdrantUnavailable
+from artsearch.files import disk_full, is_disk_full
 from artsearch.index.edge import EdgeClient, folder_engine
 
 log = logging.getLogger(__name__)
 
 
 def _describe_qdrant_error(settings: Settings, exc: BaseException) -> str:
-    """One line for a failed Qdrant call, never echoing the API key."""
-    reason = f"{type(exc).__name__}: {str(exc)[:160]}"
-    if settings.qdrant_key:
-        reason = reason.replace(settings.qdrant_key, "***")
+    """One line for a failed Qdrant call. A remote server's own words (an error body may echo the API key) go to
+    the log only, masked; the line says what failed and what to check. Secrets are masked before anything is cut,
+    so a key that straddles the cut cannot survive in part."""
+    detail = settings.mask(f"{type(exc).__name__}: {_whole_text(exc)}")
     if settings.embedded:
-        return f"Cannot open the embedded index at {settings.qdrant_path} ({reason})."
+        return f"Cannot open the embedded index at {settings.qdrant_path} ({detail[:160]})."
+    log.warning("Qdrant at %s failed: %s", display_url(settings.qdrant_url), detail[:500])
+    where = display_url(settings.qdrant_url)
     status = getattr(exc, "status_code", None)
     if status in (401, 403):
-        return f"Qdrant at {settings.qdrant_url} refused the API key (HTTP {status}); check QDRANT_KEY."
+        return f"Qdrant at {where} refused the API key (HTTP {status}); check QDRANT_KEY."
+    what = f"HTTP {status}" if status else _network_reason(exc)
     return (
-        f"Cannot reach Qdrant at {settings.qdrant_url} ({reason}). Check QDRANT_URL and QDRANT_KEY and that the "
-        "cluster is running, or unset QDRANT_URL to use the embedded index."
+        f"Cannot reach Qdrant at {where} ({what}; the details are in the log). Check QDRANT_URL and QDRANT_KEY and "
+        "that the cluster is running, or unset QDRANT_URL to use the embedded index."
     )
+
+
+def _whole_text(exc: BaseException) -> str:
+    """The error's text on one line, with an HTTP answer's body whole: qdrant-client cuts it in ``str()``, which
+    could cut a key echoed in it in two, and a piece of a key cannot be masked."""
+    content = getattr(exc, "content", None)
+    if isinstance(content, bytes):
+        text = f"HTTP {getattr(exc, 'status_code', '')} {getattr(exc, 'reason_phrase', '')}: "
+        text += content[:65536].decode("utf-8", errors="replace")
+    else:
+        text = str(exc)
+    return " ".join(text.split())
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A few plain words for a failure without an HTTP status (never the exception's own text)."""
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "timed out" in text or isinstance(exc, TimeoutError):
+        return "timed out"
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "unknown host"
+    if "ssl" in text or "certificate" in text:
+        return "TLS failed"
+    return "no answer"
 
 
 MISSING_POINT = "That artwork is no longer in the collection (a rebuild may have removed it); start a new search."
@@ -69,8 +100,15 @@ class Qdrant:
 
     @classmethod
     def remote(cls, settings: Settings) -> Qdrant:
-        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_key or None, timeout=10)
-        return cls(settings, client, str(settings.qdrant_url))
+        try:
+            client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_key or None, timeout=10)
+        except Exception as exc:  # noqa: BLE001 - urllib3's LocationParseError and others: one line, never the URL
+            log.debug("QdrantClient(url=...) refused the URL: %s", settings.mask(str(exc)))
+            raise ConfigError(
+                f"QDRANT_URL is not a URL Qdrant can connect to ({type(exc).__name__}): use https://HOST:6333, as "
+                "Qdrant Cloud shows it."
+            ) from None
+        return cls(settings, client, display_url(settings.qdrant_url))
 
     @classmethod
     def embedded(cls, settings: Settings, folder: Path) -> Qdrant:
@@ -108,6 +146,8 @@ class Qdrant:
                 with self._lock:
                     yield self.client
         except (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError, OSError) as exc:
+            if self.settings.embedded and is_disk_full(exc):
+                raise disk_full(self.location) from None
             if _is_missing_point(exc):
                 raise NotFound(MISSING_POINT) from None
             if _is_not_found(exc):
@@ -119,19 +159,25 @@ class Qdrant:
             if "not found" in str(exc).lower():
                 raise CollectionMissing(missing_message(self.settings)) from None
             raise
+        except sqlite3.OperationalError as exc:  # local mode keeps its points in SQLite
+            if is_disk_full(exc):
+                raise disk_full(self.location) from None
+            raise
 
-    def close(self) -> None:
-        """Close the client once the calls in flight on it have finished (embedded: under the call lock)."""
+    def close(self, *, optimize: bool = True) -> None:
+        """Close the client once the calls in flight on it have finished (embedded: under the call lock).
+
+        ``optimize=False``: an embedded Edge folder is closed without optimising it (no room on the disk)."""
         if self._lock is None:
-            self._close()
+            self._close(optimize)
             return
         with self._lock:
-            self._close()
+            self._close(optimize)
 
-    def _close(self) -> None:
+    def _close(self, optimize: bool) -> None:
         self.closed = True
         try:
-            self.client.close()
+            self.client.close(**({} if optimize else {"optimize": False}))
         except Exception:  # closing is best effort; nothing to recover
             log.debug("closing Qdrant client failed", exc_info=True)
 
@@ -139,5 +185,5 @@ class Qdrant:
 def missing_message(settings: Settings) -> str:
     return (
         f"No artworks indexed yet in collection '{settings.collection_name}' "
-        f"({settings.qdrant_url or settings.qdrant_path}): run python qdrant/initialize_db.py first."
+        f"({display_url(settings.qdrant_url) or settings.qdrant_path}): run python qdrant/initialize_db.py first."
     )

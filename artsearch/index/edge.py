@@ -993,8 +993,12 @@ class EdgeClient:
         )
 
     # --- lifetime -----------------------------------------------------------------------------
-    def close(self, **kwargs: Any) -> None:
-        """Optimise what this client wrote, flush, close the shard and release the folder."""
+    def close(self, optimize: bool = True, **kwargs: Any) -> None:
+        """Optimise what this client wrote, flush, close the shard and release the folder.
+
+        ``optimize=False`` closes without writing (for a disk too full to optimise on: the write-ahead log
+        already holds every update, and the next writer optimises).
+        """
         with self._lock:
             if self._closed:
                 return
@@ -1002,7 +1006,8 @@ class EdgeClient:
             try:
                 if self._shard is not None:
                     try:
-                        self._optimize_and_flush()
+                        if optimize:
+                            self._optimize_and_flush()
                     finally:
                         self._shard.close()
                         self._shard = None

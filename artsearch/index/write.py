@@ -18,6 +18,7 @@ from qdrant_client import models
 from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import QdrantUnavailable
+from artsearch.files import MIN_FREE_BYTES, disk_usage, free_bytes, require_free_space
 from artsearch.index.builds import (
     STAMP,
     build_folders,
@@ -42,6 +43,12 @@ def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
             scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
         )
     return params
+
+
+def _optimize_need(folder: Path) -> int:
+    """Free bytes an embedded build needs to be optimised (at publish, on close): up to its own size again, plus
+    the index pages its first reader fills (files.MIN_FREE_BYTES has the measurements); never less than the margin."""
+    return max(MIN_FREE_BYTES, disk_usage(folder) + MIN_FREE_BYTES // 2)
 
 
 _NAME_TEXT_INDEX = models.TextIndexParams(
@@ -79,6 +86,7 @@ class IndexBuilder:
             else:
                 stamp = new_stamp()
                 folder = Path(settings.qdrant_path) / f"{alias}-{stamp}"
+            require_free_space(folder.parent)  # opening a build may write: check before the engine does
             builder = cls(Qdrant.embedded(settings, folder), f"{alias}_{stamp}", folder=folder.name)
         else:
             qdrant = Qdrant.remote(settings)
@@ -104,6 +112,7 @@ class IndexBuilder:
             if pointer is None:
                 return cls.start_build(settings, dim, resume=True)
             folder = Path(settings.qdrant_path) / pointer["folder"]
+            require_free_space(folder)
             builder = cls(Qdrant.embedded(settings, folder), pointer["collection"], folder=pointer["folder"])
         else:
             builder = cls(Qdrant.remote(settings), "")
@@ -121,7 +130,21 @@ class IndexBuilder:
                     return alias.collection_name
         return None
 
+    # Room on the disk: an embedded build stops with one line before the engine meets a full disk --------------
+    def _folder_path(self) -> Path | None:
+        return Path(self.settings.qdrant_path) / self.folder if self.settings.embedded and self.folder else None
+
+    def _require_space(self, extra: int = 0) -> None:
+        """Embedded: a WriteError ("disk full at ...") unless MIN_FREE_BYTES plus ``extra`` are free."""
+        if (path := self._folder_path()) is not None:
+            require_free_space(path, MIN_FREE_BYTES + extra)
+
+    def _room_to_optimize(self) -> bool:
+        path = self._folder_path()
+        return path is None or not path.exists() or free_bytes(path) >= _optimize_need(path)
+
     def ensure_collection(self, dim: int) -> None:
+        self._require_space()
         with self.qdrant.call() as c:
             if c.collection_exists(self.collection):
                 size = getattr(c.get_collection(self.collection).config.params.vectors, "size", dim)
@@ -153,6 +176,7 @@ class IndexBuilder:
             models.PointStruct(id=i, vector=v.tolist(), payload=p)
             for i, v, p in zip(ids, vectors, payloads, strict=True)
         ]
+        self._require_space()
         with self.qdrant.call() as c:
             c.upsert(self.collection, points=points, wait=True)
 
@@ -171,6 +195,7 @@ class IndexBuilder:
         """Delete points whose ids are not in ``keep``; returns how many."""
         stale = [i for i in self.all_ids() if i not in keep]
         for start in range(0, len(stale), 1000):
+            self._require_space()
             with self.qdrant.call() as c:
                 c.delete(self.collection, points_selector=models.PointIdsList(points=stale[start : start + 1000]))
         return len(stale)
@@ -182,6 +207,8 @@ class IndexBuilder:
     # Publishing ----------------------------------------------------------------
     def publish(self) -> None:
         """Point the alias at this collection in one call, then drop the old build."""
+        if (path := self._folder_path()) is not None:
+            require_free_space(path, _optimize_need(path))  # publishing optimises the build
         alias = self.settings.collection_name
         old = self.alias_target()
         ops: list[Any] = []
@@ -221,10 +248,11 @@ class IndexBuilder:
                 models.SetPayloadOperation(set_payload=models.SetPayload(payload=updates[i], points=[i]))
                 for i in ids[start : start + batch]
             ]
+            self._require_space()
             with self.qdrant.call() as c:
                 c.batch_update_points(self.collection, update_operations=ops, wait=True)
 
     def close(self) -> None:
-        self.qdrant.close()
+        self.qdrant.close(optimize=self._room_to_optimize())
         if self.settings.embedded:
             remove_stale_builds(self.settings, keep=[self.folder] if self.folder else [])

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
-from artsearch.errors import ImageError, SourceError, StorageError
+from artsearch.errors import SourceError, StorageError
+from artsearch.files import read_at_most
 from artsearch.sources.base import SourceItem
 from artsearch.storage.base import artists_from_json
 from artsearch.text import repair_mojibake
@@ -37,12 +38,13 @@ def _year(value: str | None) -> int | None:
     return int(match.group()) if match else None
 
 
+#: The largest image file a source reads (a bigger one is skipped, never read whole into memory).
+MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024
+
+
 def read_file(path: Path) -> bytes:
-    """Read a file; an unreadable one becomes a per-item error, not a crash."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    """Read a file; an unreadable or oversized one becomes a per-item error, not a crash."""
+    return read_at_most(path, MAX_IMAGE_FILE_BYTES)
 
 
 def walk_files(root: Path) -> list[Path]:

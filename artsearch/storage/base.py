@@ -44,6 +44,14 @@ class Storage(Protocol):
         """A build's map projection; NotFound when the build has none."""
         ...
 
+    def map_collections(self) -> list[str]:
+        """The collections that have a map kept in storage."""
+        ...
+
+    def delete_map(self, collection: str) -> None:
+        """Remove a build's map (nothing happens when it has none): maps are pruned with their builds."""
+        ...
+
 
 def check_key(key: str) -> str:
     """Refuse keys that would escape the storage root."""
@@ -71,3 +79,10 @@ def artists_from_json(raw: bytes, where: str) -> dict[str, Artist]:
 def map_key(collection: str) -> str:
     """Where a build's fitted map projection is kept in storage."""
     return f"{MAP_PREFIX}{collection}.json"
+
+
+def map_collection(key: str) -> str | None:
+    """The collection a storage key holds the map of (the inverse of :func:`map_key`), or None."""
+    if not key.startswith(MAP_PREFIX) or not key.endswith(".json") or "/" in key[len(MAP_PREFIX) :]:
+        return None
+    return key[len(MAP_PREFIX) : -len(".json")] or None

@@ -41,7 +41,15 @@ from google.oauth2 import service_account
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, ConfigError, MissingCredentials, NotFound, StorageError
-from artsearch.storage.base import ARTISTS_KEY, artists_from_json, artists_to_json, check_key, map_key
+from artsearch.storage.base import (
+    ARTISTS_KEY,
+    MAP_PREFIX,
+    artists_from_json,
+    artists_to_json,
+    check_key,
+    map_collection,
+    map_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +271,11 @@ class GCSStorage:
                 f"GCS rejected the key of {self.credentials.service_account_email} (revoked, deleted or from "
                 f"another project); create a new JSON key and {SECRETS_HINT}."
             ) from None
-        except gexc.GoogleAPICallError as exc:
-            raise StorageError(f"GCS could not {action} {where}: HTTP {exc.code} {exc.message}") from None
+        except gexc.GoogleAPICallError as exc:  # the service's own words go to the log, not to a visitor
+            log.warning("GCS could not %s %s: HTTP %s %s", action, where, exc.code, " ".join(str(exc.message).split()))
+            raise StorageError(
+                f"GCS could not {action} {where} (HTTP {exc.code}; the details are in the log)."
+            ) from None
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,
@@ -325,6 +336,22 @@ class GCSStorage:
 
     def read_map(self, collection: str) -> bytes:
         return self.read_image(map_key(collection))
+
+    def map_collections(self) -> list[str]:
+        with self._errors("list"):
+            names = [
+                b.name[len(self.prefix) :]
+                for b in self.client.list_blobs(self.bucket_name, prefix=self.prefix + MAP_PREFIX)
+            ]
+        return sorted(c for c in map(map_collection, names) if c)
+
+    def delete_map(self, collection: str) -> None:
+        key = map_key(collection)
+        try:
+            with self._errors("write", key):
+                self._blob(key).delete(retry=UPLOAD_RETRY)
+        except NotFound:
+            pass  # already gone
 
     # -- used by upload ----------------------------------------------------
 

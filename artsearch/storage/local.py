@@ -6,8 +6,16 @@ from pathlib import Path
 
 from artsearch.catalog import Artist
 from artsearch.errors import NotFound
-from artsearch.files import atomic_write
-from artsearch.storage.base import ARTISTS_KEY, artists_from_json, artists_to_json, check_key, map_key
+from artsearch.files import MIN_FREE_BYTES, atomic_write, require_free_space
+from artsearch.storage.base import (
+    ARTISTS_KEY,
+    MAP_PREFIX,
+    artists_from_json,
+    artists_to_json,
+    check_key,
+    map_collection,
+    map_key,
+)
 
 
 class LocalStorage:
@@ -23,6 +31,8 @@ class LocalStorage:
         return self.path(key).is_file()
 
     def put_image(self, key: str, data: bytes) -> None:
+        # Images stop short of a full disk, so an index on the same disk keeps the room it needs (files.py).
+        require_free_space(self.root, len(data) + MIN_FREE_BYTES)
         atomic_write(self.path(key), data)
 
     def read_image(self, key: str) -> bytes:
@@ -51,3 +61,11 @@ class LocalStorage:
 
     def read_map(self, collection: str) -> bytes:
         return self.read_image(map_key(collection))
+
+    def map_collections(self) -> list[str]:
+        folder = self.root / MAP_PREFIX
+        found = (map_collection(f"{MAP_PREFIX}{p.name}") for p in folder.glob("*.json")) if folder.is_dir() else ()
+        return sorted(c for c in found if c)
+
+    def delete_map(self, collection: str) -> None:
+        self.path(map_key(collection)).unlink(missing_ok=True)

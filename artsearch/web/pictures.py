@@ -23,8 +23,10 @@ CARD_PX = 512  # longest side of a result image, enough for a four-column grid o
 THUMB_PX = 160  # the artist panel's small pictures
 
 
-def _jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
-    image = load_image(data, max_pixels=max_pixels, draft_size=(size, size), name=name)
+def _jpeg(data: bytes, size: int, max_pixels: int, max_decode_bytes: int, name: str) -> bytes:
+    image = load_image(
+        data, max_pixels=max_pixels, draft_size=(size, size), max_decode_bytes=max_decode_bytes, name=name
+    )
     image.thumbnail((size, size))
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=85)
@@ -34,7 +36,7 @@ def _jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
 def preview(data: bytes, settings: Settings, size: int = CARD_PX) -> bytes | None:
     """The visitor's upload as a small RGB JPEG (16-bit PNGs and CMYK JPEGs included), or None."""
     try:
-        return _jpeg(data, size, settings.max_image_pixels, "the uploaded image")
+        return _jpeg(data, size, settings.max_image_pixels, settings.max_decode_bytes, "the uploaded image")
     except ImageError:
         return None
 
@@ -52,16 +54,16 @@ def display_source(src: str | None, settings: Settings, size: int = CARD_PX) -> 
         return src
     try:
         mtime = os.stat(src).st_mtime_ns
-        return _thumbnail(src, mtime, size, settings.max_image_pixels)
+        return _thumbnail(src, mtime, size, settings.max_image_pixels, settings.max_decode_bytes)
     except (OSError, ImageError) as exc:
         log.warning("cannot show %s: %s", src, exc)
         return None
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
-def _thumbnail(path: str, mtime_ns: int, size: int, max_pixels: int) -> bytes:
+def _thumbnail(path: str, mtime_ns: int, size: int, max_pixels: int, max_decode_bytes: int) -> bytes:
     with open(path, "rb") as fh:
-        return _jpeg(fh.read(), size, max_pixels, path)
+        return _jpeg(fh.read(), size, max_pixels, max_decode_bytes, path)
 
 
 def data_uri(src: str | bytes | None) -> str:

@@ -12,24 +12,37 @@ import hashlib
 import json
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from artsearch.catalog import Artist
-from artsearch.config import Settings
+from artsearch.config import Settings, read_secrets_file
 from artsearch.errors import ArtsearchError
 from artsearch.search import SearchService
 
 log = logging.getLogger(__name__)
 
 
+def secrets_files() -> list[Path]:
+    """Where Streamlit looks for secrets (its ``secrets.files`` option: ~/.streamlit and ./.streamlit)."""
+    return [Path(str(p)).expanduser() for p in st.get_option("secrets.files") or []]
+
+
 def secrets_dict(secrets: Any) -> dict[str, Any]:
-    """``st.secrets`` as a plain dict, or {} when there is no secrets file (never raises for that)."""
+    """``st.secrets`` as a plain dict, or {} when there is no secrets file.
+
+    A secrets file that exists but cannot be read is a ConfigError naming it and the place it breaks (never its
+    contents): Streamlit would report it as missing, and the page would quietly run on the defaults instead of
+    the operator's settings.
+    """
+    for path in secrets_files():
+        read_secrets_file(path)  # raises ConfigError for a malformed or unreadable file
     try:
         return dict(secrets.to_dict())
-    except FileNotFoundError as exc:  # Streamlit's StreamlitSecretNotFoundError: missing or unreadable file
-        log.info("no usable secrets.toml (%s); using environment variables and defaults", exc)
+    except FileNotFoundError as exc:  # Streamlit's StreamlitSecretNotFoundError: no secrets file
+        log.info("no secrets.toml (%s); using environment variables and defaults", type(exc).__name__)
         return {}
 
 

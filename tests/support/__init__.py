@@ -10,6 +10,8 @@ a test module imports helpers from here and never from another test module.
 - ``gcs``: fake-gcs-server, a throwaway service account, a server that answers 403.
 - ``museum``: a local stand-in of the Cleveland Museum of Art API and its records.
 - ``app``: driving ``app.py`` through Streamlit's AppTest and reading what it shows.
+- ``filesystems``: small tmpfs filesystems the tests mount and fill (full-disk tests).
+- ``hostile``: adversarial inputs (megabyte query texts built to make a parser backtrack).
 - ``browser``: ``streamlit run app.py`` on localhost and Debian's Chromium through Playwright.
 - ``search_server``: a script, run as a subprocess, that plays the app's server process.
 """

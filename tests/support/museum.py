@@ -45,6 +45,10 @@ class FakeMuseum:
     log: list[tuple[float, str, int]] = field(default_factory=list)  # (monotonic time, path, status)
     queries: list[dict[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # With hold_after = n, image answers after the n-th wait until ``released`` is set (a run can be killed there).
+    hold_after: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
+    images_served: int = 0
 
     def requests_to(self, path: str) -> list[tuple[float, int]]:
         with self.lock:
@@ -111,6 +115,11 @@ def make_handler(museum: FakeMuseum) -> type[BaseHTTPRequestHandler]:
                 status, headers = failure
                 return self.send(status, b"try again", "text/plain", headers)
             if url.path in museum.images:
+                with museum.lock:
+                    museum.images_served += 1
+                    hold = museum.hold_after is not None and museum.images_served > museum.hold_after
+                if hold:
+                    museum.released.wait(120)  # a safety net only: the test releases it
                 return self.send(200, museum.images[url.path], "image/jpeg")
             return self.send(404, b"not found", "text/plain")
 
