@@ -121,6 +121,13 @@ class IndexBuilder:
                     return alias.collection_name
         return None
 
+    def live_collection(self) -> str | None:
+        """The collection the alias points at now (embedded: the pointer file's), or None before a first build."""
+        if self.settings.embedded:
+            pointer = read_pointer(self.settings)
+            return pointer["collection"] if pointer else None
+        return self.alias_target()
+
     def ensure_collection(self, dim: int) -> None:
         with self.qdrant.call() as c:
             if c.collection_exists(self.collection):
@@ -201,13 +208,13 @@ class IndexBuilder:
             write_pointer(self.settings, self.folder, self.collection)
 
     # The map: every vector read back, then x and y written into the payloads ------------------------
-    def iter_points(self, batch: int = 1000) -> Iterator[list[models.Record]]:
-        """Every point of this build with its vector and payload, a page at a time."""
+    def iter_points(self, batch: int = 1000, *, with_payload: bool = True) -> Iterator[list[models.Record]]:
+        """Every point of this build with its vector (and payload), a page at a time."""
         offset = None
         while True:
             with self.qdrant.call() as c:
                 points, offset = c.scroll(
-                    self.collection, limit=batch, offset=offset, with_payload=True, with_vectors=True
+                    self.collection, limit=batch, offset=offset, with_payload=with_payload, with_vectors=True
                 )
             yield points
             if offset is None:

@@ -1,0 +1,306 @@
+"""Incremental rebuilds: an unchanged image is never decoded or embedded again, its vector is copied bit for bit,
+and what changed (an image, a CSV row, the model, the cache itself) costs exactly what it should.
+
+Every rebuild here is the real one (``artsearch.rebuild.rebuild``) on a folder source with the tiny CLIP; the
+encoder is real and only counts what it embeds (tests/support/encoders.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from artsearch import pixels
+from artsearch.catalog import artwork_id
+from artsearch.index.builds import read_pointer
+from artsearch.model.encoder import Encoder
+from artsearch.rebuild import rebuild
+from artsearch.sources import SourceOptions
+from tests.support.datasets import jpeg_bytes, painting
+from tests.support.encoders import CountingEncoder
+from tests.support.indexes import all_points, test_settings
+
+ARTISTS = ("Claude Monet", "Berthe Morisot", "Edgar Degas")
+PER_ARTIST = 4
+
+
+def make_folder(root: Path, *, csv_rows: bool = False) -> list[Path]:
+    """Twelve distinct paintings, one sub-folder per artist (and a metadata.csv when asked)."""
+    paths = []
+    for a, artist in enumerate(ARTISTS):
+        (root / artist).mkdir(parents=True, exist_ok=True)
+        for n in range(PER_ARTIST):
+            path = root / artist / f"work_{n}.jpg"
+            path.write_bytes(jpeg_bytes(painting(100 * a + n)))
+            paths.append(path)
+    if csv_rows:
+        write_csv(root, {p.relative_to(root).as_posix(): f"Title {i}" for i, p in enumerate(paths)})
+    return paths
+
+
+def write_csv(root: Path, titles: dict[str, str]) -> None:
+    with (root / "metadata.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "title"])
+        writer.writerows(titles.items())
+
+
+def point_id(root: Path, path: Path) -> str:
+    return artwork_id("folder", path.relative_to(root).as_posix())
+
+
+@pytest.fixture
+def setup(tmp_path, tiny_clip_path, shared_encoder):
+    images = tmp_path / "images"
+    settings = test_settings(tmp_path, tiny_clip_path)
+    counting = CountingEncoder(shared_encoder)
+
+    def run(**kwargs):
+        counting.reset()
+        return rebuild(
+            settings, SourceOptions(source="folder", images_dir=images), encoder=counting, progress=False, **kwargs
+        )
+
+    return settings, images, counting, run
+
+
+def test_an_unchanged_rebuild_embeds_nothing_and_copies_every_vector_bit_for_bit(setup):
+    settings, images, counting, run = setup
+    make_folder(images)
+    first = run()
+    assert (first.embedded, first.reused, counting.images) == (12, 0, 12)
+    before, first_pointer = all_points(settings), read_pointer(settings)
+
+    second = run()
+    assert counting.calls == 0 and counting.images == 0  # the model never ran
+    assert (second.embedded, second.reused, second.updated, second.removed) == (0, 12, 0, 0)
+    assert "embedded 0" in second.summary() and "reused 12" in second.summary()
+    after = all_points(settings)
+    assert read_pointer(settings) != first_pointer  # still a fresh collection, published under the alias
+    assert set(after) == set(before)
+    for pid, (payload, vector) in after.items():
+        assert vector.tobytes() == before[pid][1].tobytes()  # bit for bit
+        assert payload["phash"] == before[pid][0]["phash"] and payload["width"] == before[pid][0]["width"]
+
+
+def test_a_changed_image_is_embedded_again_and_only_it(setup):
+    settings, images, counting, run = setup
+    paths = make_folder(images)
+    run()
+    before = all_points(settings)
+    changed = paths[5]
+    changed.write_bytes(jpeg_bytes(painting(9999)))
+
+    report = run()
+    assert (report.embedded, report.reused, counting.images) == (1, 11, 1)
+    after = all_points(settings)
+    pid = point_id(images, changed)
+    assert not np.allclose(after[pid][1], before[pid][1])
+    assert after[pid][0]["phash"] != before[pid][0]["phash"]  # pixel fields are recomputed with it
+    for other in set(after) - {pid}:
+        assert after[other][1].tobytes() == before[other][1].tobytes()
+
+
+def test_a_changed_csv_row_only_updates_the_payload(setup):
+    settings, images, counting, run = setup
+    paths = make_folder(images, csv_rows=True)
+    run()
+    before = all_points(settings)
+    titles = {p.relative_to(images).as_posix(): f"Title {i}" for i, p in enumerate(paths)}
+    corrected = paths[2].relative_to(images).as_posix()
+    titles[corrected] = "Water Lilies, corrected"
+    write_csv(images, titles)
+
+    report = run()
+    assert (report.embedded, report.reused, report.updated, counting.images) == (0, 12, 1, 0)
+    after = all_points(settings)
+    pid = point_id(images, paths[2])
+    assert after[pid][0]["title"] == "Water Lilies, corrected"
+    assert after[pid][1].tobytes() == before[pid][1].tobytes()
+    assert all(after[p][0]["title"] == before[p][0]["title"] for p in after if p != pid)
+
+
+def test_added_and_removed_images_are_counted(setup):
+    settings, images, counting, run = setup
+    paths = make_folder(images)
+    run()
+    paths[0].unlink()
+    paths[1].unlink()
+    new = images / "Edgar Degas" / "work_new.jpg"
+    new.write_bytes(jpeg_bytes(painting(4242)))
+
+    report = run()
+    assert (report.embedded, report.reused, report.removed) == (1, 10, 2)
+    assert "removed 2 no longer in the source" in report.summary()
+    assert set(all_points(settings)) == {point_id(images, p) for p in [*paths[2:], new]}
+
+
+def test_a_renamed_file_reuses_its_vector(setup):
+    settings, images, counting, run = setup
+    paths = make_folder(images)
+    run()
+    vector = all_points(settings)[point_id(images, paths[3])][1]
+    renamed = paths[3].with_name("renamed.jpg")
+    paths[3].rename(renamed)
+
+    report = run()
+    assert (report.embedded, report.reused, report.removed) == (0, 12, 1)
+    assert all_points(settings)[point_id(images, renamed)][1].tobytes() == vector.tobytes()
+
+
+def test_a_changed_model_embeds_everything_and_says_so(setup, tmp_path):
+    from artsearch.testing.clip_factory import build_random_clip
+
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    before = all_points(settings)
+    other = CountingEncoder(
+        Encoder(str(build_random_clip(tmp_path / "other-model", size="tiny", seed=1)), device="cpu", batch_size=8)
+    )
+    assert other.dim == counting.dim  # same vector size: only the cache key can tell them apart
+
+    report = rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=other, progress=False)
+    assert (report.embedded, report.reused, other.images) == (12, 0, 12)
+    assert "The live build was made with" in report.summary() and "every image was embedded again" in report.summary()
+    after = all_points(settings)
+    assert all(not np.allclose(after[p][1], before[p][1]) for p in after)
+
+
+def test_an_inference_path_is_part_of_the_key(setup, tiny_clip_path):
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    onnx = CountingEncoder(Encoder(tiny_clip_path, device="cpu", batch_size=8, inference="onnx", export_missing=True))
+    assert onnx.inference == "onnx"
+    report = rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=onnx, progress=False)
+    assert (report.embedded, report.reused) == (12, 0)
+
+
+def test_reembed_ignores_the_cache(setup):
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    report = run(reuse=False)
+    assert (report.embedded, report.reused, counting.images) == (12, 0, 12)
+
+
+def test_a_new_pixel_field_is_computed_for_every_image_without_embedding_again(setup, monkeypatch):
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    mean_red = pixels.PixelField("mean_red", 1, lambda data, image: round(float(np.asarray(image)[..., 0].mean()), 2))
+    monkeypatch.setattr(pixels, "PIXEL_FIELDS", (*pixels.PIXEL_FIELDS, mean_red))
+
+    report = run()
+    assert (report.embedded, counting.images) == (0, 0)
+    assert all(isinstance(p["mean_red"], float) for p, _ in all_points(settings).values())
+    again = run()  # now cached with the vector: nothing is decoded or embedded
+    assert (again.embedded, again.reused, counting.images) == (0, 12, 0)
+    assert all("mean_red" in p for p, _ in all_points(settings).values())
+
+
+def test_the_model_is_loaded_only_when_an_image_needs_embedding(tmp_path, tiny_clip_path, monkeypatch):
+    """The CLI's path: no encoder passed in, so the rebuild decides whether to load one."""
+    loads = []
+    real = Encoder.from_settings
+
+    def counting_load(settings, **kwargs):
+        loads.append(settings.embedder_name)
+        return real(settings, **kwargs)
+
+    monkeypatch.setattr(Encoder, "from_settings", staticmethod(counting_load))
+    images = tmp_path / "images"
+    paths = make_folder(images)
+    settings = test_settings(tmp_path, tiny_clip_path)
+    options = SourceOptions(source="folder", images_dir=images)
+
+    assert rebuild(settings, options, progress=False).embedded == 12 and len(loads) == 1
+    report = rebuild(settings, options, progress=False)
+    assert (report.embedded, report.reused, len(loads)) == (0, 12, 1)  # not loaded at all
+    paths[0].write_bytes(jpeg_bytes(painting(777)))
+    report = rebuild(settings, options, progress=False)
+    assert (report.embedded, report.reused, len(loads)) == (1, 11, 2)  # loaded for the one changed image
+
+    # The model's files change (a new version in the same folder): the record no longer holds, so it is loaded.
+    config = Path(tiny_clip_path) / "config_sentence_transformers.json"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("{", '{"note": "changed",', 1))
+        report = rebuild(settings, options, progress=False)
+    finally:
+        config.write_text(original)
+    assert len(loads) == 3 and report.embedded == 12  # another model fingerprint: a new key, nothing reused
+
+
+# --- the cache is never trusted blindly ----------------------------------------------------------------------
+
+
+def test_a_truncated_cache_is_set_aside_and_rebuilt(setup):
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    before = all_points(settings)
+    path = settings.vector_cache_path
+    for suffix in ("-wal", "-shm"):  # a cleanly closed cache has folded its log back in
+        assert not Path(str(path) + suffix).exists()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+    report = run()
+    assert (report.embedded, report.reused, counting.images) == (12, 0, 12)
+    assert "damaged" in report.summary() and path.with_name(path.name + ".damaged").exists()
+    after = all_points(settings)
+    assert all(np.allclose(after[p][1], before[p][1], atol=1e-6) for p in after)
+    assert run().reused == 12  # the new cache works
+
+
+def test_a_file_that_is_not_a_database_is_replaced(setup):
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    settings.vector_cache_path.write_bytes(b"not a database at all" * 100)
+    report = run()
+    assert (report.embedded, report.reused) == (12, 0) and "damaged" in report.summary()
+    assert run().reused == 12
+
+
+def test_a_tampered_vector_row_is_detected_and_embedded_again(setup):
+    settings, images, counting, run = setup
+    paths = make_folder(images)
+    run()
+    before = all_points(settings)
+    with sqlite3.connect(settings.vector_cache_path) as db:
+        (sha, blob), *_ = db.execute("SELECT sha256, vector FROM vectors ORDER BY sha256").fetchall()
+        forged = (np.frombuffer(blob, "<f4")[::-1]).astype("<f4").tobytes()  # a valid-looking, wrong vector
+        db.execute("UPDATE vectors SET vector = ? WHERE sha256 = ?", (forged, sha))
+    db.close()
+
+    report = run()
+    assert (report.embedded, report.reused, counting.images) == (1, 11, 1)
+    after = all_points(settings)
+    assert all(np.allclose(after[p][1], before[p][1], atol=1e-6) for p in after)
+    assert not any(vector.tobytes() == forged for _, vector in after.values())
+    assert len(after) == len(paths)
+
+
+def test_a_tampered_file_hash_is_not_believed(setup):
+    """A files row pointing an unchanged file at another image's content would copy the wrong vector."""
+    settings, images, counting, run = setup
+    paths = make_folder(images)
+    run()
+    before = all_points(settings)
+    with sqlite3.connect(settings.vector_cache_path) as db:
+        rows = db.execute("SELECT origin, sha256 FROM files ORDER BY origin").fetchall()
+        db.execute("UPDATE files SET sha256 = ? WHERE origin = ?", (rows[1][1], rows[0][0]))
+    db.close()
+
+    report = run()
+    assert report.embedded == 0  # the file is read and hashed again instead, and its own vector found
+    after = all_points(settings)
+    assert all(after[p][1].tobytes() == before[p][1].tobytes() for p in after)
+    assert len(after) == len(paths)
