@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 DRAFT_SIZE = (224, 224)
 CHECK_CHUNK = 256
 #: Reused points are upserted in batches of this many (no model forward to wait for, so larger ones).
-REUSE_BATCH = 256
+REUSE_BATCH = 1024
 
 
 @dataclass

@@ -104,9 +104,13 @@ def model_setting(settings: Settings) -> str:
 
 def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | None) -> EncoderOnDemand:
     """The model the settings describe: loaded now only when its identity cannot be told from its files."""
-    if encoder is not None:
-        return EncoderOnDemand.loaded(encoder)
     setting = model_setting(settings)
+    if encoder is not None:
+        lazy = EncoderOnDemand.loaded(encoder)
+        same = (encoder.name, encoder.inference) == (settings.embedder_name, settings.inference)
+        if same and predicted_device(settings.device) == lazy.model.device:
+            cache.remember_model(setting, lazy.model)  # what these settings load: a later rebuild need not load it
+        return lazy
 
     def load() -> Encoder:
         # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.

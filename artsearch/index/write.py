@@ -18,6 +18,7 @@ from qdrant_client import models
 from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import QdrantUnavailable
+from artsearch.index import remote
 from artsearch.index.builds import (
     STAMP,
     build_folders,
@@ -33,15 +34,11 @@ from artsearch.index.filters import FACETS
 
 
 def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"vectors_config": models.VectorParams(size=dim, distance=models.Distance.COSINE)}
+    """``create_collection`` arguments: remote ones from :mod:`artsearch.index.remote`; the embedded engine
+    applies its own layout (:mod:`artsearch.index.edge`)."""
     if not settings.embedded:
-        # A server builds HNSW; int8 scalar quantisation keeps the vectors' RAM a quarter of float32,
-        # with rescoring on the originals kept on disk.
-        params["vectors_config"] = models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=True)
-        params["quantization_config"] = models.ScalarQuantization(
-            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
-        )
-    return params
+        return remote.collection_params(dim)
+    return {"vectors_config": models.VectorParams(size=dim, distance=models.Distance.COSINE)}
 
 
 _NAME_TEXT_INDEX = models.TextIndexParams(
