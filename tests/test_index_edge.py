@@ -495,3 +495,45 @@ def test_batched_set_payload_merges_keys_like_local_mode(tmp_path, data):
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.parametrize("threshold, graph", [(N, True), (N + 1, False)])
+def test_a_graph_is_built_when_a_published_build_reaches_the_size_threshold(
+    tmp_path, data, monkeypatch, threshold, graph
+):
+    """Collections of HNSW_MIN_POINTS or more get an HNSW graph when published (and keep it when reopened);
+    smaller ones stay an exact scan. Either way the answers are local mode's exact ones."""
+    import artsearch.index.edge as edge_module
+
+    monkeypatch.setattr(edge_module, "HNSW_MIN_POINTS", threshold)
+    ids, vectors, payloads = data
+    local = QdrantClient(path=str(tmp_path / "local"))
+    edge = EdgeClient(tmp_path / "edge")
+    try:
+        fill(local, ids, vectors, payloads)
+        fill(edge, ids, vectors, payloads, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))
+        assert edge.get_collection(ALIAS).config.hnsw_config.m == (edge_module.HNSW_M if graph else 0)
+        edge.close()
+        edge = EdgeClient(tmp_path / "edge")
+        assert edge.get_collection(ALIAS).config.hnsw_config.m == (edge_module.HNSW_M if graph else 0)
+        assert edge.get_collection(ALIAS).indexed_vectors_count == N
+        rng = np.random.default_rng(7)
+        for _ in range(10):
+            q = rng.normal(size=DIM).tolist()
+            for flt in (None, any_of("artist", ["Artist 2"])):
+                a = local.query_points(ALIAS, query=q, query_filter=flt, limit=10).points
+                b = edge.query_points(ALIAS, query=q, query_filter=flt, limit=10).points
+                assert ids_of(b) == ids_of(a)
+    finally:
+        local.close()
+        edge.close()
+
+
+def test_a_graph_asked_for_is_kept_whatever_the_size(tmp_path, data):
+    ids, vectors, payloads = data
+    edge = EdgeClient(tmp_path / "edge")
+    try:
+        fill(edge, ids, vectors, payloads, hnsw_config=models.HnswConfigDiff(m=8))
+        assert edge.get_collection(ALIAS).config.hnsw_config.m == 8
+    finally:
+        edge.close()

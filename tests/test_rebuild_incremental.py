@@ -304,3 +304,38 @@ def test_a_tampered_file_hash_is_not_believed(setup):
     after = all_points(settings)
     assert all(after[p][1].tobytes() == before[p][1].tobytes() for p in after)
     assert len(after) == len(paths)
+
+
+def test_a_model_record_that_no_longer_holds_is_caught_when_the_model_loads(tmp_path, tiny_clip_path):
+    """The cache's record of what a model setting loads is checked against the loaded model: a stale one (here
+    forged) makes the rebuild start again with the real model, which still finds its own vectors."""
+    import dataclasses
+    import json
+
+    from artsearch.rebuild import model_setting
+
+    images = tmp_path / "images"
+    paths = make_folder(images)
+    settings = test_settings(tmp_path, tiny_clip_path)
+    options = SourceOptions(source="folder", images_dir=images)
+    rebuild(settings, options, progress=False)
+    before = all_points(settings)
+    with sqlite3.connect(settings.vector_cache_path) as db:
+        (record,) = db.execute("SELECT record FROM models WHERE setting = ?", (model_setting(settings),)).fetchone()
+        forged = dataclasses.asdict(dataclasses.replace(_model_id(record), key="0" * 32))
+        db.execute("UPDATE models SET record = ? WHERE setting = ?", (json.dumps(forged), model_setting(settings)))
+    db.close()
+    paths[0].write_bytes(jpeg_bytes(painting(31337)))
+
+    report = rebuild(settings, options, progress=False)
+    assert (report.embedded, report.reused) == (1, 11)
+    after = all_points(settings)
+    assert all(after[p][1].tobytes() == before[p][1].tobytes() for p in after if p != point_id(images, paths[0]))
+
+
+def _model_id(record: str):
+    import json
+
+    from artsearch.model.identity import ModelId
+
+    return ModelId.from_json(json.loads(record))

@@ -38,8 +38,10 @@ build is published (an alias is pointed at it), and when a client that wrote
 closes, ``optimize()`` turns segments above :data:`INDEXING_THRESHOLD_KB` into
 optimised ones holding int8 copies of the vectors; searches scan those and
 rescore the best candidates with the float32 originals (exact ranking in
-practice, recall@10 1.0 in the benchmark). No HNSW graph by default; see
-:data:`HNSW_M` and ``benchmarks/RESULTS_edge.md`` for the measurements.
+practice, recall@10 1.0 in the benchmark). A build of at least
+:data:`HNSW_MIN_POINTS` points gets an HNSW graph when it is published (the
+shard is reopened with the graph in its configuration, and ``optimize()`` builds
+it); see ``benchmarks/RESULTS_edge.md`` for the measurements.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -73,16 +76,18 @@ LOCAL_META_FILE = "meta.json"  # qdrant-client local mode's metadata
 # optimised, read-only ones (with int8 copies, and a graph if HNSW_M > 0). 10 MB is Qdrant's default: about
 # 5,000 CLIP vectors; smaller collections stay in one appendable segment, searched exactly.
 INDEXING_THRESHOLD_KB = 10_000
-# No HNSW graph by default: every search is an exact scan of the int8 copies, rescored with the originals.
-# Measured at 100k 512-d vectors on 2 busy cores (benchmarks/RESULTS_edge.md): recall@10 1.0 on clustered and
-# uniform vectors, p95 about 20-30 ms; HNSW (m=16, ef 128) answered in 1-3 ms but took 2-10x longer to build and
-# its recall fell to 0.67 on uniform vectors at 10k. Set HNSW_M = 16 for collections far beyond 100k artworks.
-HNSW_M = 0
+# The HNSW graph is chosen by collection size, when a build is published: below HNSW_MIN_POINTS artworks there is
+# none and every search is an exact scan of the int8 copies, rescored with the originals (recall 1.0, builds in
+# seconds); from HNSW_MIN_POINTS on, publishing builds an m=HNSW_M graph (benchmarks/RESULTS_edge.md: the exact
+# scan grows linearly, about 6 ms p95 at 100k and 40 ms at 1M on two cores, while the graph answers 1M in a few
+# ms at recall@10 >= 0.98 but costs minutes to build). A caller that gives hnsw_config gets exactly that instead.
+HNSW_MIN_POINTS = 200_000
+HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
-# A filtered search whose matching vectors are below this size (KB) scans them exactly through the payload index
-# rather than the graph (only matters when HNSW_M > 0).
+# A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
+# scans them exactly through the payload index rather than the graph.
 FULL_SCAN_THRESHOLD_KB = 10_000
-# ef for every query unless the caller passes search_params (only matters when HNSW_M > 0).
+# ef for every query unless the caller passes search_params (only matters with a graph).
 DEFAULT_HNSW_EF = 128
 # Optimised segments also keep the vectors as int8 (a quarter of the bytes to scan); searches score the int8
 # copies and rescore OVERSAMPLING x limit candidates with the float32 originals. None: float32 only.
@@ -352,6 +357,28 @@ def _select_payload(payload: dict[str, Any] | None, with_payload: Any) -> dict[s
     return payload
 
 
+def _edge_config(col: dict[str, Any]) -> Any:
+    """The shard configuration the collection's metadata describes (metadata written before these keys existed
+    holds only the vector size, distance and graph settings: the module's defaults fill in the rest)."""
+    quant = col.get("quantization", {"quantile": 0.99, "always_ram": True} if DEFAULT_QUANTIZATION else None)
+    scalar = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, **quant) if quant is not None else None
+    return qe.EdgeConfig(
+        vectors=qe.EdgeVectorParams(
+            size=col["size"],
+            distance=_DISTANCES[models.Distance(col["distance"])],
+            memory=qe.Memory.Cold if col.get("vectors_on_disk", VECTORS_ON_DISK and quant is not None) else None,
+            quantization_config=scalar,
+        ),
+        on_disk_payload=col.get("on_disk_payload"),
+        hnsw_config=qe.HnswIndexConfig(
+            m=col.get("m", 0),
+            ef_construct=col.get("ef_construct", HNSW_EF_CONSTRUCT),
+            full_scan_threshold=col.get("full_scan_threshold", FULL_SCAN_THRESHOLD_KB),
+        ),
+        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=col.get("indexing_threshold", INDEXING_THRESHOLD_KB)),
+    )
+
+
 class EdgeClient:
     """A ``QdrantClient`` look-alike for one embedded folder, backed by a Qdrant Edge shard.
 
@@ -471,7 +498,7 @@ class EdgeClient:
         config = models.CollectionConfig.model_construct(
             params=params,
             hnsw_config=models.HnswConfig(
-                m=col.get("m", HNSW_M),
+                m=col.get("m", 0),
                 ef_construct=col.get("ef_construct", HNSW_EF_CONSTRUCT),
                 full_scan_threshold=col.get("full_scan_threshold", FULL_SCAN_THRESHOLD_KB),
             ),
@@ -514,37 +541,39 @@ class EdgeClient:
                 if set(vectors_config) != {""}:
                     raise NotImplementedError("Named vectors are not supported by the embedded Edge engine")
                 vectors_config = vectors_config[""]
-            hnsw = {"m": HNSW_M, "ef_construct": HNSW_EF_CONSTRUCT, "full_scan_threshold": FULL_SCAN_THRESHOLD_KB}
+            hnsw = {"m": 0, "ef_construct": HNSW_EF_CONSTRUCT, "full_scan_threshold": FULL_SCAN_THRESHOLD_KB}
+            chosen = False  # the caller chose the graph: no size rule
             for diff in (hnsw_config, vectors_config.hnsw_config):
                 if diff is not None:
-                    hnsw.update({k: v for k, v in diff.model_dump().items() if k in hnsw and v is not None})
-            quant = _quantization(vectors_config.quantization_config or quantization_config)
-            if quant is None and DEFAULT_QUANTIZATION == "int8":
-                quant = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+                    given = {k: v for k, v in diff.model_dump().items() if k in hnsw and v is not None}
+                    chosen = chosen or "m" in given
+                    hnsw.update(given)
+            config = vectors_config.quantization_config or quantization_config
+            if isinstance(config, models.ScalarQuantization):
+                quant = {"quantile": config.scalar.quantile, "always_ram": config.scalar.always_ram}
+            elif config is None and DEFAULT_QUANTIZATION == "int8":
+                quant = {"quantile": 0.99, "always_ram": True}
+            else:
+                _quantization(config)  # None, Disabled, or NotImplementedError for what Edge is not given here
+                quant = None
             indexing = INDEXING_THRESHOLD_KB
             if optimizers_config is not None and optimizers_config.indexing_threshold is not None:
                 indexing = optimizers_config.indexing_threshold
-            config = qe.EdgeConfig(
-                vectors=qe.EdgeVectorParams(
-                    size=vectors_config.size,
-                    distance=_DISTANCES[vectors_config.distance],
-                    memory=qe.Memory.Cold if (vectors_config.on_disk or (VECTORS_ON_DISK and quant)) else None,
-                    quantization_config=quant,
-                ),
-                on_disk_payload=on_disk_payload,
-                hnsw_config=qe.HnswIndexConfig(**hnsw),
-                optimizers=qe.EdgeOptimizersConfig(indexing_threshold=indexing),
-            )
-            shard_dir = self.location / SHARD_DIR
-            if shard_dir.exists():  # a create that crashed before writing the metadata
-                shutil.rmtree(shard_dir)
-            self._shard = _edge_call(qe.EdgeShard.create, str(shard_dir), config)
             col = {
                 "name": collection_name,
                 "size": vectors_config.size,
                 "distance": vectors_config.distance.value,
                 **hnsw,
+                "graph_by_size": not chosen,
+                "quantization": quant,
+                "vectors_on_disk": bool(vectors_config.on_disk or (VECTORS_ON_DISK and quant)),
+                "indexing_threshold": indexing,
+                "on_disk_payload": on_disk_payload,
             }
+            shard_dir = self.location / SHARD_DIR
+            if shard_dir.exists():  # a create that crashed before writing the metadata
+                shutil.rmtree(shard_dir)
+            self._shard = _edge_call(qe.EdgeShard.create, str(shard_dir), _edge_config(col))
             self._write_meta({**self._meta, "engine": ENGINE, "collection": col})
             return True
 
@@ -590,7 +619,7 @@ class EdgeClient:
                 else:
                     raise NotImplementedError(f"{type(op).__name__} is not supported by the embedded Edge engine")
             if published:
-                self._optimize_and_flush()
+                self._optimize_and_flush(publishing=True)
             self._write_meta({**self._meta, "aliases": aliases})
             return True
 
@@ -666,17 +695,34 @@ class EdgeClient:
             self._dirty = True
         return models.UpdateResult(operation_id=None, status=models.UpdateStatus.COMPLETED)
 
-    def _optimize_and_flush(self) -> None:
+    def _optimize_and_flush(self, *, publishing: bool = False) -> None:
         if self._shard is None:
             return
+        if publishing:
+            self._add_graph_if_large()
         if self._dirty:
-            import time
-
             start = time.perf_counter()
             changed = _edge_call(self._shard.optimize)
             log.info("optimized %s in %.1f s (changed: %s)", self.location.name, time.perf_counter() - start, changed)
             self._dirty = False
         _edge_call(self._shard.flush)
+
+    def _add_graph_if_large(self) -> None:
+        """A build of at least HNSW_MIN_POINTS points, published: reopen its shard with an HNSW graph configured
+        (Edge keeps the new configuration), so the next ``optimize()`` builds the graph."""
+        col = self._meta["collection"]
+        if not col.get("graph_by_size") or col.get("m") or _edge_call(self._shard.info).points_count < HNSW_MIN_POINTS:
+            return
+        col = {**col, "m": HNSW_M}
+        _edge_call(self._shard.flush)
+        self._shard.close()
+        self._shard = None
+        self._shard = _edge_call(qe.EdgeShard.load, str(self.location / SHARD_DIR), _edge_config(col))
+        self._write_meta({**self._meta, "collection": col})
+        self._dirty = True
+        log.info(
+            "%s holds %d points or more: building its HNSW graph (m=%d)", self.location.name, HNSW_MIN_POINTS, HNSW_M
+        )
 
     # --- reading ----------------------------------------------------------------------------
     def count(
