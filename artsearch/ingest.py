@@ -45,6 +45,7 @@ from artsearch.images import load_image
 from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
 from artsearch.model.identity import ModelId, identify
+from artsearch.projection import Projection
 from artsearch.sources.base import Source, SourceItem
 from artsearch.storage.base import Storage
 from artsearch.vector_cache import BuildRecord, Cached, Entry, VectorCache, content_hash
@@ -63,13 +64,14 @@ class IngestReport:
     """What a run did. ``skipped`` lists (path or URL, reason) for every unusable record.
 
     ``indexed`` = ``embedded`` + ``reused``: the points this run wrote. ``updated``: reused points whose
-    metadata differs from the live build's; ``removed``: artworks of the live build the source no longer
-    has (None when the cache has no record of the live build).
+    metadata differs from the live build's; ``new`` and ``removed``: artworks the live build does not hold,
+    and those it holds that the source no longer has (None when the cache has no record of the live build).
     """
 
     indexed: int = 0
     embedded: int = 0
     reused: int = 0
+    new: int | None = None  # artworks the live build does not hold (None: no record of it)
     updated: int = 0
     removed: int | None = None
     already_indexed: int = 0  # --append: already in the live collection, left as they are
@@ -81,6 +83,11 @@ class IngestReport:
     #: The live build's model label when it differs from this run's (its vectors could not be reused).
     previous_model: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def same_vectors(self) -> bool:
+        """The build holds exactly the live build's artworks with the same vectors (metadata may differ)."""
+        return self.removed == 0 and self.new == 0 and self.embedded == 0
 
     @property
     def images_per_second(self) -> float:
@@ -250,19 +257,21 @@ def run_ingest(
     cache: VectorCache | None = None,
     previous: BuildRecord | None = None,
     reuse: bool = True,
+    projection: Projection | None = None,
 ) -> IngestReport:
     """Write every artwork of ``source`` into ``builder``'s collection, reusing what ``cache`` holds.
 
     With ``prune`` (a rebuild), every artwork is upserted and points whose ids the source did not yield are
     deleted at the end, so the collection mirrors the source exactly. Without it (``--append``), ids
     already in the collection are left alone. ``previous`` is the cache's record of the live build, for
-    the report's updated and removed counts; ``reuse=False`` embeds every image again (the cache is still
-    written).
+    the report's new, updated and removed counts; ``reuse=False`` embeds every image again (the cache is
+    still written). ``projection``: the live build's map, to place every point on it as it is written (the
+    rebuild keeps it when the vectors turn out to be the same, and fits a new one otherwise).
     """
     lazy = encoder if isinstance(encoder, EncoderOnDemand) else EncoderOnDemand.loaded(encoder)
     cache = cache if cache is not None else VectorCache.disabled()
     model = lazy.model
-    report = IngestReport(collection=builder.collection, model=model.label)
+    report = IngestReport(collection=builder.collection, model=model.label, new=0 if previous is not None else None)
     if cache.note:
         report.notes.append(cache.note)
     if previous is not None and previous.model != model.key:
@@ -313,6 +322,8 @@ def run_ingest(
             old = before.get(art.artwork_id)
             if p.features is None and old is not None and old[0] == p.sha256 and old[1] != meta:
                 report.updated += 1
+            if previous is not None and old is None:
+                report.new = (report.new or 0) + 1
         entries = [
             Entry(
                 artwork_id=a.artwork_id,
@@ -330,6 +341,9 @@ def run_ingest(
             dict(pixels.apply(m, p.derived), fingerprint=p.item.fingerprint)
             for m, p in zip(metadata, batch, strict=True)
         ]
+        if projection is not None:
+            for payload, (x, y) in zip(payloads, projection.scale(projection.raw(vectors)), strict=True):
+                payload["x"], payload["y"] = round(float(x), 5), round(float(y), 5)
         wait_for_writer()
         writing.append(writer.submit(builder.upsert, [a.artwork_id for a in arts], vectors, payloads))
         kept.update(a.artwork_id for a in arts)

@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from artsearch.config import Settings
-from artsearch.errors import SourceError
+from artsearch.errors import ArtsearchError, SourceError
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import EncoderOnDemand, IngestReport, ModelChanged, run_ingest
 from artsearch.model.encoder import Encoder
 from artsearch.model.identity import identify, predicted_device
-from artsearch.projection import fit
+from artsearch.projection import Projection, fit
 from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
@@ -60,6 +60,7 @@ def rebuild(
         location = index_location(settings)
         try:
             previous = cache.live_build(location, builder.live_collection())
+            projection = live_map(storage, settings, previous.collection if previous is not None else None)
             while True:
                 cache.begin_build(builder.collection, location, lazy.model)
                 try:
@@ -75,6 +76,7 @@ def rebuild(
                         cache=cache,
                         previous=previous,
                         reuse=reuse,
+                        projection=projection,
                     )
                     break
                 except ModelChanged as changed:  # its files changed in a way the record could not see
@@ -87,7 +89,12 @@ def rebuild(
                     "previous index is unchanged. Check --images-dir / --source and the skipped list above."
                     + (f" First problem: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else "")
                 )
-            add_map(builder, storage, settings)
+            if projection is not None and report.same_vectors:
+                # The same vectors as the live build: its map (a PCA of them) is this build's, and every payload
+                # already has its x, y.
+                storage.write_map(builder.collection, projection.to_json())
+            else:
+                add_map(builder, storage, settings)
             builder.publish()
             cache.published(builder.collection, location)
         finally:
@@ -126,6 +133,17 @@ def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | N
     model = identify(loaded)
     cache.remember_model(setting, model)
     return EncoderOnDemand(model, encoder=loaded)
+
+
+def live_map(storage: Storage, settings: Settings, collection: str | None) -> Projection | None:
+    """The live build's fitted map, when it is a PCA (which places any vector) and still the configured method."""
+    if collection is None or settings.projection != "pca":
+        return None
+    try:
+        projection = Projection.from_json(storage.read_map(collection))
+    except (ArtsearchError, ValueError, KeyError, TypeError):
+        return None
+    return projection if projection.method == "pca" else None
 
 
 def index_location(settings: Settings) -> str:

@@ -18,8 +18,10 @@ from artsearch import pixels
 from artsearch.catalog import artwork_id
 from artsearch.index.builds import read_pointer
 from artsearch.model.encoder import Encoder
+from artsearch.projection import Projection, fit
 from artsearch.rebuild import rebuild
 from artsearch.sources import SourceOptions
+from artsearch.storage.local import LocalStorage
 from tests.support.datasets import jpeg_bytes, painting
 from tests.support.encoders import CountingEncoder
 from tests.support.indexes import all_points, test_settings
@@ -84,7 +86,10 @@ def test_an_unchanged_rebuild_embeds_nothing_and_copies_every_vector_bit_for_bit
     assert set(after) == set(before)
     for pid, (payload, vector) in after.items():
         assert vector.tobytes() == before[pid][1].tobytes()  # bit for bit
-        assert payload["phash"] == before[pid][0]["phash"] and payload["width"] == before[pid][0]["width"]
+        for key in ("phash", "width", "height", "x", "y"):  # pixel fields and the map's place travel with it
+            assert payload[key] == before[pid][0][key], key
+    storage = LocalStorage(settings.data_dir)  # the live build's map is kept: the same vectors, the same PCA
+    assert storage.read_map(read_pointer(settings)["collection"]) == storage.read_map(first_pointer["collection"])
 
 
 def test_a_changed_image_is_embedded_again_and_only_it(setup):
@@ -100,6 +105,11 @@ def test_a_changed_image_is_embedded_again_and_only_it(setup):
     after = all_points(settings)
     pid = point_id(images, changed)
     assert not np.allclose(after[pid][1], before[pid][1])
+    fitted = Projection.from_json(LocalStorage(settings.data_dir).read_map(read_pointer(settings)["collection"]))
+    vectors = np.stack([v for _, v in after.values()])
+    refit, _ = fit(vectors, "pca")  # a new image: the map is fitted again, on this build's vectors
+    assert np.allclose(np.abs(fitted.components @ refit.components.T), np.eye(2), atol=1e-6)
+    assert all(0 <= p["x"] <= 1 and 0 <= p["y"] <= 1 for p, _ in after.values())
     assert after[pid][0]["phash"] != before[pid][0]["phash"]  # pixel fields are recomputed with it
     for other in set(after) - {pid}:
         assert after[other][1].tobytes() == before[other][1].tobytes()
