@@ -4,7 +4,7 @@ For each size, every engine builds a collection with ``IndexBuilder`` (start_bui
 ids already there, publish, close) in a child process, and a fresh child opens it with ``VectorIndex``, with
 the CLIP model loaded first as the app has it, and queries it: reopen time (open plus the first query), RSS
 of the serving process (total, with the model, and the index's share), query p50 / p95 for unfiltered queries
-and for the fraction filtered on one artist, and recall@10 of each against exact search (numpy over the same
+and for the fraction filtered on one artist (or genre), and recall@10 of each against exact search (numpy over the same
 float32 vectors, filter applied).
 
     .venv/bin/python benchmarks/scale_edge.py                                   # 100k and 1M, Edge as configured
@@ -73,6 +73,10 @@ def make_vectors(n: int, n_queries: int, centres: int, seed: int = 0) -> tuple[n
     return np.ascontiguousarray(data), np.ascontiguousarray(queries)
 
 
+def genres_of(i: int) -> list[str]:
+    return [f"Genre {i % 30}"] + ([f"Genre {(i // 30) % 30}"] if i % 3 == 0 else [])
+
+
 def point_id(i: int) -> str:
     return str(uuid.UUID(int=i + 1))
 
@@ -88,7 +92,7 @@ def payload(i: int) -> dict:
         "title": f"Work {i}",
         "artist": artist,
         "artist_slug": artist.lower().replace(" ", "-"),
-        "genre": [f"Genre {i % 30}"] + ([f"Genre {(i // 30) % 30}"] if i % 3 == 0 else []),
+        "genre": genres_of(i),
         "nationality": f"Country {i % 40}",
         "year": 1400 + i % 600,
         "image_key": f"images/bench/{i % ARTISTS}/{i}.jpg",
@@ -131,7 +135,10 @@ def configure_engine(engine: str, overrides: list[str]) -> None:
     for item in overrides:
         name, value = item.split("=", 1)
         current = getattr(edge, name)
-        setattr(edge, name, type(current)(value) if current is not None else value)
+        if isinstance(current, bool):
+            setattr(edge, name, value.lower() in ("1", "true", "yes"))
+        else:
+            setattr(edge, name, type(current)(value) if current is not None else value)
 
 
 def rss_mb() -> float:
@@ -180,7 +187,7 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     settings = settings_for(root, engine)
     truth = np.load(root / "truth.npz")
     queries, plain_truth, filtered_truth = truth["queries"], truth["plain"], truth["filtered"]
-    filter_artist, is_filtered = truth["artist"], truth["is_filtered"]
+    filter_value, is_filtered = truth["value"], truth["is_filtered"]
     model_mb = 0.0
     if args.model:
         from artsearch.model.encoder import Encoder
@@ -197,7 +204,7 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
 
     plain_lat, plain_rec, filt_lat, filt_rec = [], [], [], []
     for qi, q in enumerate(queries):
-        filters = Filters(artist=[artist_of(int(filter_artist[qi]))]) if is_filtered[qi] else None
+        filters = Filters({args.filter: [str(filter_value[qi])]}) if is_filtered[qi] else None
         t = time.perf_counter()
         points = index.query(q, filters=filters, limit=K)
         elapsed = time.perf_counter() - t
@@ -211,7 +218,9 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
         "index_mb": rss_mb() - rss_before,
         "model_mb": model_mb,
         "rss_mb": rss_mb(),
-        "peak_mb": _peak_mb(),
+        "peak_mb": _status_mb("VmHWM"),
+        "anon_mb": _status_mb("RssAnon"),
+        "file_mb": _status_mb("RssFile"),
         "p50_ms": 1000 * float(np.percentile(plain_lat, 50)),
         "p95_ms": 1000 * float(np.percentile(plain_lat, 95)),
         "p50_f_ms": 1000 * float(np.percentile(filt_lat, 50)) if filt_lat else float("nan"),
@@ -225,39 +234,56 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     return out
 
 
-def _peak_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (VmHWM: peak RSS; RssAnon, RssFile: RSS by kind), in MB."""
     for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1e3
     return float("nan")
 
 
 def write_truth(root: Path, n: int, args: argparse.Namespace) -> None:
-    """Exact top-10 of every query (and, for the filtered ones, within their artist), into truth.npz."""
+    """Exact top-10 of every query (and, for the filtered ones, among the works matching the filter), in truth.npz.
+
+    A filtered query keeps the artist (``--filter artist``: about N / 2,000 works) or the first genre (``--filter
+    genre``: about N / 20) of its nearest work: "more by this artist", "more in this genre"."""
     data, queries = make_vectors(n, args.queries, args.centres)
     rng = np.random.default_rng(1)
     is_filtered = rng.random(len(queries)) < args.filtered
     plain = np.empty((len(queries), K), dtype=np.int64)
     filtered = np.full((len(queries), K), -1, dtype=np.int64)
-    artist = np.zeros(len(queries), dtype=np.int64)
+    value = np.full(len(queries), "", dtype=object)
+    index = np.arange(n)
     for start in range(0, len(queries), 25):
         scores = queries[start : start + 25] @ data.T
         plain[start : start + 25] = np.argsort(-scores, axis=1)[:, :K]
         for j in range(scores.shape[0]):
             qi = start + j
-            if is_filtered[qi]:
-                a = int(plain[qi, 0]) % ARTISTS  # the artist of the nearest work: "more by this artist"
-                members = np.arange(a, n, ARTISTS)
-                artist[qi] = a
-                filtered[qi] = members[np.argsort(-scores[j, members])[:K]]
+            if not is_filtered[qi]:
+                continue
+            nearest = int(plain[qi, 0])
+            if args.filter == "artist":
+                value[qi] = artist_of(nearest)
+                members = index[index % ARTISTS == nearest % ARTISTS]
+            else:
+                value[qi] = genres_of(nearest)[0]
+                g = nearest % 30
+                members = index[(index % 30 == g) | ((index % 3 == 0) & ((index // 30) % 30 == g))]
+            filtered[qi] = members[np.argsort(-scores[j, members])[:K]]
     np.savez(
-        root / "truth.npz", queries=queries, plain=plain, filtered=filtered, artist=artist, is_filtered=is_filtered
+        root / "truth.npz",
+        queries=queries,
+        plain=plain,
+        filtered=filtered,
+        value=value.astype(str),
+        is_filtered=is_filtered,
     )
 
 
 def child_command(mode: str, root: Path, engine: str, n: int, args: argparse.Namespace) -> list[str]:
     cmd = [sys.executable, __file__, "--child", mode, str(root), engine, str(n)]
     cmd += ["--queries", str(args.queries), "--centres", str(args.centres), "--filtered", str(args.filtered)]
+    cmd += ["--filter", args.filter]
     cmd += ["--inference", args.inference] + (["--model", args.model] if args.model else [])
     for item in args.set:
         cmd += ["--set", item]
@@ -299,7 +325,7 @@ def killed_build(root: Path, engine: str, n: int, args: argparse.Namespace) -> d
 
 HEADER = (
     "| engine | N | build (upsert + publish) | reopen | RSS: process (model + index) | query p50 / p95 "
-    "| one artist p50 / p95 | recall@10 / one artist |\n|---|---|---|---|---|---|---|---|"
+    "| filtered p50 / p95 | recall@10 / filtered |\n|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -312,7 +338,7 @@ def fmt_row(engine: str, n: int, r: dict) -> str:
         build += f"; killed at {r['killed_at']:,} points, resumed keeping {r['kept']:,}"
     return (
         f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
-        f"{r['index_mb']:.0f}) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
+        f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
         f"| {r['recall']:.3f} / {r['recall_f']:.3f} |"
     )
 
@@ -323,6 +349,7 @@ def main() -> None:
     parser.add_argument("--engines", default="edge")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--filtered", type=float, default=0.3, help="share of queries filtered on one artist")
+    parser.add_argument("--filter", choices=["artist", "genre"], default="artist", help="what filtered queries keep")
     parser.add_argument("--centres", type=int, default=4000)
     parser.add_argument("--local-max", type=int, default=10_000, help="largest N for local mode (slow to build)")
     parser.add_argument("--model", default=str(ROOT / "benchmarks" / ".cache" / "clip-base"), help="'' for none")
@@ -348,7 +375,7 @@ def main() -> None:
 
     print(
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.queries} queries ({args.filtered:.0%} "
-        f"on one artist), top {K}, {DIM}-d cosine, {args.centres} clusters, {ARTISTS} artists; model "
+        f"on one {args.filter}), top {K}, {DIM}-d cosine, {args.centres} clusters, {ARTISTS} artists; model "
         f"{Path(args.model).name if args.model else 'none'} ({args.inference}) loaded in the serving process"
         + (f"; edge overrides {args.set}" if args.set else "")
     )

@@ -501,8 +501,9 @@ def test_batched_set_payload_merges_keys_like_local_mode(tmp_path, data):
 def test_a_graph_is_built_when_a_published_build_reaches_the_size_threshold(
     tmp_path, data, monkeypatch, threshold, graph
 ):
-    """Collections of HNSW_MIN_POINTS or more get an HNSW graph when published (and keep it when reopened);
-    smaller ones stay an exact scan. Either way the answers are local mode's exact ones."""
+    """Collections of HNSW_MIN_POINTS or more get an HNSW graph (and 2-bit codes) when published, and keep it when
+    reopened; smaller ones stay an exact scan with local mode's exact answers. The graph's answers stay close to
+    them even on these 16-d random vectors (the worst case for a graph and for binary codes)."""
     import artsearch.index.edge as edge_module
 
     monkeypatch.setattr(edge_module, "HNSW_MIN_POINTS", threshold)
@@ -518,12 +519,16 @@ def test_a_graph_is_built_when_a_published_build_reaches_the_size_threshold(
         assert edge.get_collection(ALIAS).config.hnsw_config.m == (edge_module.HNSW_M if graph else 0)
         assert edge.get_collection(ALIAS).indexed_vectors_count == N
         rng = np.random.default_rng(7)
+        overlap = []
         for _ in range(10):
             q = rng.normal(size=DIM).tolist()
             for flt in (None, any_of("artist", ["Artist 2"])):
                 a = local.query_points(ALIAS, query=q, query_filter=flt, limit=10).points
                 b = edge.query_points(ALIAS, query=q, query_filter=flt, limit=10).points
-                assert ids_of(b) == ids_of(a)
+                if not graph:
+                    assert ids_of(b) == ids_of(a)
+                overlap.append(len(set(ids_of(a)) & set(ids_of(b))) / 10)
+        assert np.mean(overlap) >= 0.95, overlap
     finally:
         local.close()
         edge.close()

@@ -84,11 +84,30 @@ INDEXING_THRESHOLD_KB = 10_000
 HNSW_MIN_POINTS = 200_000
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
+# A build with a graph is also quantised harder and kept on disk: 2-bit binary codes (queries scored at 8 bits
+# against them) instead of int8, 128 B per 512-d vector instead of 512, rescored with the float32 originals on
+# GRAPH_OVERSAMPLING x as many candidates; codes, graph and originals memory-mapped. A graph search reads a few
+# thousand codes, not all of them, so opening reads nothing, and the RSS is the pages searches touch. At 100k
+# clustered vectors (benchmarks/RESULTS_edge.md) the 2-bit codes gave recall@10 1.000 with 4x oversampling (0.93
+# with 2x), as int8 did, in a quarter of the bytes: what keeps 1M artworks beside the model under 1.5 GB. Without a
+# graph the exact scan reads every code, which is why small builds keep int8 copies in RAM.
+GRAPH_BUILDS_ON_DISK = True
+GRAPH_QUANTIZATION = "binary-2bit"  # or "int8"
+GRAPH_OVERSAMPLING = 4.0
 # A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
 # scans them exactly through the payload index rather than the graph.
 FULL_SCAN_THRESHOLD_KB = 10_000
 # ef for every query unless the caller passes search_params (only matters with a graph).
 DEFAULT_HNSW_EF = 128
+# No graph links per payload value (keyword and text indexes get enable_hnsw=False unless the caller asks): Qdrant
+# would otherwise build an extra graph for every value matching more points than full_scan_threshold (each genre
+# and nationality, the one source, common title words), several times the main graph's build time at 1M. A filter
+# on one artist is answered exactly through its payload index whatever the size; wider filters searched on the
+# graph use ACORN (below), which keeps their recall without those links.
+PAYLOAD_GRAPH_LINKS = False
+# ACORN for filtered graph searches whose filter keeps at most this share of the points: the search also walks
+# neighbours of neighbours, so a selective filter cannot cut the graph into unreachable pieces.
+ACORN_MAX_SELECTIVITY = 0.4
 # Optimised segments also keep the vectors as int8 (a quarter of the bytes to scan); searches score the int8
 # copies and rescore OVERSAMPLING x limit candidates with the float32 originals. None: float32 only.
 DEFAULT_QUANTIZATION: str | None = "int8"
@@ -285,19 +304,25 @@ def _with_vectors(value: Any) -> Any:
     return [str(v) for v in value]
 
 
-def _search_params(params: models.SearchParams | None) -> Any:
-    default_quant = qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+def _search_params(params: models.SearchParams | None, oversampling: float = OVERSAMPLING) -> Any:
+    """Edge's search parameters: the caller's, with the collection's rescoring (``oversampling``) and ACORN for
+    what it leaves unset."""
+    default_quant = qe.QuantizationSearchParams(rescore=True, oversampling=oversampling)
+    acorn = qe.AcornSearchParams(enable=True, max_selectivity=ACORN_MAX_SELECTIVITY)
     if params is None:
-        return qe.SearchParams(hnsw_ef=DEFAULT_HNSW_EF, quantization=default_quant)
+        return qe.SearchParams(hnsw_ef=DEFAULT_HNSW_EF, quantization=default_quant, acorn=acorn)
     quant = default_quant
     if params.quantization is not None:
         q = params.quantization
         quant = qe.QuantizationSearchParams(ignore=bool(q.ignore), rescore=q.rescore, oversampling=q.oversampling)
+    if params.acorn is not None:
+        acorn = qe.AcornSearchParams(enable=bool(params.acorn.enable), max_selectivity=params.acorn.max_selectivity)
     return qe.SearchParams(
         hnsw_ef=params.hnsw_ef if params.hnsw_ef is not None else DEFAULT_HNSW_EF,
         exact=bool(params.exact),
         quantization=quant,
         indexed_only=bool(params.indexed_only),
+        acorn=acorn,
     )
 
 
@@ -311,7 +336,10 @@ def _quantization(config: Any) -> Any:
 
 
 def _index_schema(schema: Any) -> Any:
-    """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type."""
+    """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type.
+
+    Keyword and text indexes build no graph links of their own unless asked (:data:`PAYLOAD_GRAPH_LINKS`)."""
+    links = PAYLOAD_GRAPH_LINKS
     if isinstance(schema, models.TextIndexParams):
         tokenizer = getattr(qe.TokenizerType, schema.tokenizer.value.capitalize()) if schema.tokenizer else None
         return qe.TextIndexParams(
@@ -321,12 +349,19 @@ def _index_schema(schema: Any) -> Any:
             lowercase=schema.lowercase,
             ascii_folding=schema.ascii_folding,
             phrase_matching=schema.phrase_matching,
+            enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
         )
     if isinstance(schema, models.KeywordIndexParams):
-        return qe.KeywordIndexParams(is_tenant=schema.is_tenant, on_disk=schema.on_disk)
+        return qe.KeywordIndexParams(
+            is_tenant=schema.is_tenant,
+            on_disk=schema.on_disk,
+            enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
+        )
     if not isinstance(schema, models.PayloadSchemaType):
         # A plain string, or another parameter object, which carries its type.
         schema = models.PayloadSchemaType(getattr(schema, "type", schema))
+    if schema == models.PayloadSchemaType.KEYWORD:
+        return qe.KeywordIndexParams(enable_hnsw=links)
     return _SCHEMAS[schema]
 
 
@@ -361,7 +396,17 @@ def _edge_config(col: dict[str, Any]) -> Any:
     """The shard configuration the collection's metadata describes (metadata written before these keys existed
     holds only the vector size, distance and graph settings: the module's defaults fill in the rest)."""
     quant = col.get("quantization", {"quantile": 0.99, "always_ram": True} if DEFAULT_QUANTIZATION else None)
-    scalar = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, **quant) if quant is not None else None
+    on_disk = col.get("graph_on_disk", False)
+    scalar: Any = None
+    if quant is not None and quant.get("kind") == "binary-2bit":
+        scalar = qe.BinaryQuantizationConfig(
+            encoding=qe.BinaryQuantizationEncoding.TwoBits,
+            query_encoding=qe.BinaryQuantizationQueryEncoding.Scalar8Bits,
+            memory=qe.Memory.Cold if on_disk else qe.Memory.Cached,
+        )
+    elif quant is not None:
+        placement = {"memory": qe.Memory.Cold} if on_disk else {"always_ram": quant.get("always_ram")}
+        scalar = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=quant.get("quantile"), **placement)
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(
             size=col["size"],
@@ -374,6 +419,7 @@ def _edge_config(col: dict[str, Any]) -> Any:
             m=col.get("m", 0),
             ef_construct=col.get("ef_construct", HNSW_EF_CONSTRUCT),
             full_scan_threshold=col.get("full_scan_threshold", FULL_SCAN_THRESHOLD_KB),
+            memory=qe.Memory.Cold if on_disk else None,
         ),
         optimizers=qe.EdgeOptimizersConfig(indexing_threshold=col.get("indexing_threshold", INDEXING_THRESHOLD_KB)),
     )
@@ -713,7 +759,10 @@ class EdgeClient:
         col = self._meta["collection"]
         if not col.get("graph_by_size") or col.get("m") or _edge_call(self._shard.info).points_count < HNSW_MIN_POINTS:
             return
-        col = {**col, "m": HNSW_M}
+        col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK}
+        if col.get("quantization") is not None and GRAPH_QUANTIZATION == "binary-2bit":
+            col["quantization"] = {"kind": "binary-2bit"}
+            col["oversampling"] = GRAPH_OVERSAMPLING
         _edge_call(self._shard.flush)
         self._shard.close()
         self._shard = None
@@ -901,6 +950,10 @@ class EdgeClient:
                 hit.payload = _select_payload(hit.payload, with_payload)
         return models.GroupsResult(groups=list(groups.values()))
 
+    def _oversampling(self) -> float:
+        col = self._meta.get("collection") or {}
+        return float(col.get("oversampling", OVERSAMPLING))
+
     def _unsupported(self, **given: Any) -> None:
         for name, value in given.items():
             if value is not None:
@@ -951,7 +1004,7 @@ class EdgeClient:
                     stage.limit if stage.limit is not None else 10,
                     query=edge_query,
                     prefetches=self._prefetches(shard, stage.prefetch),
-                    params=_search_params(stage.params) if edge_query is not None else None,
+                    params=_search_params(stage.params, self._oversampling()) if edge_query is not None else None,
                     filter=_filter(stage.filter, mentioned),
                     score_threshold=stage.score_threshold,
                 )
@@ -1012,7 +1065,7 @@ class EdgeClient:
             with_payload=_with_payload(with_payload),
             filter=_filter(query_filter, mentioned),
             score_threshold=score_threshold,
-            params=_search_params(search_params) if isinstance(edge_query, qe.Query) else None,
+            params=_search_params(search_params, self._oversampling()) if isinstance(edge_query, qe.Query) else None,
         )
         return [self._scored(p) for p in _edge_call(shard.query, request)]
 
