@@ -129,6 +129,14 @@ class ModelChanged(Exception):
         self.encoder = encoder
 
 
+class EncoderFailed(Exception):
+    """Loading the model failed on the way: the run stops with ``error`` (it is not one image's problem)."""
+
+    def __init__(self, error: ArtsearchError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class EncoderOnDemand:
     """The encoder, loaded the first time an image needs embedding, and the :class:`ModelId` known before that.
 
@@ -157,7 +165,10 @@ class EncoderOnDemand:
         with self._lock:
             if self._encoder is None:
                 assert self._load is not None
-                encoder = self._load()
+                try:
+                    encoder = self._load()
+                except ArtsearchError as exc:  # raised on a decode thread: must not pass for a bad image
+                    raise EncoderFailed(exc) from None
                 self._encoder = encoder
                 actual = identify(encoder)
                 if actual.key != self.model.key:
@@ -352,7 +363,10 @@ def run_ingest(
 
     def flush_embedded() -> None:
         if to_embed:
-            enc = lazy.get()
+            try:
+                enc = lazy.get()
+            except EncoderFailed as exc:
+                raise exc.error from None
             vectors = enc.encode_features(enc.collate_features([p.features for p in to_embed]))
             write(to_embed, vectors)
             report.embedded += len(to_embed)
@@ -386,6 +400,8 @@ def run_ingest(
             refill()
             try:
                 prepared = future.result()
+            except EncoderFailed as exc:
+                raise exc.error from None
             except ArtsearchError as exc:
                 report.skipped.append((item.origin, str(exc)))
                 bar.update(1)

@@ -349,3 +349,25 @@ def _model_id(record: str):
     from artsearch.model.identity import ModelId
 
     return ModelId.from_json(json.loads(record))
+
+
+def test_a_model_that_fails_to_load_when_first_needed_stops_the_run(tmp_path, tiny_clip_path, monkeypatch):
+    """The model loads on a decode thread, for the first image that needs it: its failure is the run's one-line
+    error, never a skipped image, and the live build stays."""
+    from artsearch.errors import ModelLoadError
+
+    images = tmp_path / "images"
+    paths = make_folder(images)
+    settings = test_settings(tmp_path, tiny_clip_path)
+    options = SourceOptions(source="folder", images_dir=images)
+    rebuild(settings, options, progress=False)
+    live = read_pointer(settings)
+    paths[0].write_bytes(jpeg_bytes(painting(4040)))
+
+    def cannot_load(settings, **kwargs):  # what a model folder that went missing gives
+        raise ModelLoadError("Could not load the CLIP model from the folder ...")
+
+    monkeypatch.setattr(Encoder, "from_settings", staticmethod(cannot_load))
+    with pytest.raises(ModelLoadError):
+        rebuild(settings, options, progress=False)
+    assert read_pointer(settings) == live and len(all_points(settings)) == len(paths)
