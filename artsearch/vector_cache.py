@@ -196,17 +196,16 @@ class VectorCache:
                 conn.close()
                 return default
 
+    def _fetchone(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One row of a query, or None (no row, or the cache is off)."""
+        return self._run(lambda db: db.execute(sql, params).fetchone(), None)
+
     # --- content hashes ---------------------------------------------------------------------------------
     def content_hash(self, origin: str, fingerprint: str) -> str | None:
         """The SHA-256 recorded for ``origin`` when it had this ``fingerprint`` (None: read and hash it)."""
         if not fingerprint:
             return None
-        row = self._run(
-            lambda db: db.execute(
-                "SELECT fingerprint, sha256, check_ FROM files WHERE origin = ?", (origin,)
-            ).fetchone(),
-            None,
-        )
+        row = self._fetchone("SELECT fingerprint, sha256, check_ FROM files WHERE origin = ?", (origin,))
         if row is None or row[0] != fingerprint or row[2] != _check(origin, row[0], row[1]):
             return None
         return row[1]
@@ -214,11 +213,8 @@ class VectorCache:
     # --- vectors ----------------------------------------------------------------------------------------
     def get(self, sha256: str, model: ModelId) -> Cached | None:
         """The vector ``model`` made of this content, checked; None when absent or failing the checks."""
-        row = self._run(
-            lambda db: db.execute(
-                "SELECT vector, derived, check_ FROM vectors WHERE sha256 = ? AND model = ?", (sha256, model.key)
-            ).fetchone(),
-            None,
+        row = self._fetchone(
+            "SELECT vector, derived, check_ FROM vectors WHERE sha256 = ? AND model = ?", (sha256, model.key)
         )
         if row is None:
             return None
@@ -259,9 +255,7 @@ class VectorCache:
     # --- models -----------------------------------------------------------------------------------------
     def model_record(self, setting: str) -> ModelId | None:
         """The model ``setting`` (name, inference path and device settings) resolved to when last loaded."""
-        row = self._run(
-            lambda db: db.execute("SELECT record FROM models WHERE setting = ?", (setting,)).fetchone(), None
-        )
+        row = self._fetchone("SELECT record FROM models WHERE setting = ?", (setting,))
         if row is None:
             return None
         try:
@@ -292,11 +286,8 @@ class VectorCache:
         """The record of the build published last at ``location``, if it is ``collection`` (the live one)."""
         if collection is None:
             return None
-        row = self._run(
-            lambda db: db.execute(
-                "SELECT collection, model, label FROM builds WHERE location = ? AND state = 'live'", (location,)
-            ).fetchone(),
-            None,
+        row = self._fetchone(
+            "SELECT collection, model, label FROM builds WHERE location = ? AND state = 'live'", (location,)
         )
         return BuildRecord(*row) if row is not None and row[0] == collection else None
 
@@ -316,15 +307,12 @@ class VectorCache:
 
     def missing_from(self, previous: str, current: str) -> int:
         """How many artworks ``previous`` holds that ``current`` does not."""
-        row = self._run(
-            lambda db: db.execute(
-                "SELECT COUNT(*) FROM build_items p WHERE p.collection = ? AND NOT EXISTS "
-                "(SELECT 1 FROM build_items c WHERE c.collection = ? AND c.artwork_id = p.artwork_id)",
-                (previous, current),
-            ).fetchone(),
-            (0,),
+        row = self._fetchone(
+            "SELECT COUNT(*) FROM build_items p WHERE p.collection = ? AND NOT EXISTS "
+            "(SELECT 1 FROM build_items c WHERE c.collection = ? AND c.artwork_id = p.artwork_id)",
+            (previous, current),
         )
-        return int(row[0])
+        return int(row[0]) if row else 0
 
     def forget_items(self, collection: str, keep: set[str]) -> None:
         """Drop the build's records of artworks it no longer holds (pruned)."""

@@ -308,14 +308,19 @@ def test_alias_operations_and_one_collection_per_folder(tmp_path):
         client.close()
 
 
-def test_published_build_is_indexed_and_still_answers_like_local(tmp_path, data):
-    """A tiny indexing threshold makes publishing build HNSW segments here, as 100k artworks do by default."""
-    ids, vectors, payloads = data
+def published_pair(tmp_path, data) -> tuple[QdrantClient, EdgeClient]:
+    """Local mode and Edge holding ``data``, Edge with a tiny indexing threshold: publishing optimises its segments
+    here, as 100k artworks do by default."""
     local = QdrantClient(path=str(tmp_path / "local"))
     edge = EdgeClient(tmp_path / "edge")
+    fill(local, *data)
+    fill(edge, *data, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))
+    return local, edge
+
+
+def test_published_build_is_indexed_and_still_answers_like_local(tmp_path, data):
+    local, edge = published_pair(tmp_path, data)
     try:
-        fill(local, ids, vectors, payloads)
-        fill(edge, ids, vectors, payloads, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))
         assert edge.get_collection(ALIAS).indexed_vectors_count > 0
         rng = np.random.default_rng(5)
         for _ in range(10):
@@ -507,12 +512,8 @@ def test_a_graph_is_built_when_a_published_build_reaches_the_size_threshold(
     import artsearch.index.edge as edge_module
 
     monkeypatch.setattr(edge_module, "HNSW_MIN_POINTS", threshold)
-    ids, vectors, payloads = data
-    local = QdrantClient(path=str(tmp_path / "local"))
-    edge = EdgeClient(tmp_path / "edge")
+    local, edge = published_pair(tmp_path, data)
     try:
-        fill(local, ids, vectors, payloads)
-        fill(edge, ids, vectors, payloads, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))
         assert edge.get_collection(ALIAS).config.hnsw_config.m == (edge_module.HNSW_M if graph else 0)
         edge.close()
         edge = EdgeClient(tmp_path / "edge")

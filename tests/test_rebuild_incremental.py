@@ -279,16 +279,34 @@ def test_a_file_that_is_not_a_database_is_replaced(setup):
     assert run().reused == 12
 
 
-def test_a_tampered_vector_row_is_detected_and_embedded_again(setup):
-    settings, images, counting, run = setup
+def built_then_tampered(setup, tamper) -> tuple[dict, list[Path], object]:
+    """Build once, then change the cache's file behind its checksums with ``tamper(db)``; returns what the build
+    held, the images, and ``tamper``'s result."""
+    settings, images, _, run = setup
     paths = make_folder(images)
     run()
     before = all_points(settings)
     with sqlite3.connect(settings.vector_cache_path) as db:
-        (sha, blob), *_ = db.execute("SELECT sha256, vector FROM vectors ORDER BY sha256").fetchall()
-        forged = (np.frombuffer(blob, "<f4")[::-1]).astype("<f4").tobytes()  # a valid-looking, wrong vector
-        db.execute("UPDATE vectors SET vector = ? WHERE sha256 = ?", (forged, sha))
+        result = tamper(db)
     db.close()
+    return before, paths, result
+
+
+def forge_first_vector(db: sqlite3.Connection) -> bytes:
+    (sha, blob), *_ = db.execute("SELECT sha256, vector FROM vectors ORDER BY sha256").fetchall()
+    forged = (np.frombuffer(blob, "<f4")[::-1]).astype("<f4").tobytes()  # a valid-looking, wrong vector
+    db.execute("UPDATE vectors SET vector = ? WHERE sha256 = ?", (forged, sha))
+    return forged
+
+
+def point_first_file_at_the_second_ones_content(db: sqlite3.Connection) -> None:
+    rows = db.execute("SELECT origin, sha256 FROM files ORDER BY origin").fetchall()
+    db.execute("UPDATE files SET sha256 = ? WHERE origin = ?", (rows[1][1], rows[0][0]))
+
+
+def test_a_tampered_vector_row_is_detected_and_embedded_again(setup):
+    settings, _, counting, run = setup
+    before, paths, forged = built_then_tampered(setup, forge_first_vector)
 
     report = run()
     assert (report.embedded, report.reused, counting.images) == (1, 11, 1)
@@ -300,14 +318,8 @@ def test_a_tampered_vector_row_is_detected_and_embedded_again(setup):
 
 def test_a_tampered_file_hash_is_not_believed(setup):
     """A files row pointing an unchanged file at another image's content would copy the wrong vector."""
-    settings, images, counting, run = setup
-    paths = make_folder(images)
-    run()
-    before = all_points(settings)
-    with sqlite3.connect(settings.vector_cache_path) as db:
-        rows = db.execute("SELECT origin, sha256 FROM files ORDER BY origin").fetchall()
-        db.execute("UPDATE files SET sha256 = ? WHERE origin = ?", (rows[1][1], rows[0][0]))
-    db.close()
+    settings, _, counting, run = setup
+    before, paths, _ = built_then_tampered(setup, point_first_file_at_the_second_ones_content)
 
     report = run()
     assert report.embedded == 0  # the file is read and hashed again instead, and its own vector found
