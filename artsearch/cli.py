@@ -92,6 +92,11 @@ def add_source_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--append", action="store_true", help="add new artworks to the live collection instead of rebuilding"
     )
+    parser.add_argument(
+        "--reembed",
+        action="store_true",
+        help="embed every image again instead of reusing unchanged ones from the vector cache",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -107,7 +112,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         query=args.query,
         limit=args.limit,
     )
-    report = rebuild(settings, options, append=args.append, progress=not args.no_progress)
+    report = rebuild(settings, options, append=args.append, progress=not args.no_progress, reuse=not args.reembed)
     print(report.summary())
     return 0
 

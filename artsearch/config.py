@@ -73,6 +73,7 @@ class Settings:
     )  # a GCS emulator such as fake-gcs-server; None means real GCS
     # [Artsearch]
     data_dir: Path = Path("data")
+    cache_dir: Path | None = None  # the vector cache (and ONNX exports of read-only models); None: data_dir/cache
     device: str = "auto"
     source: str = "auto"
     images_dir: Path | None = None
@@ -87,6 +88,11 @@ class Settings:
     inference: str = "onnx-int8"  # one of INFERENCE_PATHS; falls back to torch until exported
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
     projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
+
+    @property
+    def vector_cache_path(self) -> Path:
+        """The vector cache's file (:mod:`artsearch.vector_cache`): ``ARTSEARCH_CACHE_DIR``, else ``data/cache``."""
+        return (self.cache_dir or self.data_dir / "cache") / "vectors.sqlite"
 
     @property
     def embedded(self) -> bool:

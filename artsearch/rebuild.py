@@ -1,26 +1,35 @@
 """Rebuild the index from the configured source: what initialize_db.py runs.
 
-Chooses the source, opens a build collection (or resumes an unfinished one),
-runs the ingest, and publishes the new collection under the alias the app
-reads. A failed or empty build publishes nothing: the old index keeps serving.
+Chooses the source, opens the vector cache and a build collection (or resumes an unfinished one), runs the
+ingest (which reuses every unchanged image's vector and embeds only new or changed ones), and publishes the
+new collection under the alias the app reads. A failed or empty build publishes nothing: the old index
+keeps serving.
+
+The model is loaded only if something needs embedding: the cache remembers which model files a model
+setting resolved to when it was last loaded (:mod:`artsearch.model.identity`), and when those files are
+unchanged the rebuild finds its cached vectors without loading it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, SourceError
-from artsearch.index.builds import read_pointer
 from artsearch.index.write import IndexBuilder
-from artsearch.ingest import IngestReport, run_ingest
+from artsearch.ingest import EncoderOnDemand, IngestReport, ModelChanged, run_ingest
 from artsearch.model.encoder import Encoder
-from artsearch.projection import fit
+from artsearch.model.identity import identify, predicted_device
+from artsearch.projection import Projection, fit
 from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
+from artsearch.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -32,49 +41,69 @@ def rebuild(
     append: bool = False,
     encoder: Encoder | None = None,
     progress: bool = True,
+    reuse: bool = True,
 ) -> IngestReport:
     """Build (or resume) a new collection from the source and publish it under the alias.
 
     With ``append``, new artworks are added to the live collection instead
     (cheaper, but in embedded mode the app must not have the index open).
+    ``reuse=False`` (``--reembed``) embeds every image again instead of taking unchanged ones from the
+    vector cache. ``encoder``: an already loaded model (tests, benchmarks); by default it is loaded when
+    the first image needs embedding.
     """
     storage = open_storage(settings)
     source = open_source(options, settings, storage)
-    # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
-    encoder = encoder or Encoder.from_settings(settings, export_missing=True)
-    builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim)
+    cache = VectorCache.open(settings.vector_cache_path)
     try:
-        report = run_ingest(
-            source,
-            settings=settings,
-            encoder=encoder,
-            storage=storage,
-            builder=builder,
-            limit=options.limit,
-            progress=progress,
-            prune=not append,
-        )
-        if builder.count() == 0:
-            raise SourceError(
-                f"No valid images came from the {source.name} source, so nothing was published and the previous "
-                "index is unchanged. Check --images-dir / --source and the skipped list above."
-                + (f" First problem: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else "")
-            )
-        add_map(builder, storage, settings)
-        previous = live_collection(settings, builder)
-        builder.publish()
+        lazy = model_on_demand(settings, cache, encoder)
+        builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, lazy.model.dim)
+        location = index_location(settings)
+        try:
+            previous = cache.live_build(location, builder.live_collection())
+            projection = live_map(storage, settings, previous.collection if previous is not None else None)
+            while True:
+                cache.begin_build(builder.collection, location, lazy.model)
+                try:
+                    report = run_ingest(
+                        source,
+                        settings=settings,
+                        encoder=lazy,
+                        storage=storage,
+                        builder=builder,
+                        limit=options.limit,
+                        progress=progress,
+                        prune=not append,
+                        cache=cache,
+                        previous=previous,
+                        reuse=reuse,
+                        projection=projection,
+                    )
+                    break
+                except ModelChanged as changed:  # its files changed in a way the record could not see
+                    log.warning("%s: starting the ingest again with it", changed)
+                    cache.remember_model(model_setting(settings), changed.model)
+                    lazy = EncoderOnDemand.loaded(changed.encoder)
+            if builder.count() == 0:
+                raise SourceError(
+                    f"No valid images came from the {source.name} source, so nothing was published and the "
+                    "previous index is unchanged. Check --images-dir / --source and the skipped list above."
+                    + (f" First problem: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else "")
+                )
+            if projection is not None and report.same_vectors:
+                # The same vectors as the live build: its map (a PCA of them) is this build's, and every payload
+                # already has its x, y.
+                storage.write_map(builder.collection, projection.to_json())
+            else:
+                add_map(builder, storage, settings)
+            live = builder.live_collection()
+            builder.publish()
+            cache.published(builder.collection, location)
+        finally:
+            builder.close()
+        prune_maps(storage, keep={builder.collection, live})
     finally:
-        builder.close()
-    prune_maps(storage, keep={builder.collection, previous})
+        cache.close()
     return report
-
-
-def live_collection(settings: Settings, builder: IndexBuilder) -> str | None:
-    """The collection the alias points at now (before a publish moves it)."""
-    if settings.embedded:
-        pointer = read_pointer(settings)
-        return pointer["collection"] if pointer else None
-    return builder.alias_target()
 
 
 def prune_maps(storage: Storage, keep: set[str | None]) -> list[str]:
@@ -96,6 +125,59 @@ def prune_maps(storage: Storage, keep: set[str | None]) -> list[str]:
     return removed
 
 
+def model_setting(settings: Settings) -> str:
+    """What the cache files a model record under: the settings that choose the model and how it runs."""
+    return json.dumps([settings.embedder_name, settings.inference, settings.device])
+
+
+def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | None) -> EncoderOnDemand:
+    """The model the settings describe: loaded now only when its identity cannot be told from its files."""
+    setting = model_setting(settings)
+    if encoder is not None:
+        lazy = EncoderOnDemand.loaded(encoder)
+        same = (encoder.name, encoder.inference) == (settings.embedder_name, settings.inference)
+        if same and predicted_device(settings.device) == lazy.model.device:
+            cache.remember_model(setting, lazy.model)  # what these settings load: a later rebuild need not load it
+        return lazy
+
+    def load() -> Encoder:
+        # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
+        return Encoder.from_settings(settings, export_missing=True)
+
+    record = cache.model_record(setting)
+    if record is not None and predicted_device(settings.device) == record.device and record.still_current():
+        log.info(
+            "model %s unchanged since it was last loaded; loading it only if an image needs embedding", record.label
+        )
+        return EncoderOnDemand(record, load=load)
+    loaded = load()
+    model = identify(loaded)
+    cache.remember_model(setting, model)
+    return EncoderOnDemand(model, encoder=loaded)
+
+
+def live_map(storage: Storage, settings: Settings, collection: str | None) -> Projection | None:
+    """The live build's fitted map, when it is a PCA (which places any vector) and still the configured method."""
+    if collection is None or settings.projection != "pca":
+        return None
+    try:
+        projection = Projection.from_json(storage.read_map(collection))
+    except (ArtsearchError, ValueError, KeyError, TypeError):
+        return None
+    return projection if projection.method == "pca" else None
+
+
+def index_location(settings: Settings) -> str:
+    """Which index a build belongs to, for the cache's records: the Qdrant URL (without credentials) or the
+    embedded folder, and the alias."""
+    if settings.qdrant_url:
+        parts = urlsplit(settings.qdrant_url)
+        where = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    else:
+        where = str(Path(settings.qdrant_path).resolve())
+    return f"{where}#{settings.collection_name}"
+
+
 #: The projection is fitted on at most this many vectors (a random sample), then applied to all of them.
 MAP_FIT_SAMPLE = 20_000
 
@@ -109,7 +191,7 @@ def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None
     """
     ids: list[str] = []
     chunks: list[np.ndarray] = []
-    for points in builder.iter_points():
+    for points in builder.iter_points(with_payload=False):
         ids.extend(str(p.id) for p in points)
         if points:
             chunks.append(np.asarray([p.vector for p in points], dtype=np.float32))

@@ -56,13 +56,15 @@ def synthetic_jpeg(i: int, size: tuple[int, int] = (1000, 800), quality: int = 9
     return buf.getvalue()
 
 
-def jpeg_folder(n: int, name: str = "jpegs") -> Path:
-    """A folder of ``n`` synthetic 1000x800 q90 JPEGs named ``Artist_Name_<i>.jpg``, built once."""
+def jpeg_folder(n: int, name: str = "jpegs", size: tuple[int, int] = (1000, 800)) -> Path:
+    """A folder of ``n`` synthetic q90 JPEGs (1000x800 unless told) named ``img_<i>.jpg``, built once."""
     folder = CACHE / f"{name}-{n}"
     if len(list(folder.glob("*.jpg"))) != n:
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            (folder / f"img_{i:05d}.jpg").write_bytes(synthetic_jpeg(i))
+            path = folder / f"img_{i:05d}.jpg"
+            if not path.exists():
+                path.write_bytes(synthetic_jpeg(i, size))
     return folder
 
 

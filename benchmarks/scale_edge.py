@@ -1,24 +1,27 @@
-"""Embedded engines at scale: qdrant-client local mode vs Qdrant Edge, through artsearch's own index API.
+"""The embedded engines at scale, through artsearch's own index API: Qdrant Edge (and qdrant-client local mode).
 
-For each vector kind (uniform random unit vectors, the worst case for HNSW;
-clustered ones, which resemble CLIP embeddings) and each size, every engine
-builds a collection with ``IndexBuilder`` (start_build, upsert batches,
-publish, close) and then a fresh process opens it with ``VectorIndex`` and
-queries it: reopen time (open plus the first query), RSS, query p50/p95 with
-and without a payload filter, and recall@10 against exact numpy search.
+For each size, every engine builds a collection with ``IndexBuilder`` (start_build, upsert batches skipping
+ids already there, publish, close) in a child process, and a fresh child opens it with ``VectorIndex``, with
+the CLIP model loaded first as the app has it, and queries it: reopen time (open plus the first query), RSS
+of the serving process (total, with the model, and the index's share), query p50 / p95 for unfiltered queries
+and for the fraction filtered on one artist (or genre), and recall@10 of each against exact search (numpy over the same
+float32 vectors, filter applied).
 
-Each build and each serving run is its own subprocess, so RSS and reopen times
-are not polluted by the other engine.
+    .venv/bin/python benchmarks/scale_edge.py                                   # 100k and 1M, Edge as configured
+    .venv/bin/python benchmarks/scale_edge.py --sizes 100000 --engines edge,edge-exact,edge-hnsw,local
+    .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --resume-at 0.5  # kill the build half way, resume it
 
-    .venv/bin/python benchmarks/scale_edge.py              # 10k and 100k, both kinds; local only at 10k
-    .venv/bin/python benchmarks/scale_edge.py --sizes 100000 --engines edge,edge-exact,edge-hnsw
-    .venv/bin/python benchmarks/scale_edge.py --local-max 100000   # local at 100k too (20+ minutes)
+Vectors: 512-d, clustered like CLIP embeddings: ``--centres`` (default 4,000) Gaussian clusters around random
+centres plus one direction every vector shares (unrelated pairs score about 0.2, same-cluster pairs about 0.8);
+queries are perturbed held-out points, like a text query landing near a group of paintings. Payloads: the
+fields a real build stores (title, artist, genre list, nationality, year, keys, size, a 96-digit phash, the name
+text, the map's x and y), 2,000 artists. ``--filtered`` of the queries (default 30%) keep only the artist of
+their nearest neighbour (about N / 2,000 works): "more by this artist".
 
-Engines: ``local`` (qdrant-client, ``path=``); ``edge`` (EdgeClient's
-defaults: no graph, int8 copies rescored with float32 originals kept on disk);
-variants of it named by what they switch on: ``edge-exact`` (float32 only, no
-graph), ``edge-int8`` (int8, originals in RAM), ``edge-int8-cold`` (= the
-defaults), ``edge-hnsw`` (float32 with an m=16 HNSW graph, ef 128).
+Engines: ``edge`` (EdgeClient as committed: an exact int8 scan below ``HNSW_MIN_POINTS`` points, an HNSW graph
+from there on), ``edge-exact`` (never a graph), ``edge-hnsw`` (always a graph), ``local`` (qdrant-client
+``path=``, only up to ``--local-max``: its build takes minutes at 10k). ``--set NAME=VALUE`` changes a constant of
+``artsearch.index.edge`` in the children (``--set HNSW_EF_CONSTRUCT=64``), for exploring.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,87 +44,101 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DIM = 512
-ARTISTS = 2000  # about 50 works each at 100k, like a big museum collection
-BATCH = 256
+ARTISTS = 2000
+BATCH = 1000
+K = 10
 
 
 # --- data ----------------------------------------------------------------------------------------------
 
 
-def make_vectors(kind: str, n: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(collection, queries), unit length, float32.
-
-    Clustered: 1,000 Gaussian clusters around random centres plus one shared
-    direction (CLIP embeddings share a common component, so unrelated images
-    still score above zero): unrelated pairs score about 0.2, pairs within a
-    cluster about 0.8.
-    Queries are perturbed held-out points, like a text query landing near a
-    group of paintings. Uniform: isotropic Gaussian directions, the case where
-    nearest neighbours are barely nearer than anything else.
-    """
+def make_vectors(n: int, n_queries: int, centres: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(collection, queries): clustered, unit length, float32, the same for a given seed in every process."""
     rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centres, DIM), dtype=np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    common = rng.standard_normal(DIM, dtype=np.float32)
+    common /= np.linalg.norm(common)
     total = n + n_queries
-    if kind == "uniform":
-        x = rng.standard_normal((total, DIM), dtype=np.float32)
-    else:
-        centres = rng.standard_normal((1000, DIM), dtype=np.float32)
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        common = rng.standard_normal(DIM, dtype=np.float32)
-        common /= np.linalg.norm(common)
-        labels = rng.integers(0, len(centres), total)
-        noise = rng.standard_normal((total, DIM), dtype=np.float32) * (0.5 / np.sqrt(DIM))
-        x = 0.6 * common + centres[labels] + noise
+    x = np.empty((total, DIM), dtype=np.float32)
+    for start in range(0, total, 100_000):  # in chunks: 1M x 512 floats of noise at once would double the memory
+        stop = min(total, start + 100_000)
+        labels = rng.integers(0, centres, stop - start)
+        noise = rng.standard_normal((stop - start, DIM), dtype=np.float32) * (0.5 / np.sqrt(DIM))
+        x[start:stop] = 0.6 * common + c[labels] + noise
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     data, queries = x[:n], x[n:]
-    if kind != "uniform":
-        queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * (0.4 / np.sqrt(DIM))
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * (0.4 / np.sqrt(DIM))
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     return np.ascontiguousarray(data), np.ascontiguousarray(queries)
 
 
-def point_ids(n: int) -> list[str]:
-    return [str(uuid.UUID(int=i + 1)) for i in range(n)]
+def genres_of(i: int) -> list[str]:
+    return [f"Genre {i % 30}"] + ([f"Genre {(i // 30) % 30}"] if i % 3 == 0 else [])
+
+
+def point_id(i: int) -> str:
+    return str(uuid.UUID(int=i + 1))
+
+
+def artist_of(i: int) -> str:
+    return f"Artist {i % ARTISTS}"
 
 
 def payload(i: int) -> dict:
+    artist = artist_of(i)
     return {
-        "artwork_id": str(uuid.UUID(int=i + 1)),
+        "artwork_id": point_id(i),
         "title": f"Work {i}",
-        "artist": f"Artist {i % ARTISTS}",
-        "artist_slug": f"artist-{i % ARTISTS}",
-        "genre": [f"Genre {i % 30}"] + ([f"Genre {(i // 30) % 30}"] if i % 3 == 0 else []),
+        "artist": artist,
+        "artist_slug": artist.lower().replace(" ", "-"),
+        "genre": genres_of(i),
         "nationality": f"Country {i % 40}",
         "year": 1400 + i % 600,
+        "image_key": f"images/bench/{i % ARTISTS}/{i}.jpg",
         "source": "bench",
+        "source_id": f"{i % ARTISTS}/{i}.jpg",
+        "source_url": "",
+        "width": 1000,
+        "height": 800,
+        "phash": f"{(i * 2654435761) % (1 << 384):096x}",
+        "name_text": f"Work {i} {artist}",
+        "fingerprint": f"{250_000 + i}:{1_700_000_000_000_000_000 + i}",
+        "x": round((i % 997) / 997, 5),
+        "y": round((i % 991) / 991, 5),
     }
 
 
-FILTER_ARTISTS = ["Artist 7", "Artist 1234"]
-
-
-# --- one engine in a subprocess ------------------------------------------------------------------------------
+# --- children ----------------------------------------------------------------------------------------------
 
 
 def settings_for(root: Path, engine: str):
-    from artsearch.config import Settings, load_settings
+    from artsearch.config import load_settings
 
-    os.environ["ARTSEARCH_EMBEDDED_ENGINE"] = "local" if engine == "local" else "edge"
-    overrides = {}
-    if "embedded_engine" in Settings.__dataclass_fields__:
-        overrides["embedded_engine"] = os.environ["ARTSEARCH_EMBEDDED_ENGINE"]
     return load_settings(
-        secrets={}, env={}, qdrant_path=root / "qdrant", data_dir=root / "data", embedder_name="unused", **overrides
+        secrets={},
+        env={},
+        qdrant_path=root / "qdrant",
+        data_dir=root / "data",
+        embedder_name="unused",
+        embedded_engine="local" if engine == "local" else "edge",
     )
 
 
-def configure_engine(engine: str) -> None:
-    import artsearch.index.edge as ec
+def configure_engine(engine: str, overrides: list[str]) -> None:
+    import artsearch.index.edge as edge
 
-    # Variants of the Edge engine; plain "edge" is EdgeClient's defaults.
-    if engine.startswith("edge-"):
-        ec.HNSW_M = 16 if "hnsw" in engine else 0  # 0: optimised segments without a graph, searched exactly
-        ec.DEFAULT_QUANTIZATION = "int8" if "int8" in engine else None
-        ec.VECTORS_ON_DISK = "cold" in engine
+    if engine == "edge-exact":
+        edge.HNSW_MIN_POINTS = 1 << 62
+    elif engine == "edge-hnsw":
+        edge.HNSW_MIN_POINTS = 0
+    for item in overrides:
+        name, value = item.split("=", 1)
+        current = getattr(edge, name)
+        if isinstance(current, bool):
+            setattr(edge, name, value.lower() in ("1", "true", "yes"))
+        else:
+            setattr(edge, name, type(current)(value) if current is not None else value)
 
 
 def rss_mb() -> float:
@@ -129,149 +146,259 @@ def rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def child_build(root: Path, engine: str, kind: str, n: int, n_queries: int) -> dict:
+def child_build(root: Path, engine: str, n: int, args: argparse.Namespace) -> dict:
+    """Build (or resume) the collection: upsert what is not there yet, publish, close. Progress goes to a file."""
     import warnings
 
     from artsearch.index.write import IndexBuilder
 
-    configure_engine(engine)
+    configure_engine(engine, args.set)
     warnings.simplefilter("ignore")
     settings = settings_for(root, engine)
-    data, _ = make_vectors(kind, n, n_queries)
-    ids = point_ids(n)
+    data, _ = make_vectors(n, args.queries, args.centres)
     start = time.perf_counter()
-    builder = IndexBuilder.start_build(settings, DIM, resume=False)
+    builder = IndexBuilder.start_build(settings, DIM)
+    kept = 0
+    progress = root / "progress"
     for s in range(0, n, BATCH):
-        builder.upsert(ids[s : s + BATCH], data[s : s + BATCH], [payload(i) for i in range(s, min(n, s + BATCH))])
+        ids = [point_id(i) for i in range(s, min(n, s + BATCH))]
+        existing = builder.existing_ids(ids)  # a resumed build keeps what the killed one wrote
+        kept += len(existing)
+        todo = [i for i in range(s, min(n, s + BATCH)) if point_id(i) not in existing]
+        if todo:
+            builder.upsert([point_id(i) for i in todo], data[todo], [payload(i) for i in todo])
+        progress.write_text(str(s + len(ids)))
     upserted = time.perf_counter()
     builder.publish()
     builder.close()
     end = time.perf_counter()
-    return {"build_s": end - start, "upsert_s": upserted - start, "publish_s": end - upserted}
+    return {"build_s": end - start, "upsert_s": upserted - start, "publish_s": end - upserted, "kept": kept}
 
 
-def child_serve(root: Path, engine: str, kind: str, n: int, n_queries: int) -> dict:
+def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> dict:
+    """Load the model (as the app does), open the index, query it; times, RSS, recall against the truth file."""
     import warnings
 
     from artsearch.index.filters import Filters
     from artsearch.index.read import VectorIndex
 
-    configure_engine(engine)
+    configure_engine(engine, args.set)
     warnings.simplefilter("ignore")
     settings = settings_for(root, engine)
-    data, queries = make_vectors(kind, n, n_queries)
-    ids = point_ids(n)
-    position = {u: i for i, u in enumerate(ids)}
-    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
-    mask = np.isin(np.arange(n) % ARTISTS, [int(a.split()[1]) for a in FILTER_ARTISTS])
-    scores = queries @ data.T
-    scores[:, ~mask] = -np.inf
-    truth_filtered = np.argsort(-scores, axis=1)[:, :10]
-    del scores
-    rss_before = rss_mb()
+    truth = np.load(root / "truth.npz")
+    queries, plain_truth, filtered_truth = truth["queries"], truth["plain"], truth["filtered"]
+    filter_value, is_filtered = truth["value"], truth["is_filtered"]
+    model_mb = 0.0
+    if args.model:
+        from artsearch.model.encoder import Encoder
 
+        before = rss_mb()
+        encoder = Encoder(args.model, device="cpu", inference=args.inference)
+        encoder.encode_texts(["a warm-up query"])
+        model_mb = rss_mb() - before
+    rss_before = rss_mb()
     start = time.perf_counter()
     index = VectorIndex(settings)
-    index.query(queries[0], limit=10)
+    index.query(queries[0], limit=K)
     reopen = time.perf_counter() - start
 
-    def run(filters) -> tuple[list[float], float]:
-        lat, recall = [], []
-        wanted = truth if filters is None else truth_filtered
-        for qi, q in enumerate(queries):
-            t = time.perf_counter()
-            points = index.query(q, filters=filters, limit=10)
-            lat.append(time.perf_counter() - t)
-            got = {position[str(p.id)] for p in points}
-            recall.append(len(got & set(wanted[qi].tolist())) / 10)
-        return lat, float(np.mean(recall))
-
-    plain, recall = run(None)
-    filtered, recall_f = run(Filters(artist=FILTER_ARTISTS))
+    plain_lat, plain_rec, filt_lat, filt_rec = [], [], [], []
+    for qi, q in enumerate(queries):
+        filters = Filters({args.filter: [str(filter_value[qi])]}) if is_filtered[qi] else None
+        t = time.perf_counter()
+        points = index.query(q, filters=filters, limit=K)
+        elapsed = time.perf_counter() - t
+        got = {int(uuid.UUID(str(p.id))) - 1 for p in points}
+        wanted = filtered_truth[qi] if is_filtered[qi] else plain_truth[qi]
+        recall = len(got & set(wanted.tolist())) / K
+        (filt_lat if is_filtered[qi] else plain_lat).append(elapsed)
+        (filt_rec if is_filtered[qi] else plain_rec).append(recall)
     out = {
         "reopen_s": reopen,
-        "rss_mb": rss_mb() - rss_before,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
-        "p50_ms": 1000 * float(np.percentile(plain, 50)),
-        "p95_ms": 1000 * float(np.percentile(plain, 95)),
-        "p50_f_ms": 1000 * float(np.percentile(filtered, 50)),
-        "p95_f_ms": 1000 * float(np.percentile(filtered, 95)),
-        "recall": recall,
-        "recall_f": recall_f,
+        "index_mb": rss_mb() - rss_before,
+        "model_mb": model_mb,
+        "rss_mb": rss_mb(),
+        "peak_mb": _status_mb("VmHWM"),
+        "anon_mb": _status_mb("RssAnon"),
+        "file_mb": _status_mb("RssFile"),
+        "p50_ms": 1000 * float(np.percentile(plain_lat, 50)),
+        "p95_ms": 1000 * float(np.percentile(plain_lat, 95)),
+        "p50_f_ms": 1000 * float(np.percentile(filt_lat, 50)) if filt_lat else float("nan"),
+        "p95_f_ms": 1000 * float(np.percentile(filt_lat, 95)) if filt_lat else float("nan"),
+        "recall": float(np.mean(plain_rec)),
+        "recall_f": float(np.mean(filt_rec)) if filt_rec else float("nan"),
+        "queries": len(plain_lat),
+        "queries_f": len(filt_lat),
     }
     index.close()
     return out
 
 
-def in_child(mode: str, root: Path, engine: str, kind: str, n: int, n_queries: int, timeout: float) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, str(root), engine, kind, str(n), str(n_queries)]
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (VmHWM: peak RSS; RssAnon, RssFile: RSS by kind), in MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1e3
+    return float("nan")
+
+
+def write_truth(root: Path, n: int, args: argparse.Namespace) -> None:
+    """Exact top-10 of every query (and, for the filtered ones, among the works matching the filter), in truth.npz.
+
+    A filtered query keeps the artist (``--filter artist``: about N / 2,000 works) or the first genre (``--filter
+    genre``: about N / 20) of its nearest work: "more by this artist", "more in this genre"."""
+    data, queries = make_vectors(n, args.queries, args.centres)
+    rng = np.random.default_rng(1)
+    is_filtered = rng.random(len(queries)) < args.filtered
+    plain = np.empty((len(queries), K), dtype=np.int64)
+    filtered = np.full((len(queries), K), -1, dtype=np.int64)
+    value = np.full(len(queries), "", dtype=object)
+    index = np.arange(n)
+    for start in range(0, len(queries), 25):
+        scores = queries[start : start + 25] @ data.T
+        plain[start : start + 25] = np.argsort(-scores, axis=1)[:, :K]
+        for j in range(scores.shape[0]):
+            qi = start + j
+            if not is_filtered[qi]:
+                continue
+            nearest = int(plain[qi, 0])
+            if args.filter == "artist":
+                value[qi] = artist_of(nearest)
+                members = index[index % ARTISTS == nearest % ARTISTS]
+            else:
+                value[qi] = genres_of(nearest)[0]
+                g = nearest % 30
+                members = index[(index % 30 == g) | ((index % 3 == 0) & ((index // 30) % 30 == g))]
+            filtered[qi] = members[np.argsort(-scores[j, members])[:K]]
+    np.savez(
+        root / "truth.npz",
+        queries=queries,
+        plain=plain,
+        filtered=filtered,
+        value=value.astype(str),
+        is_filtered=is_filtered,
+    )
+
+
+def child_command(mode: str, root: Path, engine: str, n: int, args: argparse.Namespace) -> list[str]:
+    cmd = [sys.executable, __file__, "--child", mode, str(root), engine, str(n)]
+    cmd += ["--queries", str(args.queries), "--centres", str(args.centres), "--filtered", str(args.filtered)]
+    cmd += ["--filter", args.filter]
+    cmd += ["--inference", args.inference] + (["--model", args.model] if args.model else [])
+    for item in args.set:
+        cmd += ["--set", item]
+    return cmd
+
+
+def in_child(mode: str, root: Path, engine: str, n: int, args: argparse.Namespace) -> dict:
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        result = subprocess.run(
+            child_command(mode, root, engine, n, args), capture_output=True, text=True, timeout=args.timeout, cwd=ROOT
+        )
     except subprocess.TimeoutExpired:
-        return {"error": f"{mode} timed out after {timeout:.0f} s"}
+        return {"error": f"{mode} timed out after {args.timeout:.0f} s"}
     if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"rc {result.returncode}"}
+        tail = result.stderr.strip().splitlines()
+        return {"error": tail[-1] if tail else f"rc {result.returncode}"}
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def killed_build(root: Path, engine: str, n: int, args: argparse.Namespace) -> dict:
+    """Start a build, SIGKILL it once ``--resume-at`` of the points are upserted; what it had written stays."""
+    proc = subprocess.Popen(
+        child_command("build", root, engine, n, args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    started = time.perf_counter()
+    progress = root / "progress"
+    while proc.poll() is None:
+        done = int(progress.read_text() or 0) if progress.exists() else 0
+        if done >= args.resume_at * n:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    return {"killed_after_s": time.perf_counter() - started, "killed_at": int(progress.read_text() or 0)}
 
 
 # --- the table ------------------------------------------------------------------------------------------
 
 
-def fmt_row(engine: str, kind: str, n: int, r: dict) -> str:
-    if "error" in r:
-        return f"| {engine} | {kind} | {n // 1000}k | {r['error']} |||||||"
-    build = f"{r['build_s']:.1f} s ({r['upsert_s']:.1f} + {r['publish_s']:.1f})"
-    return (
-        f"| {engine} | {kind} | {n // 1000}k | {build} | {r['reopen_s']:.2f} s | {r['rss_mb']:.0f} MB | "
-        f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms | "
-        f"{r['recall']:.3f} / {r['recall_f']:.3f} |"
-    )
-
-
 HEADER = (
-    "| engine | vectors | N | build (upsert + publish) | reopen | RSS | query p50 / p95 | filtered p50 / p95 "
-    "| recall@10 / filtered |\n|---|---|---|---|---|---|---|---|---|"
+    "| engine | N | build (upsert + publish) | reopen | RSS: process (model + index) | query p50 / p95 "
+    "| filtered p50 / p95 | recall@10 / filtered |\n|---|---|---|---|---|---|---|---|"
 )
+
+
+def fmt_row(engine: str, n: int, r: dict) -> str:
+    label = f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
+    if "error" in r:
+        return f"| {engine} | {label} | {r['error']} ||||||"
+    build = f"{r['build_s']:.1f} s ({r['upsert_s']:.1f} + {r['publish_s']:.1f})"
+    if r.get("killed_at"):
+        build += f"; killed at {r['killed_at']:,} points, resumed keeping {r['kept']:,}"
+    return (
+        f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
+        f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
+        f"| {r['recall']:.3f} / {r['recall_f']:.3f} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--kinds", default="clustered,uniform")
-    # Edge alone fits in 10 minutes here; "--engines local,edge" adds qdrant-client local mode for comparison.
+    parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--engines", default="edge")
-    parser.add_argument("--queries", type=int, default=50)
-    parser.add_argument(
-        "--local-max", type=int, default=10_000, help="largest N for the local engine (its 100k build takes 20+ min)"
-    )
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per build or serving run")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--filtered", type=float, default=0.3, help="share of queries filtered on one artist")
+    parser.add_argument("--filter", choices=["artist", "genre"], default="artist", help="what filtered queries keep")
+    parser.add_argument("--centres", type=int, default=4000)
+    parser.add_argument("--local-max", type=int, default=10_000, help="largest N for local mode (slow to build)")
+    parser.add_argument("--model", default=str(ROOT / "benchmarks" / ".cache" / "clip-base"), help="'' for none")
+    parser.add_argument("--inference", default="onnx-int8")
+    parser.add_argument("--resume-at", type=float, default=0.0, help="kill each build at this share, then resume")
+    parser.add_argument("--set", action="append", default=[], help="NAME=VALUE: a constant of artsearch.index.edge")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per child")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        mode, root, engine, kind, n, nq = args.child
+        mode, root, engine, n = args.child
         fn = child_build if mode == "build" else child_serve
-        print(json.dumps(fn(Path(root), engine, kind, int(n), int(nq))))
+        print(json.dumps(fn(Path(root), engine, int(n), args)))
         return
+    if args.model and not Path(args.model).is_dir():
+        from benchmarks.common import base_model
+
+        args.model = str(base_model())
+    if args.model and args.inference.startswith("onnx"):
+        from artsearch.model.encoder import export_model
+
+        export_model(args.model, [args.inference])
 
     print(
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.queries} queries, top 10, {DIM}-d cosine"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.queries} queries ({args.filtered:.0%} "
+        f"on one {args.filter}), top {K}, {DIM}-d cosine, {args.centres} clusters, {ARTISTS} artists; model "
+        f"{Path(args.model).name if args.model else 'none'} ({args.inference}) loaded in the serving process"
+        + (f"; edge overrides {args.set}" if args.set else "")
     )
     print(HEADER, flush=True)
     started = time.perf_counter()
     for n in [int(s) for s in args.sizes.split(",")]:
-        for kind in args.kinds.split(","):
-            for engine in args.engines.split(","):
-                if engine == "local" and n > args.local_max:
-                    print(f"| local | {kind} | {n // 1000}k | skipped (--local-max {args.local_max}) |||||||")
-                    continue
-                root = Path(tempfile.mkdtemp(prefix=f"scale-{engine}-{kind}-{n}-"))
-                try:
-                    result = in_child("build", root, engine, kind, n, args.queries, args.timeout)
-                    if "error" not in result:
-                        result |= in_child("serve", root, engine, kind, n, args.queries, args.timeout)
-                finally:
-                    shutil.rmtree(root, ignore_errors=True)
-                print(fmt_row(engine, kind, n, result), flush=True)
+        for engine in args.engines.split(","):
+            if engine == "local" and n > args.local_max:
+                print(f"| local | {n // 1000}k | skipped (--local-max {args.local_max}) ||||||", flush=True)
+                continue
+            root = Path(tempfile.mkdtemp(prefix=f"scale-{engine}-{n}-", dir=os.environ.get("ARTSEARCH_BENCH_TMP")))
+            try:
+                write_truth(root, n, args)
+                result: dict = {}
+                if args.resume_at:
+                    result |= killed_build(root, engine, n, args)
+                build = in_child("build", root, engine, n, args)
+                result = build if "error" in build else result | build
+                if "error" not in result:
+                    result |= in_child("serve", root, engine, n, args)
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            print(fmt_row(engine, n, result), flush=True)
     print(f"total {time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f}")
 
 

@@ -308,14 +308,19 @@ def test_alias_operations_and_one_collection_per_folder(tmp_path):
         client.close()
 
 
-def test_published_build_is_indexed_and_still_answers_like_local(tmp_path, data):
-    """A tiny indexing threshold makes publishing build HNSW segments here, as 100k artworks do by default."""
-    ids, vectors, payloads = data
+def published_pair(tmp_path, data) -> tuple[QdrantClient, EdgeClient]:
+    """Local mode and Edge holding ``data``, Edge with a tiny indexing threshold: publishing optimises its segments
+    here, as 100k artworks do by default."""
     local = QdrantClient(path=str(tmp_path / "local"))
     edge = EdgeClient(tmp_path / "edge")
+    fill(local, *data)
+    fill(edge, *data, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))
+    return local, edge
+
+
+def test_published_build_is_indexed_and_still_answers_like_local(tmp_path, data):
+    local, edge = published_pair(tmp_path, data)
     try:
-        fill(local, ids, vectors, payloads)
-        fill(edge, ids, vectors, payloads, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))
         assert edge.get_collection(ALIAS).indexed_vectors_count > 0
         rng = np.random.default_rng(5)
         for _ in range(10):
@@ -495,3 +500,46 @@ def test_batched_set_payload_merges_keys_like_local_mode(tmp_path, data):
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.parametrize("threshold, graph", [(N, True), (N + 1, False)])
+def test_a_graph_is_built_when_a_published_build_reaches_the_size_threshold(
+    tmp_path, data, monkeypatch, threshold, graph
+):
+    """Collections of HNSW_MIN_POINTS or more get an HNSW graph (and 2-bit codes) when published, and keep it when
+    reopened; smaller ones stay an exact scan with local mode's exact answers. The graph's answers stay close to
+    them even on these 16-d random vectors (the worst case for a graph and for binary codes)."""
+    import artsearch.index.edge as edge_module
+
+    monkeypatch.setattr(edge_module, "HNSW_MIN_POINTS", threshold)
+    local, edge = published_pair(tmp_path, data)
+    try:
+        assert edge.get_collection(ALIAS).config.hnsw_config.m == (edge_module.HNSW_M if graph else 0)
+        edge.close()
+        edge = EdgeClient(tmp_path / "edge")
+        assert edge.get_collection(ALIAS).config.hnsw_config.m == (edge_module.HNSW_M if graph else 0)
+        assert edge.get_collection(ALIAS).indexed_vectors_count == N
+        rng = np.random.default_rng(7)
+        overlap = []
+        for _ in range(10):
+            q = rng.normal(size=DIM).tolist()
+            for flt in (None, any_of("artist", ["Artist 2"])):
+                a = local.query_points(ALIAS, query=q, query_filter=flt, limit=10).points
+                b = edge.query_points(ALIAS, query=q, query_filter=flt, limit=10).points
+                if not graph:
+                    assert ids_of(b) == ids_of(a)
+                overlap.append(len(set(ids_of(a)) & set(ids_of(b))) / 10)
+        assert np.mean(overlap) >= 0.95, overlap
+    finally:
+        local.close()
+        edge.close()
+
+
+def test_a_graph_asked_for_is_kept_whatever_the_size(tmp_path, data):
+    ids, vectors, payloads = data
+    edge = EdgeClient(tmp_path / "edge")
+    try:
+        fill(edge, ids, vectors, payloads, hnsw_config=models.HnswConfigDiff(m=8))
+        assert edge.get_collection(ALIAS).config.hnsw_config.m == 8
+    finally:
+        edge.close()

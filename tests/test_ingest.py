@@ -154,6 +154,7 @@ def test_sigkill_mid_ingest_then_rerun_loses_and_duplicates_nothing(tmp_path, ti
     cmd = [sys.executable, "qdrant/initialize_db.py", "--source", "kaggle", "--batch-size", "2"]
     base = ["--model", tiny_clip_path, "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", ARTSEARCH_SECRETS=str(tmp_path / "none.toml"))
+    env["ARTSEARCH_CACHE_DIR"] = str(tmp_path / "cache")  # this test's own vector cache
     env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
     env["ARTSEARCH_INFERENCE"] = settings.inference
     proc = subprocess.Popen([*cmd, *base], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -178,7 +179,9 @@ def test_sigkill_mid_ingest_then_rerun_loses_and_duplicates_nothing(tmp_path, ti
 
     result = subprocess.run([*cmd, *base], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert f"{partial} were already indexed" in result.stdout  # it resumed the unfinished build
+    # It resumed the unfinished build, and what the killed run embedded came from the vector cache.
+    embedded, reused = map(int, re.search(r"embedded (\d+) .*reused (\d+)", result.stdout).groups())
+    assert reused >= partial and embedded + reused == len(layout.valid), result.stdout
     assert read_pointer(settings)["folder"] == unfinished.name
     payloads = all_payloads(settings)
     assert sorted(p["image_key"] for p in payloads) == sorted(

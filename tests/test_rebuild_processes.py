@@ -17,11 +17,13 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from artsearch.catalog import artwork_id
 from artsearch.index.builds import build_folders, pointer_path, read_pointer
 from tests.support import ROOT
 from tests.support.datasets import jpeg_bytes, make_kaggle_layout, painting
-from tests.support.indexes import all_payloads, copy_index, test_settings
+from tests.support.indexes import all_payloads, all_points, copy_index, test_settings
 
 PAYLOAD_FIELDS = {
     "artwork_id", "title", "artist", "artist_slug", "genre", "nationality", "year", "image_key", "source",
@@ -239,3 +241,57 @@ def test_sigkill_at_five_random_points_then_one_clean_run_loses_and_duplicates_n
     assert all(re.fullmatch(r"\.(artists\.json|[^/]+\.(jpg|png|webp|gif))\..+\.tmp", n) for n in litter), litter
     assert not list(Path(settings.qdrant_path).rglob("*.tmp"))
     print(f"FIGURE sigkill: final run: {len(payloads)} points for {total} valid images; temp files left: {litter}")
+
+
+def test_sigkill_during_an_incremental_rebuild_then_one_clean_run_ends_exactly_right(tmp_path, tiny_clip_path):
+    """A rebuild that reuses most vectors, killed mid-way, then run again: every unchanged vector is still the one
+    first embedded (bit for bit), every changed or new image has a fresh one, removed ones are gone, and the
+    second run embeds at most what the killed one had not finished."""
+    settings = test_settings(tmp_path, tiny_clip_path)
+    layout = make_kaggle_layout(settings.data_dir / "kaggle", per_artist=8)
+    first = subprocess.run(
+        initialize_db(settings, "--no-progress"), cwd=ROOT, env=cli_env(settings), capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    before = all_points(settings)
+
+    images = settings.data_dir / "kaggle" / "images" / "images"
+    changed = [layout.valid[i] for i in (1, 9, 17)]
+    for i, path in enumerate(changed):
+        path.write_bytes(jpeg_bytes(painting(7000 + i)))
+    added = [images / "Claude_Monet" / f"Claude_Monet_new_{i}.jpg" for i in range(5)]
+    for i, path in enumerate(added):
+        path.write_bytes(jpeg_bytes(painting(8000 + i)))
+    removed = layout.valid[25]
+    removed.unlink()
+    valid = [p for p in layout.valid if p != removed] + added
+
+    def key(path: Path) -> str:
+        return path.relative_to(settings.data_dir).as_posix()
+
+    killer = Killer(settings, at_progress=3)  # batches of 2: killed while the changed and new images embed
+    assert killer.run() == -signal.SIGKILL, killer.stderr.decode(errors="replace")[-2000:]
+    final = subprocess.run(
+        initialize_db(settings, "--no-progress"), cwd=ROOT, env=cli_env(settings), capture_output=True, text=True
+    )
+    assert final.returncode == 0, final.stderr
+    embedded, reused, removed_count = map(
+        int, re.search(r"embedded (\d+) .*reused (\d+) .*removed (\d+)", final.stdout).groups()
+    )
+
+    after = all_points(settings)
+    # Exactly one point per valid image, the removed one gone.
+    assert sorted(p["image_key"] for p, _ in after.values()) == sorted(key(p) for p in valid)
+    fresh = {key(p) for p in changed + added}
+    for point, (payload, vector) in after.items():
+        if payload["image_key"] in fresh:
+            assert point not in before or not np.allclose(vector, before[point][1])
+        else:
+            assert vector.tobytes() == before[point][1].tobytes()
+        assert payload["artwork_id"] == point and payload["width"] > 0
+    assert embedded <= len(fresh) and embedded + reused == len(valid) and removed_count == 1, final.stdout
+    assert [f.name for f in build_folders(settings)] == [read_pointer(settings)["folder"]]
+    print(
+        f"\nFIGURE sigkill-incremental: killed at progress {killer.progress()}; the clean run embedded {embedded} of "
+        f"{len(fresh)} changed or new images and reused {reused}; {len(after)} points for {len(valid)} valid images"
+    )

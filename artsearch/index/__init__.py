@@ -5,5 +5,6 @@
 * :mod:`~artsearch.index.builds`: embedded build folders and the pointer to the live one;
 * :mod:`~artsearch.index.read`: :class:`VectorIndex`, the live collection the search queries;
 * :mod:`~artsearch.index.write`: :class:`IndexBuilder`, which builds a collection and publishes it;
-* :mod:`~artsearch.index.edge`: Qdrant Edge behind the part of ``QdrantClient`` the others use.
+* :mod:`~artsearch.index.edge`: Qdrant Edge behind the part of ``QdrantClient`` the others use;
+* :mod:`~artsearch.index.remote`: how remote collections are built and searched (every parameter).
 """

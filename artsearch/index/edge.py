@@ -38,8 +38,10 @@ build is published (an alias is pointed at it), and when a client that wrote
 closes, ``optimize()`` turns segments above :data:`INDEXING_THRESHOLD_KB` into
 optimised ones holding int8 copies of the vectors; searches scan those and
 rescore the best candidates with the float32 originals (exact ranking in
-practice, recall@10 1.0 in the benchmark). No HNSW graph by default; see
-:data:`HNSW_M` and ``benchmarks/RESULTS_edge.md`` for the measurements.
+practice, recall@10 1.0 in the benchmark). A build of at least
+:data:`HNSW_MIN_POINTS` points gets an HNSW graph when it is published (the
+shard is reopened with the graph in its configuration, and ``optimize()`` builds
+it); see ``benchmarks/RESULTS_edge.md`` for the measurements.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -73,17 +76,38 @@ LOCAL_META_FILE = "meta.json"  # qdrant-client local mode's metadata
 # optimised, read-only ones (with int8 copies, and a graph if HNSW_M > 0). 10 MB is Qdrant's default: about
 # 5,000 CLIP vectors; smaller collections stay in one appendable segment, searched exactly.
 INDEXING_THRESHOLD_KB = 10_000
-# No HNSW graph by default: every search is an exact scan of the int8 copies, rescored with the originals.
-# Measured at 100k 512-d vectors on 2 busy cores (benchmarks/RESULTS_edge.md): recall@10 1.0 on clustered and
-# uniform vectors, p95 about 20-30 ms; HNSW (m=16, ef 128) answered in 1-3 ms but took 2-10x longer to build and
-# its recall fell to 0.67 on uniform vectors at 10k. Set HNSW_M = 16 for collections far beyond 100k artworks.
-HNSW_M = 0
+# The HNSW graph is chosen by collection size, when a build is published: below HNSW_MIN_POINTS artworks there is
+# none and every search is an exact scan of the int8 copies, rescored with the originals (recall 1.0, builds in
+# seconds); from HNSW_MIN_POINTS on, publishing builds an m=HNSW_M graph (benchmarks/RESULTS_edge.md: the exact
+# scan grows linearly, about 6 ms p95 at 100k and 40 ms at 1M on two cores, while the graph answers 1M in a few
+# ms at recall@10 >= 0.98 but costs minutes to build). A caller that gives hnsw_config gets exactly that instead.
+HNSW_MIN_POINTS = 200_000
+HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
-# A filtered search whose matching vectors are below this size (KB) scans them exactly through the payload index
-# rather than the graph (only matters when HNSW_M > 0).
+# A build with a graph is also quantised harder and kept on disk: 2-bit binary codes (queries scored at 8 bits
+# against them) instead of int8, 128 B per 512-d vector instead of 512, rescored with the float32 originals on
+# GRAPH_OVERSAMPLING x as many candidates; codes, graph and originals memory-mapped. A graph search reads a few
+# thousand codes, not all of them, so opening reads nothing, and the RSS is the pages searches touch. At 100k
+# clustered vectors (benchmarks/RESULTS_edge.md) the 2-bit codes gave recall@10 1.000 with 4x oversampling (0.93
+# with 2x), as int8 did, in a quarter of the bytes: what keeps 1M artworks beside the model under 1.5 GB. Without a
+# graph the exact scan reads every code, which is why small builds keep int8 copies in RAM.
+GRAPH_BUILDS_ON_DISK = True
+GRAPH_QUANTIZATION = "binary-2bit"  # or "int8"
+GRAPH_OVERSAMPLING = 4.0
+# A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
+# scans them exactly through the payload index rather than the graph.
 FULL_SCAN_THRESHOLD_KB = 10_000
-# ef for every query unless the caller passes search_params (only matters when HNSW_M > 0).
+# ef for every query unless the caller passes search_params (only matters with a graph).
 DEFAULT_HNSW_EF = 128
+# No graph links per payload value (keyword and text indexes get enable_hnsw=False unless the caller asks): Qdrant
+# would otherwise build an extra graph for every value matching more points than full_scan_threshold (each genre
+# and nationality, the one source, common title words), several times the main graph's build time at 1M. A filter
+# on one artist is answered exactly through its payload index whatever the size; wider filters searched on the
+# graph use ACORN (below), which keeps their recall without those links.
+PAYLOAD_GRAPH_LINKS = False
+# ACORN for filtered graph searches whose filter keeps at most this share of the points: the search also walks
+# neighbours of neighbours, so a selective filter cannot cut the graph into unreachable pieces.
+ACORN_MAX_SELECTIVITY = 0.4
 # Optimised segments also keep the vectors as int8 (a quarter of the bytes to scan); searches score the int8
 # copies and rescore OVERSAMPLING x limit candidates with the float32 originals. None: float32 only.
 DEFAULT_QUANTIZATION: str | None = "int8"
@@ -280,19 +304,25 @@ def _with_vectors(value: Any) -> Any:
     return [str(v) for v in value]
 
 
-def _search_params(params: models.SearchParams | None) -> Any:
-    default_quant = qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+def _search_params(params: models.SearchParams | None, oversampling: float = OVERSAMPLING) -> Any:
+    """Edge's search parameters: the caller's, with the collection's rescoring (``oversampling``) and ACORN for
+    what it leaves unset."""
+    default_quant = qe.QuantizationSearchParams(rescore=True, oversampling=oversampling)
+    acorn = qe.AcornSearchParams(enable=True, max_selectivity=ACORN_MAX_SELECTIVITY)
     if params is None:
-        return qe.SearchParams(hnsw_ef=DEFAULT_HNSW_EF, quantization=default_quant)
+        return qe.SearchParams(hnsw_ef=DEFAULT_HNSW_EF, quantization=default_quant, acorn=acorn)
     quant = default_quant
     if params.quantization is not None:
         q = params.quantization
         quant = qe.QuantizationSearchParams(ignore=bool(q.ignore), rescore=q.rescore, oversampling=q.oversampling)
+    if params.acorn is not None:
+        acorn = qe.AcornSearchParams(enable=bool(params.acorn.enable), max_selectivity=params.acorn.max_selectivity)
     return qe.SearchParams(
         hnsw_ef=params.hnsw_ef if params.hnsw_ef is not None else DEFAULT_HNSW_EF,
         exact=bool(params.exact),
         quantization=quant,
         indexed_only=bool(params.indexed_only),
+        acorn=acorn,
     )
 
 
@@ -306,7 +336,10 @@ def _quantization(config: Any) -> Any:
 
 
 def _index_schema(schema: Any) -> Any:
-    """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type."""
+    """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type.
+
+    Keyword and text indexes build no graph links of their own unless asked (:data:`PAYLOAD_GRAPH_LINKS`)."""
+    links = PAYLOAD_GRAPH_LINKS
     if isinstance(schema, models.TextIndexParams):
         tokenizer = getattr(qe.TokenizerType, schema.tokenizer.value.capitalize()) if schema.tokenizer else None
         return qe.TextIndexParams(
@@ -316,12 +349,19 @@ def _index_schema(schema: Any) -> Any:
             lowercase=schema.lowercase,
             ascii_folding=schema.ascii_folding,
             phrase_matching=schema.phrase_matching,
+            enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
         )
     if isinstance(schema, models.KeywordIndexParams):
-        return qe.KeywordIndexParams(is_tenant=schema.is_tenant, on_disk=schema.on_disk)
+        return qe.KeywordIndexParams(
+            is_tenant=schema.is_tenant,
+            on_disk=schema.on_disk,
+            enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
+        )
     if not isinstance(schema, models.PayloadSchemaType):
         # A plain string, or another parameter object, which carries its type.
         schema = models.PayloadSchemaType(getattr(schema, "type", schema))
+    if schema == models.PayloadSchemaType.KEYWORD:
+        return qe.KeywordIndexParams(enable_hnsw=links)
     return _SCHEMAS[schema]
 
 
@@ -350,6 +390,39 @@ def _select_payload(payload: dict[str, Any] | None, with_payload: Any) -> dict[s
     if isinstance(with_payload, list):
         return {k: v for k, v in payload.items() if k in with_payload}
     return payload
+
+
+def _edge_config(col: dict[str, Any]) -> Any:
+    """The shard configuration the collection's metadata describes (metadata written before these keys existed
+    holds only the vector size, distance and graph settings: the module's defaults fill in the rest)."""
+    quant = col.get("quantization", {"quantile": 0.99, "always_ram": True} if DEFAULT_QUANTIZATION else None)
+    on_disk = col.get("graph_on_disk", False)
+    scalar: Any = None
+    if quant is not None and quant.get("kind") == "binary-2bit":
+        scalar = qe.BinaryQuantizationConfig(
+            encoding=qe.BinaryQuantizationEncoding.TwoBits,
+            query_encoding=qe.BinaryQuantizationQueryEncoding.Scalar8Bits,
+            memory=qe.Memory.Cold if on_disk else qe.Memory.Cached,
+        )
+    elif quant is not None:
+        placement = {"memory": qe.Memory.Cold} if on_disk else {"always_ram": quant.get("always_ram")}
+        scalar = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=quant.get("quantile"), **placement)
+    return qe.EdgeConfig(
+        vectors=qe.EdgeVectorParams(
+            size=col["size"],
+            distance=_DISTANCES[models.Distance(col["distance"])],
+            memory=qe.Memory.Cold if col.get("vectors_on_disk", VECTORS_ON_DISK and quant is not None) else None,
+            quantization_config=scalar,
+        ),
+        on_disk_payload=col.get("on_disk_payload"),
+        hnsw_config=qe.HnswIndexConfig(
+            m=col.get("m", 0),
+            ef_construct=col.get("ef_construct", HNSW_EF_CONSTRUCT),
+            full_scan_threshold=col.get("full_scan_threshold", FULL_SCAN_THRESHOLD_KB),
+            memory=qe.Memory.Cold if on_disk else None,
+        ),
+        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=col.get("indexing_threshold", INDEXING_THRESHOLD_KB)),
+    )
 
 
 class EdgeClient:
@@ -471,7 +544,7 @@ class EdgeClient:
         config = models.CollectionConfig.model_construct(
             params=params,
             hnsw_config=models.HnswConfig(
-                m=col.get("m", HNSW_M),
+                m=col.get("m", 0),
                 ef_construct=col.get("ef_construct", HNSW_EF_CONSTRUCT),
                 full_scan_threshold=col.get("full_scan_threshold", FULL_SCAN_THRESHOLD_KB),
             ),
@@ -514,37 +587,39 @@ class EdgeClient:
                 if set(vectors_config) != {""}:
                     raise NotImplementedError("Named vectors are not supported by the embedded Edge engine")
                 vectors_config = vectors_config[""]
-            hnsw = {"m": HNSW_M, "ef_construct": HNSW_EF_CONSTRUCT, "full_scan_threshold": FULL_SCAN_THRESHOLD_KB}
+            hnsw = {"m": 0, "ef_construct": HNSW_EF_CONSTRUCT, "full_scan_threshold": FULL_SCAN_THRESHOLD_KB}
+            chosen = False  # the caller chose the graph: no size rule
             for diff in (hnsw_config, vectors_config.hnsw_config):
                 if diff is not None:
-                    hnsw.update({k: v for k, v in diff.model_dump().items() if k in hnsw and v is not None})
-            quant = _quantization(vectors_config.quantization_config or quantization_config)
-            if quant is None and DEFAULT_QUANTIZATION == "int8":
-                quant = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+                    given = {k: v for k, v in diff.model_dump().items() if k in hnsw and v is not None}
+                    chosen = chosen or "m" in given
+                    hnsw.update(given)
+            config = vectors_config.quantization_config or quantization_config
+            if isinstance(config, models.ScalarQuantization):
+                quant = {"quantile": config.scalar.quantile, "always_ram": config.scalar.always_ram}
+            elif config is None and DEFAULT_QUANTIZATION == "int8":
+                quant = {"quantile": 0.99, "always_ram": True}
+            else:
+                _quantization(config)  # None, Disabled, or NotImplementedError for what Edge is not given here
+                quant = None
             indexing = INDEXING_THRESHOLD_KB
             if optimizers_config is not None and optimizers_config.indexing_threshold is not None:
                 indexing = optimizers_config.indexing_threshold
-            config = qe.EdgeConfig(
-                vectors=qe.EdgeVectorParams(
-                    size=vectors_config.size,
-                    distance=_DISTANCES[vectors_config.distance],
-                    memory=qe.Memory.Cold if (vectors_config.on_disk or (VECTORS_ON_DISK and quant)) else None,
-                    quantization_config=quant,
-                ),
-                on_disk_payload=on_disk_payload,
-                hnsw_config=qe.HnswIndexConfig(**hnsw),
-                optimizers=qe.EdgeOptimizersConfig(indexing_threshold=indexing),
-            )
-            shard_dir = self.location / SHARD_DIR
-            if shard_dir.exists():  # a create that crashed before writing the metadata
-                shutil.rmtree(shard_dir)
-            self._shard = _edge_call(qe.EdgeShard.create, str(shard_dir), config)
             col = {
                 "name": collection_name,
                 "size": vectors_config.size,
                 "distance": vectors_config.distance.value,
                 **hnsw,
+                "graph_by_size": not chosen,
+                "quantization": quant,
+                "vectors_on_disk": bool(vectors_config.on_disk or (VECTORS_ON_DISK and quant)),
+                "indexing_threshold": indexing,
+                "on_disk_payload": on_disk_payload,
             }
+            shard_dir = self.location / SHARD_DIR
+            if shard_dir.exists():  # a create that crashed before writing the metadata
+                shutil.rmtree(shard_dir)
+            self._shard = _edge_call(qe.EdgeShard.create, str(shard_dir), _edge_config(col))
             self._write_meta({**self._meta, "engine": ENGINE, "collection": col})
             return True
 
@@ -590,7 +665,7 @@ class EdgeClient:
                 else:
                     raise NotImplementedError(f"{type(op).__name__} is not supported by the embedded Edge engine")
             if published:
-                self._optimize_and_flush()
+                self._optimize_and_flush(publishing=True)
             self._write_meta({**self._meta, "aliases": aliases})
             return True
 
@@ -666,17 +741,37 @@ class EdgeClient:
             self._dirty = True
         return models.UpdateResult(operation_id=None, status=models.UpdateStatus.COMPLETED)
 
-    def _optimize_and_flush(self) -> None:
+    def _optimize_and_flush(self, *, publishing: bool = False) -> None:
         if self._shard is None:
             return
+        if publishing:
+            self._add_graph_if_large()
         if self._dirty:
-            import time
-
             start = time.perf_counter()
             changed = _edge_call(self._shard.optimize)
             log.info("optimized %s in %.1f s (changed: %s)", self.location.name, time.perf_counter() - start, changed)
             self._dirty = False
         _edge_call(self._shard.flush)
+
+    def _add_graph_if_large(self) -> None:
+        """A build of at least HNSW_MIN_POINTS points, published: reopen its shard with an HNSW graph configured
+        (Edge keeps the new configuration), so the next ``optimize()`` builds the graph."""
+        col = self._meta["collection"]
+        if not col.get("graph_by_size") or col.get("m") or _edge_call(self._shard.info).points_count < HNSW_MIN_POINTS:
+            return
+        col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK}
+        if col.get("quantization") is not None and GRAPH_QUANTIZATION == "binary-2bit":
+            col["quantization"] = {"kind": "binary-2bit"}
+            col["oversampling"] = GRAPH_OVERSAMPLING
+        _edge_call(self._shard.flush)
+        self._shard.close()
+        self._shard = None
+        self._shard = _edge_call(qe.EdgeShard.load, str(self.location / SHARD_DIR), _edge_config(col))
+        self._write_meta({**self._meta, "collection": col})
+        self._dirty = True
+        log.info(
+            "%s holds %d points or more: building its HNSW graph (m=%d)", self.location.name, HNSW_MIN_POINTS, HNSW_M
+        )
 
     # --- reading ----------------------------------------------------------------------------
     def count(
@@ -855,6 +950,10 @@ class EdgeClient:
                 hit.payload = _select_payload(hit.payload, with_payload)
         return models.GroupsResult(groups=list(groups.values()))
 
+    def _oversampling(self) -> float:
+        col = self._meta.get("collection") or {}
+        return float(col.get("oversampling", OVERSAMPLING))
+
     def _unsupported(self, **given: Any) -> None:
         for name, value in given.items():
             if value is not None:
@@ -905,7 +1004,7 @@ class EdgeClient:
                     stage.limit if stage.limit is not None else 10,
                     query=edge_query,
                     prefetches=self._prefetches(shard, stage.prefetch),
-                    params=_search_params(stage.params) if edge_query is not None else None,
+                    params=_search_params(stage.params, self._oversampling()) if edge_query is not None else None,
                     filter=_filter(stage.filter, mentioned),
                     score_threshold=stage.score_threshold,
                 )
@@ -966,7 +1065,7 @@ class EdgeClient:
             with_payload=_with_payload(with_payload),
             filter=_filter(query_filter, mentioned),
             score_threshold=score_threshold,
-            params=_search_params(search_params) if isinstance(edge_query, qe.Query) else None,
+            params=_search_params(search_params, self._oversampling()) if isinstance(edge_query, qe.Query) else None,
         )
         return [self._scored(p) for p in _edge_call(shard.query, request)]
 

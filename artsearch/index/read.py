@@ -20,6 +20,7 @@ from qdrant_client import QdrantClient, models
 from artsearch.catalog import NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, QdrantUnavailable
+from artsearch.index import remote
 from artsearch.index.builds import pointer_path, read_pointer, remove_stale_builds
 from artsearch.index.client import Qdrant, missing_message
 from artsearch.index.filters import Filters
@@ -52,6 +53,11 @@ class VectorIndex:
     @property
     def alias(self) -> str:
         return self.settings.collection_name
+
+    @property
+    def search_params(self) -> models.SearchParams | None:
+        """Remote searches' parameters (:data:`artsearch.index.remote.SEARCH`); the embedded engines use their own."""
+        return None if self.settings.embedded else remote.SEARCH
 
     def qdrant(self) -> Qdrant:
         """The current connection, reopened if an embedded rebuild moved the pointer."""
@@ -147,6 +153,7 @@ class VectorIndex:
                 self.alias,
                 query=query,
                 query_filter=flt,
+                search_params=self.search_params,
                 limit=limit,
                 with_payload=True,
                 with_vectors=with_vectors,
@@ -205,8 +212,8 @@ class VectorIndex:
             return c.query_points(
                 self.alias,
                 prefetch=[
-                    models.Prefetch(query=vector, filter=base, limit=depth),
-                    models.Prefetch(query=vector, filter=named, limit=depth),
+                    models.Prefetch(query=vector, filter=base, limit=depth, params=self.search_params),
+                    models.Prefetch(query=vector, filter=named, limit=depth, params=self.search_params),
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
                 limit=limit,
@@ -240,6 +247,7 @@ class VectorIndex:
                 group_size=group_size,
                 limit=limit,
                 query_filter=flt,
+                search_params=self.search_params,
                 with_payload=True,
                 with_vectors=with_vectors,
             ).groups

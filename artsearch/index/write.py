@@ -19,6 +19,7 @@ from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import QdrantUnavailable
 from artsearch.files import MIN_FREE_BYTES, disk_usage, free_bytes, require_free_space
+from artsearch.index import remote
 from artsearch.index.builds import (
     STAMP,
     build_folders,
@@ -34,15 +35,11 @@ from artsearch.index.filters import FACETS
 
 
 def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"vectors_config": models.VectorParams(size=dim, distance=models.Distance.COSINE)}
+    """``create_collection`` arguments: remote ones from :mod:`artsearch.index.remote`; the embedded engine
+    applies its own layout (:mod:`artsearch.index.edge`)."""
     if not settings.embedded:
-        # A server builds HNSW; int8 scalar quantisation keeps the vectors' RAM a quarter of float32,
-        # with rescoring on the originals kept on disk.
-        params["vectors_config"] = models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=True)
-        params["quantization_config"] = models.ScalarQuantization(
-            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
-        )
-    return params
+        return remote.collection_params(dim)
+    return {"vectors_config": models.VectorParams(size=dim, distance=models.Distance.COSINE)}
 
 
 def _optimize_need(folder: Path) -> int:
@@ -143,6 +140,13 @@ class IndexBuilder:
         path = self._folder_path()
         return path is None or not path.exists() or free_bytes(path) >= _optimize_need(path)
 
+    def live_collection(self) -> str | None:
+        """The collection the alias points at now (embedded: the pointer file's), or None before a first build."""
+        if self.settings.embedded:
+            pointer = read_pointer(self.settings)
+            return pointer["collection"] if pointer else None
+        return self.alias_target()
+
     def ensure_collection(self, dim: int) -> None:
         self._require_space()
         with self.qdrant.call() as c:
@@ -228,13 +232,13 @@ class IndexBuilder:
             write_pointer(self.settings, self.folder, self.collection)
 
     # The map: every vector read back, then x and y written into the payloads ------------------------
-    def iter_points(self, batch: int = 1000) -> Iterator[list[models.Record]]:
-        """Every point of this build with its vector and payload, a page at a time."""
+    def iter_points(self, batch: int = 1000, *, with_payload: bool = True) -> Iterator[list[models.Record]]:
+        """Every point of this build with its vector (and payload), a page at a time."""
         offset = None
         while True:
             with self.qdrant.call() as c:
                 points, offset = c.scroll(
-                    self.collection, limit=batch, offset=offset, with_payload=True, with_vectors=True
+                    self.collection, limit=batch, offset=offset, with_payload=with_payload, with_vectors=True
                 )
             yield points
             if offset is None:

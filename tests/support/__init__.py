@@ -5,6 +5,7 @@ a test module imports helpers from here and never from another test module.
 
 - ``datasets``: small on-disk datasets (the Kaggle layout with broken files, paintings, JPEG bytes).
 - ``indexes``: settings for a test, copies of the session index, other indexes built through the rebuild.
+- ``encoders``: a real encoder that counts the images it embeds.
 - ``cli``: running the command line as a separate process.
 - ``servers``: local servers the tests start (a free port, waiting until up, stopping, fake-gcs-server).
 - ``gcs``: fake-gcs-server, a throwaway service account, a server that answers 403.

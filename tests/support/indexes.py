@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from tests.support.datasets import jpeg_bytes, painting
@@ -54,6 +55,23 @@ def all_payloads(settings) -> list[dict]:
     try:
         records = index.scroll(limit=10_000)
         return [dict(r.payload, _id=str(r.id)) for r in records]
+    finally:
+        index.close()
+
+
+def all_points(settings) -> dict[str, tuple[dict, np.ndarray]]:
+    """Every indexed point: id -> (payload, float32 vector), read through a VectorIndex of its own."""
+    from artsearch.index.read import VectorIndex
+
+    index = VectorIndex(settings)
+    out = {}
+    try:
+        offset = None
+        while True:
+            records, offset = index.scroll_page(limit=1000, offset=offset, with_vectors=True)
+            out.update((str(r.id), (dict(r.payload), np.asarray(r.vector, dtype=np.float32))) for r in records)
+            if offset is None:
+                return out
     finally:
         index.close()
 
