@@ -3,6 +3,9 @@
 Chooses the source, opens a build collection (or resumes an unfinished one),
 runs the ingest, and publishes the new collection under the alias the app
 reads. A failed or empty build publishes nothing: the old index keeps serving.
+A rebuild uses the configured model (default clip-ViT-B-32) and records it in
+the collection; ``--append`` uses the live index's own model unless one is
+configured, and refuses one that differs.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import logging
 import numpy as np
 
 from artsearch.config import Settings
-from artsearch.errors import SourceError
+from artsearch.errors import ArtsearchError, SourceError
+from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import IngestReport, run_ingest
+from artsearch.model.choice import IndexModel, model_for_index
 from artsearch.model.encoder import Encoder
 from artsearch.projection import fit
 from artsearch.sources import SourceOptions, open_source
@@ -39,9 +44,11 @@ def rebuild(
     """
     storage = open_storage(settings)
     source = open_source(options, settings, storage)
+    name = model_for_index(settings, live_model(settings)) if append else settings.model_name
     # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
-    encoder = encoder or Encoder.from_settings(settings, export_missing=True)
-    builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim)
+    encoder = encoder or Encoder.from_settings(settings, name=name, export_missing=True)
+    model = encoder.index_model()
+    builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim, model=model)
     try:
         report = run_ingest(
             source,
@@ -64,6 +71,17 @@ def rebuild(
     finally:
         builder.close()
     return report
+
+
+def live_model(settings: Settings) -> IndexModel | None:
+    """The model the live index records, or None (no index yet, or one built before models were recorded)."""
+    index = VectorIndex(settings)
+    try:
+        return IndexModel.from_metadata(index.model_record())
+    except ArtsearchError:
+        return None
+    finally:
+        index.close()
 
 
 #: The projection is fitted on at most this many vectors (a random sample), then applied to all of them.

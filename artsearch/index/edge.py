@@ -16,8 +16,9 @@ One folder holds one collection (artsearch builds one folder per build):
     works for both engines.
 ``<folder>/edge_meta.json``
     ``{"engine": "edge", "collection": {...}, "aliases": {...}}``: the
-    collection's name and vector parameters, and the aliases (Edge has neither
-    names nor aliases). Replaced atomically.
+    collection's name, vector parameters and metadata (``create_collection(...,
+    metadata=...)``, returned in ``get_collection(...).config.metadata``), and
+    the aliases (Edge has neither names, metadata nor aliases). Replaced atomically.
 ``<folder>/shard/``
     the Edge shard: segments and write-ahead log.
 
@@ -478,6 +479,7 @@ class EdgeClient:
             optimizer_config=None,
             wal_config=None,
             quantization_config=None,
+            metadata=col.get("metadata"),
         )
         return models.CollectionInfo.model_construct(
             status=models.CollectionStatus.GREEN if not self._dirty else models.CollectionStatus.YELLOW,
@@ -498,6 +500,7 @@ class EdgeClient:
         optimizers_config: models.OptimizersConfigDiff | None = None,
         quantization_config: Any = None,
         on_disk_payload: bool | None = None,
+        metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> bool:
         with self._lock:
@@ -544,6 +547,7 @@ class EdgeClient:
                 "size": vectors_config.size,
                 "distance": vectors_config.distance.value,
                 **hnsw,
+                **({"metadata": json.loads(json.dumps(metadata))} if metadata else {}),
             }
             self._write_meta({**self._meta, "engine": ENGINE, "collection": col})
             return True

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from artsearch.catalog import NAME_TEXT_FIELD
+from artsearch.catalog import MODEL_METADATA, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, QdrantUnavailable
 from artsearch.index.builds import pointer_path, read_pointer, remove_stale_builds
@@ -123,6 +123,13 @@ class VectorIndex:
         with self._call() as c:
             params = c.get_collection(self.alias).config.params.vectors
         return getattr(params, "size", None)
+
+    def model_record(self) -> dict[str, Any] | None:
+        """What the live collection records about the model it was built with (None for older indexes)."""
+        with self._call() as c:
+            metadata = c.get_collection(self.alias).config.metadata
+        record = (metadata or {}).get(MODEL_METADATA)
+        return dict(record) if isinstance(record, dict) else None
 
     def require_points(self) -> int:
         n = self.count()
