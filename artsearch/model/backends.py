@@ -164,8 +164,7 @@ def load_backend(
     folder = export_folder(files, cache_root)
     for attempt in (1, 2):
         try:
-            files = check_cache(folder, inference, fp)
-            return OnnxBackend(files, inference)
+            return OnnxBackend(check_cache(folder, inference, fp), inference)
         except CacheError as exc:
             problem = str(exc)
         except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
