@@ -36,7 +36,9 @@ def test_the_export_cache_follows_the_data_folder_unless_set():
     assert chosen.export_cache_dir == Path("/var/cache/art")
 
 
-@pytest.mark.parametrize(("given", "device"), [("CPU", "cpu"), (" cuda ", "cuda"), ("cuda:1", "cuda:1"), ("mps", "mps")])
+@pytest.mark.parametrize(
+    ("given", "device"), [("CPU", "cpu"), (" cuda ", "cuda"), ("cuda:1", "cuda:1"), ("mps", "mps")]
+)
 def test_device_names_are_normalised(given, device):
     assert load_settings(secrets={}, env={"ARTSEARCH_DEVICE": given}).device == device
 

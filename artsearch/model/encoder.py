@@ -28,7 +28,7 @@ from artsearch.errors import EmptyQuery, ModelLoadError
 from artsearch.model.backends import Backend, load_backend, release_torch_weights
 from artsearch.model.choice import IndexModel
 from artsearch.model.export import CacheError, default_cache_root, export, export_folder
-from artsearch.model.hub import load_model
+from artsearch.model.hub import find_model, load_model
 from artsearch.model.locate import ModelFiles, locate
 from artsearch.text import clean_text
 
@@ -100,12 +100,13 @@ class Encoder:
         """
         requested = check_inference(inference)
         self.name = name_or_path
+        found = find_model(name_or_path)  # first: a missing model fails in seconds, before torch is imported
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_root()
         self._lock = threading.Lock()
         self.files: ModelFiles
-        self.files, self.model = load_model(name_or_path, self.device)
+        self.files, self.model = load_model(found, self.device)
         self.model.eval()
         self._backend: Backend | None = None
         if requested != "torch":
@@ -119,6 +120,9 @@ class Encoder:
             )
         self.inference = self._backend.name if self._backend is not None else "torch"
         self.dim = self._dimension()
+        log.info(
+            "model %s (%s): %d-d, %s on %s", name_or_path, self.files.describe(), self.dim, self.inference, self.device
+        )
         if self.inference in ONNX_PATHS:
             release_torch_weights(self.model)  # ONNX Runtime has its own copy; keep the process small
 

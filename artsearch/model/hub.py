@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from artsearch.errors import ModelLoadError
-from artsearch.model.locate import ModelFiles, hub_cache_dir, locate
+from artsearch.model.locate import ModelFiles, hub_cache_dir, hub_repo_ids, locate
 
 log = logging.getLogger(__name__)
 
@@ -59,56 +59,63 @@ def _cache_name() -> str:
     return str(hub_cache_dir() or constants.HF_HUB_CACHE)
 
 
-def check_hub(repo_id: str, name: str | None = None) -> None:
-    """One request to the hub's model API: return if ``repo_id`` can be downloaded, else ModelLoadError now."""
+def check_hub(repo_ids: list[str], name: str) -> str:
+    """Which of ``repo_ids`` (what ``name`` can mean on the hub, see :func:`~artsearch.model.locate.hub_repo_ids`)
+    the hub has, asking its model API once per candidate; ModelLoadError at once when the hub cannot be
+    reached, does not have it, or refuses."""
     import requests
     from huggingface_hub import get_token
 
-    url = f"{endpoint()}/api/models/{repo_id}"
     token = get_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        with requests.get(url, headers=headers, timeout=PROBE_TIMEOUT, stream=True) as response:
-            status = response.status_code
-    except requests.RequestException as exc:
-        log.debug("hub probe of %s failed", url, exc_info=True)
-        seconds = sum(PROBE_TIMEOUT)
-        called = f"'{name}' ({repo_id} on the hub)" if name and name != repo_id else f"'{repo_id}'"
-        raise ModelLoadError(
-            f"The CLIP model {called} is not in the Hugging Face cache ({_cache_name()}) and the hub at "
-            f"{endpoint()} cannot be reached within {seconds:.0f} s ({type(exc).__name__}; no network?). {FIX}"
-        ) from None
-    if status in (401, 404):
-        raise ModelLoadError(
-            f"There is no model '{repo_id}' on the Hugging Face hub (or it is private or gated: log in with "
-            "HF_TOKEN), and no folder of that name here: check EMBEDDER_NAME (or --model)."
-        )
-    if status >= 400:
-        raise ModelLoadError(
-            f"The Hugging Face hub at {endpoint()} answered HTTP {status} for '{repo_id}'; try again later. {FIX}"
-        )
+    for repo_id in repo_ids:
+        url = f"{endpoint()}/api/models/{repo_id}"
+        try:
+            with requests.get(url, headers=headers, timeout=PROBE_TIMEOUT, stream=True) as response:
+                status = response.status_code
+        except requests.RequestException as exc:
+            log.debug("hub probe of %s failed", url, exc_info=True)
+            raise ModelLoadError(
+                f"The CLIP model '{name}' is not in the Hugging Face cache ({_cache_name()}) and the hub at "
+                f"{endpoint()} cannot be reached within {sum(PROBE_TIMEOUT):.0f} s ({type(exc).__name__}; no "
+                f"network?). {FIX}"
+            ) from None
+        if status < 400:
+            return repo_id
+        if status not in (401, 404):
+            raise ModelLoadError(
+                f"The Hugging Face hub at {endpoint()} answered HTTP {status} for '{repo_id}'; try again later. {FIX}"
+            )
+    raise ModelLoadError(
+        f"There is no model '{name}' on the Hugging Face hub ({' or '.join(repo_ids)}; or it is private or gated: "
+        "log in with HF_TOKEN), and no folder of that name here: check EMBEDDER_NAME (or --model)."
+    )
 
 
-def _hub_repo_id(name: str) -> str:
-    """The repo id sentence-transformers downloads for ``name`` (a bare name goes under its organisation)."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.util.misc import ORIGINAL_TRANSFORMER_MODELS
+def find_model(name: str) -> ModelFiles:
+    """Where ``name``'s files are; for a hub name that is not cached, first make sure it can be downloaded.
 
-    org = SentenceTransformer.default_huggingface_organization
-    if "/" in name or not org or name.lower() in ORIGINAL_TRANSFORMER_MODELS:
-        return name
-    return f"{org}/{name}"
-
-
-def load_model(name: str, device: str) -> tuple[ModelFiles, Any]:
-    """The sentence-transformers model ``name`` on ``device``, and where its files are.
-
-    Local files first; the hub only when they are missing (see the module docstring). Every failure
-    is a one-line ModelLoadError naming the cause.
+    Filesystem only, except one probe of the hub for an uncached name; nothing heavy (no torch) is imported,
+    so a missing model is a one-line ModelLoadError within seconds.
     """
+    files = locate(name)
+    if files.folder is not None:
+        return files
+    if offline():
+        raise ModelLoadError(
+            f"The CLIP model '{name}' is not a local folder and not in the Hugging Face cache ({_cache_name()}), "
+            f"and HF_HUB_OFFLINE is set. {FIX}"
+        )
+    return ModelFiles(name, None, check_hub(hub_repo_ids(name), name))
+
+
+def load_model(files: ModelFiles, device: str) -> tuple[ModelFiles, Any]:
+    """The sentence-transformers model in ``files`` (from :func:`find_model`) on ``device``, and where its files
+    are now: local files only when they are here, else a download (see the module docstring). Every failure is
+    a one-line ModelLoadError naming the cause."""
     from sentence_transformers import SentenceTransformer
 
-    files = locate(name)
+    name = files.name
     if files.folder is not None:
         try:
             with quiet_loading():
@@ -128,18 +135,11 @@ def load_model(name: str, device: str) -> tuple[ModelFiles, Any]:
                     "incomplete. Unset HF_HUB_OFFLINE to download it again, or delete it from the cache."
                 ) from None
             log.info("the cached copy of %s did not load (%s); downloading it again", files.repo_id, reason)
-            check_hub(files.repo_id or name, name)
-    elif offline():
-        raise ModelLoadError(
-            f"The CLIP model '{name}' is not a local folder and not in the Hugging Face cache ({_cache_name()}), "
-            f"and HF_HUB_OFFLINE is set. {FIX}"
-        )
-    else:
-        check_hub(_hub_repo_id(name), name)
+            check_hub([files.repo_id or name], name)
     log.warning("downloading the CLIP model %s from %s into the Hugging Face cache (once)", name, endpoint())
     try:
         with quiet_loading(downloading=True):
-            model = SentenceTransformer(name, device=device)
+            model = SentenceTransformer(files.repo_id or name, device=device)
     except Exception as exc:
         log.debug("model download of %s failed", name, exc_info=True)
         raise ModelLoadError(

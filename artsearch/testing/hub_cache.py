@@ -170,7 +170,13 @@ def install_in_hub_cache(folder: Path, hf_home: Path, repo_id: str = HUB_REPO, c
 
 
 def build_hub_clip(
-    hf_home: Path, *, size: str = "tiny", seed: int = 0, repo_id: str = HUB_REPO, num_merges: int | None = None
+    hf_home: Path,
+    *,
+    size: str = "tiny",
+    seed: int = 0,
+    repo_id: str = HUB_REPO,
+    num_merges: int | None = None,
+    projection_dim: int | None = None,
 ) -> Path:
     """A random-weight CLIP (see :func:`artsearch.testing.clip_factory.build_random_clip`) in the hub's layout,
     installed in the hub cache under ``hf_home`` as ``repo_id``; returns its snapshot folder."""
@@ -181,7 +187,7 @@ def build_hub_clip(
 
     tokenizer = build_clip_tokenizer(num_merges=num_merges)
     vocab, merges = clip_vocab_and_merges(num_merges)
-    config = clip_config(size, vocab_size=len(tokenizer))
+    config = clip_config(size, vocab_size=len(tokenizer), projection_dim=projection_dim)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = CLIPModel(config).eval()
