@@ -77,7 +77,7 @@ def live_model(settings: Settings) -> IndexModel | None:
     """The model the live index records, or None (no index yet, or one built before models were recorded)."""
     index = VectorIndex(settings)
     try:
-        return IndexModel.from_metadata(index.model_record())
+        return index.recorded_model()
     except ArtsearchError:
         return None
     finally:

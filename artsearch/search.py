@@ -187,13 +187,9 @@ class SearchService:
         """The model the live index records it was built with; None for an index built before models were
         recorded, or one that cannot be read now."""
         try:
-            return IndexModel.from_metadata(self.index.model_record())
+            return self.index.recorded_model()
         except ArtsearchError:
             return None
-
-    def model_name(self) -> str:
-        """The model searches of the live index use (ModelMismatch or ModelLoadError when none fits)."""
-        return model_for_index(self.settings, self.index_model())
 
     def _encoder_for_index(self) -> Encoder:
         if self._encoder is not None and (self._fixed_encoder or not self._model_check_due()):
@@ -310,7 +306,7 @@ class SearchService:
         try:
             info["artworks"] = self.index.count()
             info["vector_size"] = self.index.vector_size()
-            recorded = IndexModel.from_metadata(self.index.model_record())
+            recorded = self.index.recorded_model()
         except ArtsearchError as exc:
             info["artworks"] = 0
             info["problem"] = str(exc)

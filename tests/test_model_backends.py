@@ -66,6 +66,21 @@ def onnx_folder(model: str | Path) -> Path:
     return model_export.export_folder(locate(str(model)))
 
 
+def copy_with_export(exported: str, tmp_path: Path) -> tuple[str, Path]:
+    """A private copy of an exported model with a private copy of its export; returns (model, export folder)."""
+    model = copy_model(exported, tmp_path / tmp_path.name)
+    shutil.copytree(onnx_folder(exported), onnx_folder(model))
+    return model, onnx_folder(model)
+
+
+def edit_manifest(folder: Path, **changes) -> dict:
+    """Change keys of an export's manifest; returns the manifest as it was."""
+    path = folder / model_export.MANIFEST
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, **changes}))
+    return manifest
+
+
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``folder`` with its size and mtime: what an export must leave untouched."""
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
@@ -201,9 +216,8 @@ def test_missing_export_falls_back_to_torch_with_one_warning(tmp_path, tiny_clip
 
 
 def test_corrupt_export_falls_back_or_is_exported_again(tmp_path, exported_tiny, images, caplog):
-    model = copy_model(exported_tiny, tmp_path / tmp_path.name)
-    shutil.copytree(onnx_folder(exported_tiny), onnx_folder(model))
-    vision = onnx_folder(model) / "vision.onnx"
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    vision = folder / "vision.onnx"
     vision.write_bytes(os.urandom(vision.stat().st_size))  # same size: only ONNX Runtime can tell
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
@@ -218,9 +232,8 @@ def test_corrupt_export_falls_back_or_is_exported_again(tmp_path, exported_tiny,
 
 
 def test_truncated_or_stale_export_is_not_used(tmp_path, exported_tiny, caplog):
-    model = copy_model(exported_tiny, tmp_path / tmp_path.name)
-    shutil.copytree(onnx_folder(exported_tiny), onnx_folder(model))
-    text = onnx_folder(model) / "text.int8.onnx"
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    text = folder / "text.int8.onnx"
     text.write_bytes(text.read_bytes()[:1000])
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx-int8").inference == "torch"
@@ -235,11 +248,8 @@ def test_truncated_or_stale_export_is_not_used(tmp_path, exported_tiny, caplog):
 
 def test_an_export_made_from_other_files_under_the_same_key_is_not_used(tmp_path, exported_tiny, caplog):
     """The manifest's fingerprint guards the key: files copied in from another model are refused."""
-    model = copy_model(exported_tiny, tmp_path / tmp_path.name)
-    shutil.copytree(onnx_folder(exported_tiny), onnx_folder(model))
-    manifest_path = onnx_folder(model) / model_export.MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest_path.write_text(json.dumps({**manifest, "fingerprint": "0" * 64}))
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    edit_manifest(folder, fingerprint="0" * 64)
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
     assert "different model" in caplog.text
@@ -247,17 +257,13 @@ def test_an_export_made_from_other_files_under_the_same_key_is_not_used(tmp_path
 
 def test_export_from_an_older_artsearch_is_made_again(tmp_path, exported_tiny, caplog):
     """An upgrade that changes what is exported (here: which ops are quantised) never serves the old graphs."""
-    model = copy_model(exported_tiny, tmp_path / tmp_path.name)
-    shutil.copytree(onnx_folder(exported_tiny), onnx_folder(model))
-    manifest_path = onnx_folder(model) / model_export.MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format"] -= 1
-    manifest_path.write_text(json.dumps(manifest))
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    manifest = edit_manifest(folder, format=model_export._FORMAT - 1)
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx-int8").inference == "torch"
     assert "artsearch version" in caplog.text
     assert Encoder(model, device="cpu", inference="onnx-int8", export_missing=True).inference == "onnx-int8"
-    assert json.loads(manifest_path.read_text())["format"] == manifest["format"] + 1
+    assert json.loads((folder / model_export.MANIFEST).read_text())["format"] == manifest["format"]
 
 
 def test_export_prints_no_advice_meant_for_static_quantisation(tmp_path, tiny_clip_path, caplog):

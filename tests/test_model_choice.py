@@ -12,7 +12,6 @@ import json
 
 import pytest
 
-from artsearch.model.choice import IndexModel
 from artsearch.model.encoder import Encoder
 from artsearch.search import Query, SearchService
 from artsearch.testing.clip_factory import build_random_clip
@@ -79,7 +78,7 @@ def test_the_collection_records_the_model(shapes):
     _, settings = shapes
     index = VectorIndex(settings)
     try:
-        recorded = IndexModel.from_metadata(index.model_record())
+        recorded = index.recorded_model()
     finally:
         index.close()
     assert recorded is not None

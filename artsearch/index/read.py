@@ -23,6 +23,7 @@ from artsearch.errors import CollectionMissing, QdrantUnavailable
 from artsearch.index.builds import pointer_path, read_pointer, remove_stale_builds
 from artsearch.index.client import Qdrant, missing_message
 from artsearch.index.filters import Filters
+from artsearch.model.choice import IndexModel
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,12 @@ class VectorIndex:
             params = c.get_collection(self.alias).config.params.vectors
         return getattr(params, "size", None)
 
-    def model_record(self) -> dict[str, Any] | None:
-        """What the live collection records about the model it was built with (None for older indexes)."""
+    def recorded_model(self) -> IndexModel | None:
+        """The model the live collection records it was built with (None for an index built before models were
+        recorded)."""
         with self._call() as c:
             metadata = c.get_collection(self.alias).config.metadata
-        record = (metadata or {}).get(MODEL_METADATA)
-        return dict(record) if isinstance(record, dict) else None
+        return IndexModel.from_metadata((metadata or {}).get(MODEL_METADATA))
 
     def require_points(self) -> int:
         n = self.count()
