@@ -126,3 +126,6 @@ NAME_TEXT_FIELD = "name_text"
 
 #: Keyword payload indexes besides the facets' (artsearch.index.filters.FACETS): fields looked up, not offered.
 LOOKUP_FIELDS = ("artist_slug", "source")
+
+#: The collection metadata key holding the image model a build was made with (artsearch.model.choice.IndexModel).
+MODEL_METADATA = "artsearch_model"

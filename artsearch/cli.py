@@ -21,8 +21,10 @@ from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
 from artsearch.index.filters import FACETS, Filters
+from artsearch.model.choice import model_for_index
 from artsearch.model.encoder import clear_exports, export_model
-from artsearch.rebuild import rebuild
+from artsearch.model.hub import NOISY_LOGGERS
+from artsearch.rebuild import live_model, rebuild
 from artsearch.search import MAX_K, PageOptions, Query, SearchService
 from artsearch.sources import SourceOptions
 from artsearch.storage.upload import add_upload_command
@@ -55,7 +57,17 @@ def result_count(value: str) -> int:
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("where the index lives (override secrets.toml and the environment)")
-    group.add_argument("--model", help="CLIP model name or local folder (EMBEDDER_NAME)")
+    group.add_argument(
+        "--model",
+        help="CLIP model name or local folder (EMBEDDER_NAME; default: the index's own, and clip-ViT-B-32 for a new build)",
+    )
+    group.add_argument(
+        "--allow-other-model",
+        action="store_true",
+        default=None,
+        help="search with --model even though the index was built with another model of the same vector size "
+        "(ARTSEARCH_ALLOW_OTHER_MODEL)",
+    )
     group.add_argument("--qdrant-path", type=Path, help="embedded Qdrant folder (QDRANT_PATH)")
     group.add_argument("--qdrant-url", help="remote Qdrant URL, e.g. a Qdrant Cloud cluster (QDRANT_URL)")
     group.add_argument("--collection", help="collection alias (COLLECTION_NAME)")
@@ -71,6 +83,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         collection_name=args.collection,
         data_dir=args.data_dir,
         batch_size=getattr(args, "batch_size", None),
+        allow_other_model=args.allow_other_model,
     )
 
 
@@ -178,7 +191,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(to_json(info))
     else:
         for key, value in info.items():
-            print(f"{key:>12}: {terminal_safe(str(value), one_line=True)}")
+            print(f"{key.replace('_', ' '):>13}: {terminal_safe(str(value), one_line=True)}")
     return 0
 
 
@@ -214,10 +227,12 @@ def add_optimize_flags(parser: argparse.ArgumentParser) -> None:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    # The model searches will use: the configured one, else the index's own, else the default.
+    name = model_for_index(settings, live_model(settings))
     if args.clear:
-        print(f"removed {clear_exports(settings.embedder_name)}")
+        print(f"removed {clear_exports(name, cache_dir=settings.export_cache_dir)}")
         return 0
-    for result in export_model(settings.embedder_name, [args.inference], force=args.force):
+    for result in export_model(name, [args.inference], force=args.force, cache_dir=settings.export_cache_dir):
         files = ", ".join(str(path) for path in result.files.values())
         print(f"{result.inference}: {files} ({result.seconds:.1f} s)")
     return 0
@@ -259,12 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def quiet_libraries() -> None:
-    """Keep third-party chatter (deprecations, optional torchvision) off the user's terminal."""
+def quiet_libraries(verbose: bool = False) -> None:
+    """Keep third-party chatter (deprecations, optional torchvision, hub retries) off the user's terminal;
+    with ``-v`` their warnings are shown."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    for name in ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "warning" if verbose else "error")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 class TerminalSafe:
@@ -294,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(levelname)s %(message)s",
             force=True,  # onto the safe stream, also when main() runs twice in one process
         )
-        quiet_libraries()
+        quiet_libraries(getattr(args, "verbose", False))
         return int(args.run(args) or 0)
     except ArtsearchError as exc:
         print(f"error: {exc}", file=sys.stderr)

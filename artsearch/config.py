@@ -57,7 +57,8 @@ class Settings:
     qdrant_path: Path = Path("data/qdrant")
     embedded_engine: str = "edge"  # "edge" (Qdrant Edge, the real engine in-process) or "local" (qdrant-client)
     collection_name: str = "artworks"
-    embedder_name: str = DEFAULT_MODEL
+    # None: searches use the model the index was built with, and new builds use DEFAULT_MODEL.
+    embedder_name: str | None = None
     # [Kaggle]
     kaggle_username: str | None = None
     kaggle_key: str | None = field(default=None, repr=False)
@@ -73,8 +74,8 @@ class Settings:
     )  # a GCS emulator such as fake-gcs-server; None means real GCS
     # [Artsearch]
     data_dir: Path = Path("data")
-    cache_dir: Path | None = None  # the vector cache (and ONNX exports of read-only models); None: data_dir/cache
-    device: str = "auto"
+    cache_dir: Path | None = None  # our own cache: ONNX exports, the vector cache; None means <data_dir>/cache
+    device: str = "auto"  # one of DEVICES: auto, cpu, cuda, cuda:N, mps
     source: str = "auto"
     images_dir: Path | None = None
     artists_csv: Path | None = None
@@ -88,11 +89,23 @@ class Settings:
     inference: str = "onnx-int8"  # one of INFERENCE_PATHS; falls back to torch until exported
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
     projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
+    allow_other_model: bool = False  # search an index with a configured model other than the one that built it
+
+    @property
+    def model_name(self) -> str:
+        """The model a new build uses: the configured one, else :data:`DEFAULT_MODEL`."""
+        return self.embedder_name or DEFAULT_MODEL
+
+    @property
+    def export_cache_dir(self) -> Path:
+        """Our own cache folder (``ARTSEARCH_CACHE_DIR``, default ``<data_dir>/cache``): ONNX exports of models and
+        the vector cache, never inside a model's folder."""
+        return Path(self.cache_dir) if self.cache_dir else Path(self.data_dir) / "cache"
 
     @property
     def vector_cache_path(self) -> Path:
         """The vector cache's file (:mod:`artsearch.vector_cache`): ``ARTSEARCH_CACHE_DIR``, else ``data/cache``."""
-        return (self.cache_dir or self.data_dir / "cache") / "vectors.sqlite"
+        return self.export_cache_dir / "vectors.sqlite"
 
     @property
     def embedded(self) -> bool:
@@ -128,7 +141,7 @@ class Settings:
             "qdrant": display_url(self.qdrant_url) or f"embedded ({self.embedded_engine}) at {self.qdrant_path}",
             "inference": self.inference,
             "collection": self.collection_name,
-            "model": self.embedder_name,
+            "model": self.embedder_name or f"not set: the index's own (new builds: {DEFAULT_MODEL})",
             "device": self.device,
             "storage": self.storage_backend
             + (
@@ -323,13 +336,26 @@ def load_settings(
     values = {k: v for k, v in values.items() if v is not None}
     settings = Settings(**values).replace(**overrides)
     _validate(settings)
-    return settings
+    return dataclasses.replace(settings, device=check_device(settings.device))
 
 
 def check_choice(value: str, allowed: tuple[str, ...], setting: str) -> str:
     """``value`` if it is one of ``allowed``, else ConfigError naming them."""
     if value not in allowed:
         raise ConfigError(f"{setting} must be one of {', '.join(allowed)}, not {shown_value(value)}.")
+    return value
+
+
+#: ``ARTSEARCH_DEVICE``: where CLIP runs ("auto": CUDA, then Apple MPS, then the CPU).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "cuda:N", "mps")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_device(device: str) -> str:
+    """A validated device name (``ARTSEARCH_DEVICE``): case and spaces ignored, empty means auto."""
+    value = (device or "auto").strip().lower()
+    if not _DEVICE.match(value):
+        raise ConfigError(f"ARTSEARCH_DEVICE must be one of {', '.join(DEVICES)} (N a GPU number), not {device!r}.")
     return value
 
 
@@ -344,6 +370,7 @@ def _validate(settings: Settings) -> None:
     check_choice(settings.projection, PROJECTIONS, "ARTSEARCH_PROJECTION")
     check_choice(settings.embedded_engine, EMBEDDED_ENGINES, "ARTSEARCH_EMBEDDED_ENGINE")
     check_inference(settings.inference)
+    check_device(settings.device)
     if settings.batch_size < 1:
         raise ConfigError("ARTSEARCH_BATCH_SIZE must be at least 1.")
     if settings.max_decode_mb < 16:

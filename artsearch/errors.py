@@ -33,6 +33,14 @@ class ModelLoadError(ArtsearchError):
     """The CLIP model could not be loaded."""
 
 
+class ModelMismatch(ArtsearchError):
+    """The configured model is not the one the index was built with."""
+
+
+class ExportError(ArtsearchError):
+    """A model's ONNX export is missing, stale or corrupt, or could not be written (the message says which)."""
+
+
 class QdrantUnavailable(ArtsearchError):
     """Qdrant cannot be reached, or its embedded folder cannot be opened."""
 

@@ -108,7 +108,7 @@ def evaluate(
     """Compute every metric on (a seeded sample of) the live collection."""
     rng = random.Random(seed)
     total = service.index.require_points()
-    report = EvalReport(service.index.alias, service.settings.embedder_name, total)
+    report = EvalReport(service.index.alias, service.encoder.name, total)
     points = list(iter_points(service, with_vectors=total <= MAX_VECTORS))
     payload_by_id = {str(p.id): p.payload or {} for p in points}
     chosen = rng.sample(points, min(sample, len(points)))

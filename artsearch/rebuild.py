@@ -5,9 +5,11 @@ ingest (which reuses every unchanged image's vector and embeds only new or chang
 new collection under the alias the app reads. A failed or empty build publishes nothing: the old index
 keeps serving.
 
-The model is loaded only if something needs embedding: the cache remembers which model files a model
-setting resolved to when it was last loaded (:mod:`artsearch.model.identity`), and when those files are
-unchanged the rebuild finds its cached vectors without loading it.
+A rebuild uses the configured model (default clip-ViT-B-32) and records it in the collection; ``--append``
+uses the live index's own model unless one is configured, and refuses one that differs. The model is loaded
+only if something needs embedding: the cache remembers which model files a model setting resolved to when
+it was last loaded (:mod:`artsearch.model.identity`), and when those files are unchanged the rebuild finds
+its cached vectors without loading it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import numpy as np
 
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, SourceError
+from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import EncoderOnDemand, IngestReport, ModelChanged, run_ingest
+from artsearch.model.choice import IndexModel, model_for_index
 from artsearch.model.encoder import Encoder
 from artsearch.model.identity import identify, predicted_device
+from artsearch.model.locate import locate
 from artsearch.projection import Projection, fit
 from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
@@ -53,10 +58,13 @@ def rebuild(
     """
     storage = open_storage(settings)
     source = open_source(options, settings, storage)
+    name = model_for_index(settings, live_model(settings)) if append else settings.model_name
     cache = VectorCache.open(settings.vector_cache_path)
     try:
-        lazy = model_on_demand(settings, cache, encoder)
-        builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, lazy.model.dim)
+        lazy = model_on_demand(settings, cache, encoder, name)
+        builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(
+            settings, lazy.model.dim, model=index_model(lazy, name)
+        )
         location = index_location(settings)
         try:
             previous = cache.live_build(location, builder.live_collection())
@@ -81,7 +89,7 @@ def rebuild(
                     break
                 except ModelChanged as changed:  # its files changed in a way the record could not see
                     log.warning("%s: starting the ingest again with it", changed)
-                    cache.remember_model(model_setting(settings), changed.model)
+                    cache.remember_model(model_setting(settings, name), changed.model)
                     lazy = EncoderOnDemand.loaded(changed.encoder)
             if builder.count() == 0:
                 raise SourceError(
@@ -125,24 +133,24 @@ def prune_maps(storage: Storage, keep: set[str | None]) -> list[str]:
     return removed
 
 
-def model_setting(settings: Settings) -> str:
-    """What the cache files a model record under: the settings that choose the model and how it runs."""
-    return json.dumps([settings.embedder_name, settings.inference, settings.device])
+def model_setting(settings: Settings, name: str) -> str:
+    """What the cache files a model record under: the model's name and the settings that choose how it runs."""
+    return json.dumps([name, settings.inference, settings.device])
 
 
-def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | None) -> EncoderOnDemand:
-    """The model the settings describe: loaded now only when its identity cannot be told from its files."""
-    setting = model_setting(settings)
+def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | None, name: str) -> EncoderOnDemand:
+    """The model ``name`` as the settings run it: loaded now only when its identity cannot be told from its files."""
+    setting = model_setting(settings, name)
     if encoder is not None:
         lazy = EncoderOnDemand.loaded(encoder)
-        same = (encoder.name, encoder.inference) == (settings.embedder_name, settings.inference)
+        same = (encoder.name, encoder.inference) == (name, settings.inference)
         if same and predicted_device(settings.device) == lazy.model.device:
             cache.remember_model(setting, lazy.model)  # what these settings load: a later rebuild need not load it
         return lazy
 
     def load() -> Encoder:
         # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
-        return Encoder.from_settings(settings, export_missing=True)
+        return Encoder.from_settings(settings, name=name, export_missing=True)
 
     record = cache.model_record(setting)
     if record is not None and predicted_device(settings.device) == record.device and record.still_current():
@@ -154,6 +162,13 @@ def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | N
     model = identify(loaded)
     cache.remember_model(setting, model)
     return EncoderOnDemand(model, encoder=loaded)
+
+
+def index_model(lazy: EncoderOnDemand, name: str) -> IndexModel:
+    """What the build records about its model: from the loaded encoder, else from its files (not loaded)."""
+    if lazy.is_loaded:
+        return lazy.get().index_model()
+    return IndexModel.of(locate(name), lazy.model.dim, lazy.model.inference)
 
 
 def live_map(storage: Storage, settings: Settings, collection: str | None) -> Projection | None:
@@ -176,6 +191,17 @@ def index_location(settings: Settings) -> str:
     else:
         where = str(Path(settings.qdrant_path).resolve())
     return f"{where}#{settings.collection_name}"
+
+
+def live_model(settings: Settings) -> IndexModel | None:
+    """The model the live index records, or None (no index yet, or one built before models were recorded)."""
+    index = VectorIndex(settings)
+    try:
+        return index.recorded_model()
+    except ArtsearchError:
+        return None
+    finally:
+        index.close()
 
 
 #: The projection is fitted on at most this many vectors (a random sample), then applied to all of them.

@@ -5,13 +5,15 @@
 feedback, one per artist, copies folded) into a :class:`ResultPage` of
 :class:`Hit` records carrying the payload, the score, a displayable image URL
 from storage and the artist record. The encoder is loaded on first use only, so
-"more like this" and browsing never pay for it.
+"more like this" and browsing never pay for it, and it is the model the live index
+was built with unless one is configured (see :mod:`artsearch.model.choice`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,11 +26,12 @@ from artsearch import query_syntax
 from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
-from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
+from artsearch.errors import ArtsearchError, EmptyQuery, ModelLoadError, ModelMismatch, NotFound
 from artsearch.fetch import fetch_image_bytes
 from artsearch.images import load_image
 from artsearch.index.filters import FACETS, Filters
 from artsearch.index.read import VectorIndex
+from artsearch.model.choice import IndexModel, check_vector_size, model_for_index
 from artsearch.model.encoder import Encoder
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
@@ -41,6 +44,9 @@ MAX_K = 50
 MIX_TEXT_WEIGHT = 0.5  # an image plus words: the words count half as much as the picture
 QUERY_DRAFT_SIZE = (224, 224)  # what CLIP looks at: a query image decodes at the scale the ingest uses
 MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of bigger collections
+#: How often a service checks that a remote alias still names a collection built with its model (embedded
+#: indexes are checked on every search: the pointer file says at once when a rebuild was published).
+MODEL_CHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -142,8 +148,12 @@ class SearchService:
         index: VectorIndex | None = None,
         storage: Storage | None = None,
     ) -> None:
+        """``encoder``, when given, is used as it is (tests, benchmarks); otherwise the model is chosen from the
+        live index's record and the settings, and loaded on first use."""
         self.settings = settings
         self._encoder = encoder
+        self._fixed_encoder = encoder is not None
+        self._checked: tuple[str | None, float] | None = None  # (live collection, when) the model was chosen for
         self.index = index or VectorIndex(settings)
         self.storage = storage or open_storage(settings)
         self._artists: dict[str, Artist] | None = None
@@ -153,11 +163,58 @@ class SearchService:
     # Lazily loaded, shared resources -------------------------------------------------
     @property
     def encoder(self) -> Encoder:
-        if self._encoder is None:
-            with self._lock:
-                if self._encoder is None:
-                    self._encoder = Encoder.from_settings(self.settings)
-        return self._encoder
+        """The model for the live index: its own, or the configured one if that fits (ModelMismatch if not).
+
+        Loaded once; loaded again only when a rebuild publishes an index made with another model.
+        """
+        current = self._encoder
+        if current is not None and (self._fixed_encoder or not self._model_check_due()):
+            return current
+        with self._lock:
+            return self._encoder_for_index()
+
+    def _live_collection(self) -> str | None:
+        try:
+            return self.index.live_collection()
+        except ArtsearchError:  # unreachable or missing: the search itself says so
+            return None
+
+    def _model_check_due(self) -> bool:
+        checked = self._checked
+        if checked is None:
+            return True
+        if self.settings.embedded:
+            return self._live_collection() != checked[0]
+        return time.monotonic() - checked[1] > MODEL_CHECK_SECONDS
+
+    def index_model(self) -> IndexModel | None:
+        """The model the live index records it was built with; None for an index built before models were
+        recorded, or one that cannot be read now."""
+        try:
+            return self.index.recorded_model()
+        except ArtsearchError:
+            return None
+
+    def _encoder_for_index(self) -> Encoder:
+        if self._encoder is not None and (self._fixed_encoder or not self._model_check_due()):
+            return self._encoder  # another thread chose meanwhile
+        collection = self._live_collection()
+        recorded = self.index_model() if collection else None
+        name = model_for_index(self.settings, recorded)
+        encoder = self._encoder
+        if encoder is None or encoder.name != name:
+            if encoder is not None:
+                log.info("the live index was built with %s: loading it in place of %s", name, encoder.name)
+            encoder = Encoder.from_settings(self.settings, name=name)
+        if collection:
+            try:
+                index_dim = self.index.vector_size()
+            except ArtsearchError:
+                index_dim = None
+            check_vector_size(name, encoder.dim, index_dim, recorded)
+        self._encoder = encoder
+        self._checked = (collection, time.monotonic())
+        return encoder
 
     def artists(self) -> dict[str, Artist]:
         # A local copy: refresh() on another session's thread may reset the attribute between the lines.
@@ -254,14 +311,22 @@ class SearchService:
         return {f.name: self.index.facet(f.payload_key) for f in FACETS}
 
     def info(self) -> dict[str, Any]:
+        """Where things live, the collection's size, the model it was built with and the one searches use."""
         info = dict(self.settings.describe())
         try:
             info["artworks"] = self.index.count()
             info["vector_size"] = self.index.vector_size()
+            recorded = self.index.recorded_model()
         except ArtsearchError as exc:
             info["artworks"] = 0
             info["problem"] = str(exc)
-        info["artists"] = len(self.artists()) if "problem" not in info else 0
+            return {**info, "artists": 0}
+        info["built_with"] = recorded.describe() if recorded else "not recorded (built before artsearch recorded it)"
+        try:
+            info["model"] = model_for_index(self.settings, recorded)
+        except (ModelMismatch, ModelLoadError) as exc:
+            info["model_problem"] = str(exc)
+        info["artists"] = len(self.artists())
         return info
 
     # Query vectors: arithmetic and mixed queries ------------------------------------------------

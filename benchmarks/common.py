@@ -36,6 +36,22 @@ def base_model() -> Path:
     return out
 
 
+def hub_model() -> str:
+    """The random ViT-B/32 as users have the real one: ``sentence-transformers/clip-ViT-B-32`` in a Hugging Face
+    cache (``benchmarks/.cache/hf``), in the hub repo's exact layout; returns the name users give, built once.
+
+    ``SENTENCE_TRANSFORMERS_HOME`` points sentence-transformers (and artsearch) at that cache, in this process
+    and its children.
+    """
+    from artsearch.testing.hub_cache import HUB_REPO, build_hub_clip, repo_folder_name
+
+    home = CACHE / "hf"
+    os.environ["SENTENCE_TRANSFORMERS_HOME"] = str(home / "hub")
+    if not (home / "hub" / repo_folder_name(HUB_REPO) / "refs" / "main").is_file():
+        build_hub_clip(home, size="base", seed=0)
+    return "clip-ViT-B-32"
+
+
 def synthetic_jpeg(i: int, size: tuple[int, int] = (1000, 800), quality: int = 90) -> bytes:
     """A painting-like JPEG: smooth colour fields, mid-scale texture and fine grain (about 250 KB)."""
     rng = np.random.default_rng(i)

@@ -118,10 +118,11 @@ def onnx_profile(model_path: Path, inference: str, batch, runs: int = 3) -> list
     import onnxruntime as ort
 
     from artsearch.model.backends import session_options
-    from artsearch.model.export import cache_dir, check_cache, fingerprint
+    from artsearch.model.export import check_cache, export_folder
+    from artsearch.model.locate import locate
 
-    fp = fingerprint(model_path)
-    files = check_cache(cache_dir(model_path, fp), inference, fp)
+    model = locate(str(model_path))
+    files = check_cache(export_folder(model), inference, model.fingerprint)
     opts = session_options()
     with tempfile.TemporaryDirectory(prefix="bench_profile_") as tmp:
         opts.enable_profiling = True

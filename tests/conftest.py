@@ -18,6 +18,19 @@ def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_random_clip(tmp_path_factory.mktemp("tiny_clip") / "model", size="tiny", seed=0))
 
 
+@pytest.fixture(scope="session")
+def hub_home(tmp_path_factory: pytest.TempPathFactory):
+    """An ``HF_HOME`` whose hub cache holds a tiny random CLIP as ``sentence-transformers/clip-ViT-B-32``, in the
+    hub repo's exact file layout (artsearch/testing/hub_cache.py): what a first ``clip-ViT-B-32`` download leaves.
+
+    Returns (HF_HOME, snapshot folder). Tests must not change it.
+    """
+    from artsearch.testing.hub_cache import build_hub_clip
+
+    home = tmp_path_factory.mktemp("hf_home")
+    return home, build_hub_clip(home, size="tiny", seed=3)
+
+
 # --- an indexed collection, built once per session through the real pipeline ----------------
 
 

@@ -7,17 +7,9 @@ import json
 import pytest
 
 from artsearch.catalog import artwork_id
-from tests.support.cli import run_cli
+from tests.support.cli import one_line_error, run_cli
 from tests.support.indexes import test_settings
 from tests.support.servers import free_port
-
-
-def one_line_error(result) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def test_image_search_finds_the_indexed_artwork_first(kaggle_index):

@@ -24,7 +24,30 @@ def test_defaults_are_the_embedded_setup():
     s = load_settings(secrets={}, env={})
     assert s == Settings()
     assert s.embedded and s.qdrant_path == Path("data/qdrant") and s.collection_name == "artworks"
-    assert s.embedder_name == "clip-ViT-B-32" and s.device == "auto" and s.storage_backend == "local"
+    assert s.device == "auto" and s.storage_backend == "local"
+    # No model configured: searches use the index's own, and a new build uses clip-ViT-B-32.
+    assert s.embedder_name is None and s.model_name == "clip-ViT-B-32" and not s.allow_other_model
+    assert s.export_cache_dir == Path("data/cache")
+
+
+def test_the_export_cache_follows_the_data_folder_unless_set():
+    assert load_settings(secrets={}, env={"ARTSEARCH_DATA_DIR": "/srv/art"}).export_cache_dir == Path("/srv/art/cache")
+    chosen = load_settings(secrets={"Artsearch": {"CACHE_DIR": "/var/cache/art"}}, env={"ARTSEARCH_DATA_DIR": "/srv"})
+    assert chosen.export_cache_dir == Path("/var/cache/art")
+
+
+@pytest.mark.parametrize(
+    ("given", "device"), [("CPU", "cpu"), (" cuda ", "cuda"), ("cuda:1", "cuda:1"), ("mps", "mps")]
+)
+def test_device_names_are_normalised(given, device):
+    assert load_settings(secrets={}, env={"ARTSEARCH_DEVICE": given}).device == device
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:", "cuda:x", "cuda0", "tpu"])
+def test_an_unknown_device_is_refused_up_front(device):
+    with pytest.raises(ConfigError, match="ARTSEARCH_DEVICE must be one of auto, cpu, cuda, cuda:N, mps") as err:
+        load_settings(secrets={}, env={"ARTSEARCH_DEVICE": device})
+    assert repr(device) in str(err.value)
 
 
 def test_secrets_in_the_seed_layout_are_read():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -278,6 +279,31 @@ def test_delete_then_reopen_keeps_everything(tmp_path, data):
         assert [(h.value, h.count) for h in reopened.facet(ALIAS, key="nationality", limit=10).hits]
     finally:
         reopened.close()
+
+
+def test_collection_metadata_is_kept_like_local_mode(tmp_path):
+    """``create_collection(..., metadata=...)`` comes back in ``get_collection().config.metadata``, by name and by
+    alias, after a reopen, kept in edge_meta.json (the shard knows nothing of it); none is None, as in local mode."""
+    metadata = {"artsearch_model": {"name": "models/tiny-clip-shapes", "dim": 4, "path": "/m", "inference": "torch"}}
+    params = models.VectorParams(size=4, distance=models.Distance.COSINE)
+    alias = models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=NAME, alias_name=ALIAS))
+    seen = {}
+    for engine, make in (("local", lambda p: QdrantClient(path=str(p))), ("edge", EdgeClient)):
+        client = make(tmp_path / engine)
+        client.create_collection(NAME, vectors_config=params, metadata=metadata)
+        client.update_collection_aliases(change_aliases_operations=[alias])
+        client.close()
+        reopened = make(tmp_path / engine)
+        seen[engine] = [reopened.get_collection(name).config.metadata for name in (NAME, ALIAS)]
+        reopened.close()
+        plain = make(tmp_path / f"{engine}-plain")
+        plain.create_collection(NAME, vectors_config=params)
+        seen[f"{engine} plain"] = plain.get_collection(NAME).config.metadata
+        plain.close()
+    assert seen["local"] == seen["edge"] == [metadata, metadata]
+    assert seen["local plain"] is None and seen["edge plain"] is None
+    on_disk = json.loads((tmp_path / "edge" / "edge_meta.json").read_text())
+    assert on_disk["collection"]["metadata"] == metadata
 
 
 def test_alias_operations_and_one_collection_per_folder(tmp_path):

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from PIL import Image
 from artsearch.errors import ConfigError
 from artsearch.model import export as model_export
 from artsearch.model.encoder import Encoder, export_model
+from artsearch.model.locate import locate
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINED_TINY = ROOT / "models" / "tiny-clip-shapes"
@@ -53,13 +55,40 @@ def images() -> list[Image.Image]:
 
 
 def copy_model(src: str | Path, dest: Path) -> str:
+    """A copy of a model. Exports are keyed by a folder's name and content, so copies of one model made by
+    different tests get names of their own (``tmp_path.name``) and never share an export."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("onnx"))
     return str(dest)
 
 
+def onnx_folder(model: str | Path) -> Path:
+    """Where a model's exports live: this test session's ARTSEARCH_CACHE_DIR (conftest), keyed by the model."""
+    return model_export.export_folder(locate(str(model)))
+
+
+def copy_with_export(exported: str, tmp_path: Path) -> tuple[str, Path]:
+    """A private copy of an exported model with a private copy of its export; returns (model, export folder)."""
+    model = copy_model(exported, tmp_path / tmp_path.name)
+    shutil.copytree(onnx_folder(exported), onnx_folder(model))
+    return model, onnx_folder(model)
+
+
+def edit_manifest(folder: Path, **changes) -> dict:
+    """Change keys of an export's manifest; returns the manifest as it was."""
+    path = folder / model_export.MANIFEST
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, **changes}))
+    return manifest
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder`` with its size and mtime: what an export must leave untouched."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
 @pytest.fixture(scope="module")
 def exported_tiny(tmp_path_factory: pytest.TempPathFactory, tiny_clip_path: str) -> str:
-    """A private copy of the random tiny CLIP with both ONNX paths exported next to it."""
+    """A private copy of the random tiny CLIP with both ONNX paths exported (into the session's export cache)."""
     path = copy_model(tiny_clip_path, tmp_path_factory.mktemp("fast") / "tiny")
     export_model(path, ["onnx", "onnx-int8"])
     return path
@@ -163,7 +192,7 @@ def mtimes(folder: Path) -> dict[str, int]:
 
 
 def test_second_load_reuses_the_export(exported_tiny, caplog):
-    folder = Path(exported_tiny) / "onnx"
+    folder = onnx_folder(exported_tiny)
     before = mtimes(folder)
     assert {"vision.onnx", "text.onnx", "vision.int8.onnx", "text.int8.onnx", "manifest.json"} <= set(before)
     with caplog.at_level(logging.INFO, logger="artsearch"):
@@ -175,21 +204,20 @@ def test_second_load_reuses_the_export(exported_tiny, caplog):
 
 
 def test_missing_export_falls_back_to_torch_with_one_warning(tmp_path, tiny_clip_path, caplog):
-    model = copy_model(tiny_clip_path, tmp_path / "model")
+    model = copy_model(tiny_clip_path, tmp_path / tmp_path.name)
     with caplog.at_level(logging.WARNING):
         encoder = Encoder(model, device="cpu", inference="onnx-int8")
     assert encoder.inference == "torch"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith("artsearch")]
     assert len(warnings) == 1
     assert "python -m artsearch optimize" in warnings[0].getMessage()
-    assert not (Path(model) / "onnx").exists()
+    assert not (Path(model) / "onnx").exists() and not onnx_folder(model).exists()
     assert encoder.encode_texts(["still works"]).shape == (1, encoder.dim)
 
 
 def test_corrupt_export_falls_back_or_is_exported_again(tmp_path, exported_tiny, images, caplog):
-    model = copy_model(exported_tiny, tmp_path / "model")
-    shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
-    vision = Path(model) / "onnx" / "vision.onnx"
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    vision = folder / "vision.onnx"
     vision.write_bytes(os.urandom(vision.stat().st_size))  # same size: only ONNX Runtime can tell
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
@@ -204,16 +232,24 @@ def test_corrupt_export_falls_back_or_is_exported_again(tmp_path, exported_tiny,
 
 
 def test_truncated_or_stale_export_is_not_used(tmp_path, exported_tiny, caplog):
-    model = copy_model(exported_tiny, tmp_path / "model")
-    shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
-    text = Path(model) / "onnx" / "text.int8.onnx"
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    text = folder / "text.int8.onnx"
     text.write_bytes(text.read_bytes()[:1000])
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx-int8").inference == "torch"
     assert "wrong size" in caplog.text
     caplog.clear()
-    # The fp32 files are intact, but the model changed since they were exported.
+    # The fp32 files are intact, but the model changed since they were exported: its content key changed.
     (Path(model) / "config.json").write_text((Path(model) / "config.json").read_text() + "\n")
+    with caplog.at_level(logging.WARNING):
+        assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
+    assert "no ONNX export" in caplog.text
+
+
+def test_an_export_made_from_other_files_under_the_same_key_is_not_used(tmp_path, exported_tiny, caplog):
+    """The manifest's fingerprint guards the key: files copied in from another model are refused."""
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    edit_manifest(folder, fingerprint="0" * 64)
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx").inference == "torch"
     assert "different model" in caplog.text
@@ -221,21 +257,17 @@ def test_truncated_or_stale_export_is_not_used(tmp_path, exported_tiny, caplog):
 
 def test_export_from_an_older_artsearch_is_made_again(tmp_path, exported_tiny, caplog):
     """An upgrade that changes what is exported (here: which ops are quantised) never serves the old graphs."""
-    model = copy_model(exported_tiny, tmp_path / "model")
-    shutil.copytree(Path(exported_tiny) / "onnx", Path(model) / "onnx")
-    manifest_path = Path(model) / "onnx" / model_export.MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format"] -= 1
-    manifest_path.write_text(json.dumps(manifest))
+    model, folder = copy_with_export(exported_tiny, tmp_path)
+    manifest = edit_manifest(folder, format=model_export._FORMAT - 1)
     with caplog.at_level(logging.WARNING):
         assert Encoder(model, device="cpu", inference="onnx-int8").inference == "torch"
     assert "artsearch version" in caplog.text
     assert Encoder(model, device="cpu", inference="onnx-int8", export_missing=True).inference == "onnx-int8"
-    assert json.loads(manifest_path.read_text())["format"] == manifest["format"] + 1
+    assert json.loads((folder / model_export.MANIFEST).read_text())["format"] == manifest["format"]
 
 
 def test_export_prints_no_advice_meant_for_static_quantisation(tmp_path, tiny_clip_path, caplog):
-    model = copy_model(tiny_clip_path, tmp_path / "model")
+    model = copy_model(tiny_clip_path, tmp_path / tmp_path.name)
     with caplog.at_level(logging.WARNING):
         export_model(model, ["onnx-int8"])
     assert Encoder(model, device="cpu", inference="onnx-int8").inference == "onnx-int8"
@@ -246,7 +278,7 @@ def test_int8_quantises_every_weight_matmul_and_keeps_the_patch_conv_float(expor
     """ConvInteger is a slow generic kernel and quantising raw pixels costs fidelity: the patch Conv stays fp32."""
     import onnx
 
-    folder = Path(exported_tiny) / "onnx"
+    folder = onnx_folder(exported_tiny)
     for tower in ("vision", "text"):
         fp32 = onnx.load(str(folder / f"{tower}.onnx"))
         weights = {init.name for init in fp32.graph.initializer}
@@ -257,15 +289,55 @@ def test_int8_quantises_every_weight_matmul_and_keeps_the_patch_conv_float(expor
         assert int8.count("Conv") == (1 if tower == "vision" else 0)
 
 
-def test_model_in_a_read_only_cache_exports_to_the_user_cache(tmp_path, tiny_clip_path, monkeypatch):
-    """A model inside the Hugging Face cache is never written to; its export goes to ARTSEARCH_CACHE_DIR."""
-    hub = tmp_path / "huggingface" / "hub" / "models--x--clip" / "snapshots" / "abc"
-    model = copy_model(tiny_clip_path, hub)
-    monkeypatch.setenv("ARTSEARCH_CACHE_DIR", str(tmp_path / "user-cache"))
-    export_model(model, ["onnx"])
-    assert not (hub / "onnx").exists()
-    assert list((tmp_path / "user-cache" / "onnx").glob("*/vision.onnx"))
-    assert Encoder(model, device="cpu", inference="onnx").inference == "onnx"
+def test_an_export_never_writes_into_the_model_folder(tmp_path, tiny_clip_path):
+    """Exports go to ARTSEARCH_CACHE_DIR, keyed by the folder's content: the model folder stays as it was."""
+    model = Path(copy_model(tiny_clip_path, tmp_path / tmp_path.name))
+    before = listing(model)
+    export_model(str(model), ["onnx"], cache_dir=tmp_path / "cache")
+    assert listing(model) == before
+    assert sorted(p.name for p in (tmp_path / "cache" / "onnx").iterdir()) == [locate(str(model)).export_key().name]
+    assert Encoder(str(model), device="cpu", inference="onnx", cache_dir=tmp_path / "cache").inference == "onnx"
+
+
+def test_the_shipped_model_folder_stays_small_and_complete_after_an_export(tmp_path):
+    """What a newcomer does with the README: export models/tiny-clip-shapes itself. Before the fix this wrote
+    models/tiny-clip-shapes/onnx/ and made tests/test_testing_synthetic.py::test_model_folder_is_small_and_complete fail."""
+    if not (TRAINED_TINY / "modules.json").is_file():
+        pytest.skip("models/tiny-clip-shapes is not there (scripts/train_tiny_clip.py makes it)")
+    before = listing(TRAINED_TINY)
+    export_model(str(TRAINED_TINY), ["onnx-int8"], cache_dir=tmp_path / "cache")
+    assert listing(TRAINED_TINY) == before
+    assert (model_export.export_folder(locate(str(TRAINED_TINY)), tmp_path / "cache") / "text.int8.onnx").is_file()
+
+
+def test_a_read_only_model_folder_gets_its_fast_path(tmp_path, tiny_clip_path):
+    """A model on a read-only filesystem (a shared or packaged model) is exported to the cache and runs fast."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        model = copy_model(tiny_clip_path, mount / "model")
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)
+        with pytest.raises(OSError):
+            (mount / "model" / "probe").write_text("x")  # really read-only, even for root
+        encoder = Encoder(model, device="cpu", inference="onnx-int8", export_missing=True, cache_dir=tmp_path / "c")
+        assert encoder.inference == "onnx-int8"
+        assert (model_export.export_folder(locate(model), tmp_path / "c") / "vision.int8.onnx").is_file()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_an_export_that_cannot_be_written_is_one_line_and_the_rebuild_falls_back(tmp_path, tiny_clip_path, caplog):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    model = copy_model(tiny_clip_path, tmp_path / tmp_path.name)
+    with pytest.raises(model_export.CacheError, match="Cannot write the ONNX export") as err:
+        export_model(model, ["onnx"], cache_dir=blocked)
+    assert "\n" not in str(err.value) and "ARTSEARCH_CACHE_DIR" in str(err.value)
+    with caplog.at_level(logging.WARNING):
+        encoder = Encoder(model, device="cpu", inference="onnx", export_missing=True, cache_dir=blocked)
+    assert encoder.inference == "torch" and "Cannot write the ONNX export" in caplog.text
 
 
 def test_unknown_inference_is_a_config_error(tiny_clip_path):

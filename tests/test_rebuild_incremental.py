@@ -343,9 +343,14 @@ def test_a_model_record_that_no_longer_holds_is_caught_when_the_model_loads(tmp_
     rebuild(settings, options, progress=False)
     before = all_points(settings)
     with sqlite3.connect(settings.vector_cache_path) as db:
-        (record,) = db.execute("SELECT record FROM models WHERE setting = ?", (model_setting(settings),)).fetchone()
+        (record,) = db.execute(
+            "SELECT record FROM models WHERE setting = ?", (model_setting(settings, settings.model_name),)
+        ).fetchone()
         forged = dataclasses.asdict(dataclasses.replace(_model_id(record), key="0" * 32))
-        db.execute("UPDATE models SET record = ? WHERE setting = ?", (json.dumps(forged), model_setting(settings)))
+        db.execute(
+            "UPDATE models SET record = ? WHERE setting = ?",
+            (json.dumps(forged), model_setting(settings, settings.model_name)),
+        )
     db.close()
     paths[0].write_bytes(jpeg_bytes(painting(31337)))
 

@@ -16,8 +16,9 @@ One folder holds one collection (artsearch builds one folder per build):
     works for both engines.
 ``<folder>/edge_meta.json``
     ``{"engine": "edge", "collection": {...}, "aliases": {...}}``: the
-    collection's name and vector parameters, and the aliases (Edge has neither
-    names nor aliases). Replaced atomically.
+    collection's name, vector parameters and metadata (``create_collection(...,
+    metadata=...)``, returned in ``get_collection(...).config.metadata``), and
+    the aliases (Edge has neither names, metadata nor aliases). Replaced atomically.
 ``<folder>/shard/``
     the Edge shard: segments and write-ahead log.
 
@@ -551,6 +552,7 @@ class EdgeClient:
             optimizer_config=None,
             wal_config=None,
             quantization_config=None,
+            metadata=col.get("metadata"),
         )
         return models.CollectionInfo.model_construct(
             status=models.CollectionStatus.GREEN if not self._dirty else models.CollectionStatus.YELLOW,
@@ -571,6 +573,7 @@ class EdgeClient:
         optimizers_config: models.OptimizersConfigDiff | None = None,
         quantization_config: Any = None,
         on_disk_payload: bool | None = None,
+        metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> bool:
         with self._lock:
@@ -615,6 +618,7 @@ class EdgeClient:
                 "vectors_on_disk": bool(vectors_config.on_disk or (VECTORS_ON_DISK and quant)),
                 "indexing_threshold": indexing,
                 "on_disk_payload": on_disk_payload,
+                **({"metadata": json.loads(json.dumps(metadata))} if metadata else {}),
             }
             shard_dir = self.location / SHARD_DIR
             if shard_dir.exists():  # a create that crashed before writing the metadata

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from artsearch.catalog import NAME_TEXT_FIELD
+from artsearch.catalog import MODEL_METADATA, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, QdrantUnavailable
 from artsearch.index import remote
 from artsearch.index.builds import pointer_path, read_pointer, remove_stale_builds
 from artsearch.index.client import Qdrant, missing_message
 from artsearch.index.filters import Filters
+from artsearch.model.choice import IndexModel
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,13 @@ class VectorIndex:
         with self._call() as c:
             params = c.get_collection(self.alias).config.params.vectors
         return getattr(params, "size", None)
+
+    def recorded_model(self) -> IndexModel | None:
+        """The model the live collection records it was built with (None for an index built before models were
+        recorded)."""
+        with self._call() as c:
+            metadata = c.get_collection(self.alias).config.metadata
+        return IndexModel.from_metadata((metadata or {}).get(MODEL_METADATA))
 
     def require_points(self) -> int:
         n = self.count()

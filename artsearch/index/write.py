@@ -2,11 +2,14 @@
 
 A rebuild writes a new collection ``<alias>_<stamp>`` and then moves the alias to it in one
 ``update_collection_aliases`` call; embedded builds each get a folder of their own (see
-:mod:`artsearch.index.builds`).
+:mod:`artsearch.index.builds`). A new collection records the image model it is built with in its
+metadata (:data:`artsearch.catalog.MODEL_METADATA`); an unfinished build made with another model is
+never resumed.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,9 +18,9 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
-from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
+from artsearch.catalog import LOOKUP_FIELDS, MODEL_METADATA, NAME_TEXT_FIELD
 from artsearch.config import Settings
-from artsearch.errors import QdrantUnavailable
+from artsearch.errors import ModelMismatch, QdrantUnavailable
 from artsearch.files import MIN_FREE_BYTES, disk_usage, free_bytes, require_free_space
 from artsearch.index import remote
 from artsearch.index.builds import (
@@ -32,6 +35,9 @@ from artsearch.index.builds import (
 from artsearch.index.client import Qdrant
 from artsearch.index.edge import folder_engine
 from artsearch.index.filters import FACETS
+from artsearch.model.choice import IndexModel
+
+log = logging.getLogger(__name__)
 
 
 def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
@@ -64,8 +70,23 @@ class IndexBuilder:
 
     # Opening -------------------------------------------------------------------
     @classmethod
-    def start_build(cls, settings: Settings, dim: int, *, resume: bool = True) -> IndexBuilder:
-        """A new build collection, or the newest unfinished one when ``resume``."""
+    def start_build(
+        cls, settings: Settings, dim: int, *, resume: bool = True, model: IndexModel | None = None
+    ) -> IndexBuilder:
+        """A new build collection, or the newest unfinished one when ``resume`` (and it was made with ``model``).
+
+        ``model`` is recorded in a new collection's metadata.
+        """
+        try:
+            return cls._start_build(settings, dim, resume=resume, model=model)
+        except ModelMismatch as exc:
+            if not resume:
+                raise
+            log.info("not resuming the unfinished build: %s", exc)
+            return cls._start_build(settings, dim, resume=False, model=model)
+
+    @classmethod
+    def _start_build(cls, settings: Settings, dim: int, *, resume: bool, model: IndexModel | None) -> IndexBuilder:
         alias = settings.collection_name
         if settings.embedded:
             pointer = read_pointer(settings)
@@ -98,16 +119,23 @@ class IndexBuilder:
                     )
                 if names:
                     builder.collection = names[-1]
-        builder.ensure_collection(dim)
+        try:
+            builder.ensure_collection(dim, model)
+        except ModelMismatch:
+            builder.qdrant.close()
+            raise
         return builder
 
     @classmethod
-    def open_live(cls, settings: Settings, dim: int) -> IndexBuilder:
-        """Append to the collection the alias points at, creating a first build if there is none."""
+    def open_live(cls, settings: Settings, dim: int, *, model: IndexModel | None = None) -> IndexBuilder:
+        """Append to the collection the alias points at, creating a first build if there is none.
+
+        ModelMismatch when the live collection records another model than ``model``.
+        """
         if settings.embedded:
             pointer = read_pointer(settings)
             if pointer is None:
-                return cls.start_build(settings, dim, resume=True)
+                return cls.start_build(settings, dim, resume=True, model=model)
             folder = Path(settings.qdrant_path) / pointer["folder"]
             require_free_space(folder)
             builder = cls(Qdrant.embedded(settings, folder), pointer["collection"], folder=pointer["folder"])
@@ -115,9 +143,13 @@ class IndexBuilder:
             builder = cls(Qdrant.remote(settings), "")
             target = builder.alias_target()
             if target is None:
-                return cls.start_build(settings, dim, resume=True)
+                return cls.start_build(settings, dim, resume=True, model=model)
             builder.collection = target
-        builder.ensure_collection(dim)
+        try:
+            builder.ensure_collection(dim, model)
+        except ModelMismatch:
+            builder.qdrant.close()
+            raise
         return builder
 
     def alias_target(self) -> str | None:
@@ -147,18 +179,27 @@ class IndexBuilder:
             return pointer["collection"] if pointer else None
         return self.alias_target()
 
-    def ensure_collection(self, dim: int) -> None:
+    def ensure_collection(self, dim: int, model: IndexModel | None = None) -> None:
+        """Create the collection (recording ``model``), or check an existing one holds ``dim``-d vectors of ``model``."""
         self._require_space()
         with self.qdrant.call() as c:
             if c.collection_exists(self.collection):
-                size = getattr(c.get_collection(self.collection).config.params.vectors, "size", dim)
+                config = c.get_collection(self.collection).config
+                size = getattr(config.params.vectors, "size", dim)
                 if size != dim:
                     raise QdrantUnavailable(
                         f"Collection {self.collection} holds {size}-d vectors but the model makes {dim}-d ones; "
                         "rebuild without --append (python qdrant/initialize_db.py) to index with this model."
                     )
+                recorded = IndexModel.from_metadata((config.metadata or {}).get(MODEL_METADATA))
+                if model is not None and recorded is not None and not recorded.same_model(model):
+                    raise ModelMismatch(
+                        f"Collection {self.collection} was built with {recorded.describe()}, not {model.describe()}: "
+                        "rebuild without --append (python qdrant/initialize_db.py) to index with this model."
+                    )
                 return
-            c.create_collection(self.collection, **_collection_params(self.settings, dim))
+            metadata = {MODEL_METADATA: model.to_metadata()} if model is not None else None
+            c.create_collection(self.collection, **_collection_params(self.settings, dim), metadata=metadata)
             with warnings.catch_warnings():
                 # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
                 warnings.simplefilter("ignore", UserWarning)

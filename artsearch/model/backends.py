@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from artsearch.config import check_inference
-from artsearch.model.export import CacheError, cache_dir, check_cache, export, fingerprint, model_folder
+from artsearch.model.export import CacheError, check_cache, export, export_folder
+from artsearch.model.locate import ModelFiles
 from artsearch.model.towers import clip_of, towers
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,16 @@ def load_backend(
     st_model: Any,
     inference: str,
     *,
-    name_or_path: str | None = None,
+    files: ModelFiles,
+    cache_root: Path | None = None,
     device: str = "cpu",
     export_missing: bool = False,
 ) -> Backend | None:
     """The backend for ``inference``, or None for the plain torch path.
 
     A missing, stale or corrupt ONNX cache logs one warning and returns None (torch fallback),
-    unless ``export_missing``, which exports it now (about 20 s for ViT-B/32).
+    unless ``export_missing``, which exports it now (about 20 s for ViT-B/32); an export that
+    fails (a full disk, a read-only cache) also falls back to torch with one warning.
     """
     inference = check_inference(inference)
     if inference == "torch":
@@ -150,16 +153,18 @@ def load_backend(
         return None
     if inference.startswith("torch-"):
         return TorchBackend(clip_of(st_model), inference)
-    src = model_folder(st_model, name_or_path)
-    if src is None:
-        log.warning("inference=%s: cannot locate the model's folder to find its ONNX export; using torch", inference)
+    if files.folder is None:
+        log.warning(
+            "inference=%s: the files of %s are not on this machine, so it has no export; using torch",
+            inference,
+            files.name,
+        )
         return None
-    fp = fingerprint(src)
-    folder = cache_dir(src, fp)
+    fp = files.fingerprint
+    folder = export_folder(files, cache_root)
     for attempt in (1, 2):
         try:
-            files = check_cache(folder, inference, fp)
-            return OnnxBackend(files, inference)
+            return OnnxBackend(check_cache(folder, inference, fp), inference)
         except CacheError as exc:
             problem = str(exc)
         except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
@@ -171,10 +176,14 @@ def load_backend(
                 "python -m artsearch optimize --model %s --inference %s",
                 inference,
                 problem,
-                name_or_path or src,
+                files.name,
                 inference,
             )
             return None
         log.info("inference=%s: %s; exporting it now", inference, problem)
-        export(st_model, inference, name_or_path=name_or_path, folder=folder, force=True)
+        try:
+            export(st_model, inference, files=files, folder=folder, force=True)
+        except CacheError as exc:
+            log.warning("inference=%s: %s; using the slower torch path", inference, exc)
+            return None
     return None  # pragma: no cover - the loop always returns

@@ -1,8 +1,8 @@
 """CLIP encoder: texts and images to L2-normalised float32 vectors.
 
 The model is loaded once through sentence-transformers, by hub name
-(``clip-ViT-B-32``) or local folder, and its output size is read from the
-model, never assumed to be 512.
+(``clip-ViT-B-32``) or local folder (local files first, see :mod:`artsearch.model.hub`),
+and its output size is read from the model, never assumed to be 512.
 
 Image encoding is split in two so the ingest can overlap them:
 :meth:`Encoder.preprocess_images` (resize, crop, normalise: pure CPU work that
@@ -23,10 +23,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from artsearch.config import ONNX_PATHS, Settings, check_inference
+from artsearch.config import ONNX_PATHS, Settings, check_device, check_inference
 from artsearch.errors import EmptyQuery, ModelLoadError
 from artsearch.model.backends import Backend, load_backend, release_torch_weights
-from artsearch.model.export import CacheError, cache_dir, export, fingerprint, model_folder
+from artsearch.model.choice import IndexModel
+from artsearch.model.export import CacheError, default_cache_root, export, export_folder
+from artsearch.model.hub import find_model, load_model
+from artsearch.model.locate import ModelFiles, locate
 from artsearch.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -35,12 +38,33 @@ Features = dict[str, Any]
 
 
 def resolve_device(device: str) -> str:
-    """'auto' means CUDA when a GPU is visible, else CPU."""
-    if device != "auto":
-        return device
+    """The torch device for ``ARTSEARCH_DEVICE``: 'auto' is CUDA when a GPU is visible, then Apple MPS, then
+    the CPU. A device this machine's torch cannot use is a one-line ModelLoadError saying why."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    device = check_device(device)
+    setting = f"ARTSEARCH_DEVICE is '{device}'"
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if torch.version.cuda is None:
+            raise ModelLoadError(
+                f"{setting}, but this torch ({torch.__version__}) is a CPU-only build: set ARTSEARCH_DEVICE=cpu "
+                "(or auto), or install a CUDA build of torch."
+            )
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        wanted = int(device.partition(":")[2] or 0)
+        if wanted >= count:
+            seen = f"{count} GPU(s) (cuda:0 to cuda:{count - 1})" if count else "no GPU"
+            raise ModelLoadError(
+                f"{setting}, but torch {torch.__version__} sees {seen}: set ARTSEARCH_DEVICE=cpu or auto, or check "
+                "the GPU driver (nvidia-smi) and CUDA_VISIBLE_DEVICES."
+            )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(f"{setting}, but Apple MPS is not available on this machine: set ARTSEARCH_DEVICE=cpu.")
+    return device
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -65,53 +89,67 @@ class Encoder:
         batch_size: int = 32,
         inference: str = "torch",
         export_missing: bool = False,
+        cache_dir: Path | None = None,
     ) -> None:
         """Load the model; ``inference`` picks a faster CPU path (see :mod:`artsearch.model.backends`).
 
         ``inference`` other than "torch" whose ONNX export is missing falls back to torch with
         one warning, or, with ``export_missing`` (batch jobs), exports it first. The path
-        actually in use is :attr:`inference`.
+        actually in use is :attr:`inference`. Exports live in ``cache_dir`` (default
+        :func:`artsearch.model.export.default_cache_root`), never in the model's folder.
         """
-        from sentence_transformers import SentenceTransformer
-
         requested = check_inference(inference)
         self.name = name_or_path
+        found = find_model(name_or_path)  # first: a missing model fails in seconds, before torch is imported
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_root()
         self._lock = threading.Lock()
-        try:
-            self.model = SentenceTransformer(name_or_path, device=self.device)
-        except Exception as exc:  # the hub client, transformers and torch raise many types here
-            log.debug("model load failed", exc_info=True)
-            raise ModelLoadError(model_load_message(name_or_path, exc)) from None
+        self.files: ModelFiles
+        self.files, self.model = load_model(found, self.device)
         self.model.eval()
         self._backend: Backend | None = None
         if requested != "torch":
             self._backend = load_backend(
-                self.model, requested, name_or_path=name_or_path, device=self.device, export_missing=export_missing
+                self.model,
+                requested,
+                files=self.files,
+                cache_root=self.cache_dir,
+                device=self.device,
+                export_missing=export_missing,
             )
         self.inference = self._backend.name if self._backend is not None else "torch"
         self.dim = self._dimension()
+        log.info(
+            "model %s (%s): %d-d, %s on %s", name_or_path, self.files.describe(), self.dim, self.inference, self.device
+        )
         if self.inference in ONNX_PATHS:
             release_torch_weights(self.model)  # ONNX Runtime has its own copy; keep the process small
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, export_missing: bool = False) -> Encoder:
-        """The encoder ``settings`` describe (model, device, batch size, inference path).
+    def from_settings(cls, settings: Settings, *, name: str | None = None, export_missing: bool = False) -> Encoder:
+        """The encoder ``settings`` describe (device, batch size, inference path, export cache), for the model
+        ``name`` (default :attr:`Settings.model_name`: the configured one, else clip-ViT-B-32).
 
         The ONNX paths are CPU paths: on a GPU the plain torch path is used instead.
         """
+        name = name or settings.model_name
         inference = settings.inference
         if inference.startswith("onnx") and resolve_device(settings.device) != "cpu":
-            log.info("running %s on %s with torch; ONNX paths are for the CPU", settings.embedder_name, settings.device)
+            log.info("running %s on %s with torch; ONNX paths are for the CPU", name, settings.device)
             inference = "torch"
         return cls(
-            settings.embedder_name,
+            name,
             device=settings.device,
             batch_size=settings.batch_size,
             inference=inference,
             export_missing=export_missing,
+            cache_dir=settings.export_cache_dir,
         )
+
+    def index_model(self) -> IndexModel:
+        """What an index built with this encoder records about it (see :mod:`artsearch.model.choice`)."""
+        return IndexModel.of(self.files, self.dim, self.inference)
 
     def _dimension(self) -> int:
         dim = self.model.get_embedding_dimension()
@@ -197,20 +235,6 @@ class Encoder:
         return np.concatenate(parts)
 
 
-def model_load_message(name: str, exc: BaseException) -> str:
-    """One line explaining why a model did not load and how to fix it."""
-    if Path(name).expanduser().exists():
-        return (
-            f"Could not load the CLIP model from the folder {name} ({type(exc).__name__}: {str(exc)[:200]}). "
-            "It must be a sentence-transformers model folder (modules.json, config.json, processor files)."
-        )
-    return (
-        f"Could not load the CLIP model '{name}': it is not a local folder and could not be downloaded "
-        "(no network, or not in the Hugging Face cache). Download it once with network access, "
-        "or set EMBEDDER_NAME (or --model) to a local sentence-transformers model folder."
-    )
-
-
 @dataclass
 class ExportResult:
     inference: str
@@ -218,27 +242,31 @@ class ExportResult:
     seconds: float
 
 
-def export_model(name_or_path: str, inferences: Sequence[str], *, force: bool = False) -> list[ExportResult]:
+def export_model(
+    name_or_path: str, inferences: Sequence[str], *, force: bool = False, cache_dir: Path | None = None
+) -> list[ExportResult]:
     """Load a model in fp32 and export each ONNX path of ``inferences`` (``python -m artsearch optimize``)."""
     import time
 
-    encoder = Encoder(name_or_path, device="cpu")
+    encoder = Encoder(name_or_path, device="cpu", cache_dir=cache_dir)
     results = []
     for inference in inferences:
         started = time.perf_counter()
-        files = export(encoder.model, inference, name_or_path=name_or_path, force=force)
+        files = export(encoder.model, inference, files=encoder.files, cache_root=encoder.cache_dir, force=force)
         results.append(ExportResult(inference, files, time.perf_counter() - started))
     return results
 
 
-def clear_exports(name_or_path: str) -> Path:
-    """Delete the ONNX exports of a model (``python -m artsearch optimize --clear``); returns the folder."""
+def clear_exports(name_or_path: str, *, cache_dir: Path | None = None) -> Path:
+    """Delete the ONNX exports of a model (``python -m artsearch optimize --clear``); returns the folder.
+
+    Needs only the model's files, not a load: a model that no longer loads can still be cleared.
+    """
     import shutil
 
-    encoder = Encoder(name_or_path, device="cpu")
-    src = model_folder(encoder.model, name_or_path)
-    if src is None:
-        raise CacheError(f"cannot locate the folder {name_or_path} was loaded from")
-    folder = cache_dir(src, fingerprint(src))
+    files = locate(name_or_path)
+    if files.folder is None:
+        raise CacheError(f"The model {name_or_path} is not on this machine, so it has no exports to clear.")
+    folder = export_folder(files, cache_dir or default_cache_root())
     shutil.rmtree(folder, ignore_errors=True)
     return folder

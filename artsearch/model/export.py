@@ -1,11 +1,11 @@
 """ONNX exports of the CLIP towers (fp32, and int8 with quantised MatMuls), made once and cached.
 
 The files are made offline from the loaded fp32 model, by ``python -m artsearch optimize`` or by a
-rebuild (about 20 s for ViT-B/32), so an app never pays for the export at start-up:
-
-* in ``<model folder>/onnx/`` when that folder is writable and not inside the Hugging Face cache;
-* otherwise in ``$ARTSEARCH_CACHE_DIR`` (default ``~/.cache/artsearch``) ``/onnx/<key>/``, where the
-  key hashes the model folder's path and its files' fingerprint.
+rebuild (about 20 s for ViT-B/32), so an app never pays for the export at start-up. They live in a
+cache of our own, never inside the model's folder (which may be read-only, shared, or the Hugging Face
+cache): ``<ARTSEARCH_CACHE_DIR>/onnx/<key>/`` (default ``data/cache/onnx/``), where the key is the hub
+repo id and revision (``sentence-transformers--clip-ViT-B-32/<commit>``), or for a folder its name and
+a hash of its content (``tiny-clip-shapes-<hash>``), so a copied or moved folder finds its export.
 
 ``manifest.json`` records the model fingerprint the files were exported from and each file's
 size; it is written last, so a half-written export is never taken for a finished one.
@@ -14,17 +14,20 @@ size; it is written last, so a half-written export is never taken for a finished
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from artsearch.config import ONNX_PATHS, check_inference
+from artsearch.errors import ExportError
 from artsearch.files import atomic_write_json
+from artsearch.model.hub import verbose
+from artsearch.model.locate import ModelFiles
 from artsearch.model.towers import clip_of, towers
 
 log = logging.getLogger(__name__)
@@ -37,68 +40,21 @@ _FORMAT = 2  # bump when the exported graphs change (inputs, outputs, pre/post-p
 # the int8 forward, 129 ms of 1050 per batch of 32 on an AVX2 CPU, against 53 ms for the fp32
 # Conv), and quantising raw pixels costs ranking fidelity too.
 QUANTISED_OPS = ["MatMul"]
-_SMALL_FILE = 8 * 1024 * 1024
-_EDGE = 1024 * 1024
 
 
-class CacheError(Exception):
+class CacheError(ExportError):
     """The ONNX cache is missing, stale or corrupt (the message says which)."""
 
 
-def model_folder(st_model: Any, name_or_path: str | None = None) -> Path | None:
-    """The local folder the CLIP weights were loaded from (a Hugging Face cache snapshot for hub names)."""
-    try:
-        path = Path(clip_of(st_model).config._name_or_path)
-        if path.is_dir():
-            return path.resolve()
-    except (TypeError, AttributeError):
-        pass
-    if name_or_path and Path(name_or_path).expanduser().is_dir():
-        return Path(name_or_path).expanduser().resolve()
-    return None
+def default_cache_root() -> Path:
+    """The export cache when no Settings say otherwise: ``ARTSEARCH_CACHE_DIR``, else ``data/cache``
+    (what :attr:`artsearch.config.Settings.export_cache_dir` gives with the default data folder)."""
+    return Path(os.environ.get("ARTSEARCH_CACHE_DIR") or Path("data") / "cache").expanduser()
 
 
-def fingerprint(folder: Path) -> str:
-    """A cheap content fingerprint of a model folder (our own ``onnx/`` cache excluded).
-
-    Small files are hashed whole. Large files (weights) by size, mtime and their first and last
-    MiB, except Hugging Face cache blobs, which are named by their own sha256 already.
-    """
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if rel.parts[0] == "onnx" or path.is_dir():
-            continue
-        real = path.resolve()
-        size = real.stat().st_size
-        h.update(f"{rel.as_posix()}\0{size}\0".encode())
-        if path.is_symlink() and real.parent.name == "blobs":
-            h.update(real.name.encode())
-        elif size <= _SMALL_FILE:
-            h.update(real.read_bytes())
-        else:
-            h.update(str(real.stat().st_mtime_ns).encode())
-            with real.open("rb") as fh:
-                h.update(fh.read(_EDGE))
-                fh.seek(size - _EDGE)
-                h.update(fh.read(_EDGE))
-    return h.hexdigest()
-
-
-def _writable(folder: Path) -> bool:
-    return os.access(folder, os.W_OK) and "huggingface" not in folder.parts
-
-
-def user_cache_dir() -> Path:
-    return Path(os.environ.get("ARTSEARCH_CACHE_DIR") or Path.home() / ".cache" / "artsearch").expanduser()
-
-
-def cache_dir(folder: Path, model_fingerprint: str) -> Path:
-    """``<model>/onnx`` when the model folder is ours to write to, else a keyed folder in the user cache."""
-    if _writable(folder):
-        return folder / "onnx"
-    key = hashlib.sha256(f"{folder}\0{model_fingerprint}".encode()).hexdigest()[:20]
-    return user_cache_dir() / "onnx" / key
+def export_folder(files: ModelFiles, cache_root: Path | None = None) -> Path:
+    """The folder a model's exports live in, inside ``cache_root`` (default :func:`default_cache_root`)."""
+    return Path(cache_root or default_cache_root()) / "onnx" / files.export_key()
 
 
 def onnx_files(inference: str) -> dict[str, str]:
@@ -148,7 +104,9 @@ class _DropAdvice(logging.Filter):
 def _export_tower(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], axes: dict[str, dict]) -> None:
     import torch
 
-    with torch.inference_mode(False), torch.no_grad():
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        if not verbose():  # the tracer's advice is for whoever wrote the model, not for our operator
+            warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
             args,
@@ -166,7 +124,8 @@ def export(
     st_model: Any,
     inference: str = "onnx-int8",
     *,
-    name_or_path: str | None = None,
+    files: ModelFiles,
+    cache_root: Path | None = None,
     folder: Path | None = None,
     force: bool = False,
 ) -> dict[str, Path]:
@@ -174,30 +133,46 @@ def export(
 
     Files already exported from the same model are reused unless ``force``. Writes go to a
     temporary folder first and are moved into place, manifest last, so a crash or a concurrent
-    export never leaves a cache that looks complete but is not.
+    export never leaves a cache that looks complete but is not. Any failure (a full disk, a
+    read-only cache, a graph the exporter refuses) is a one-line :class:`CacheError`.
     """
-    import torch
-
     inference = check_inference(inference)
     if inference not in ONNX_PATHS:
         raise ValueError(f"only {', '.join(ONNX_PATHS)} are exported; {inference} runs in torch directly")
-    src = model_folder(st_model, name_or_path)
-    if src is None:
-        raise CacheError("cannot tell which folder the model was loaded from, so there is nowhere to cache it")
-    fp = fingerprint(src)
-    folder = folder or cache_dir(src, fp)
+    fp = files.fingerprint
+    folder = folder or export_folder(files, cache_root)
     if not force:
         try:
             return check_cache(folder, inference, fp)
         except CacheError:
             pass
+    try:
+        return _export(st_model, inference, files, folder, fp)
+    except CacheError:
+        raise
+    except OSError as exc:
+        raise CacheError(
+            f"Cannot write the ONNX export to {folder} ({exc.strerror or exc}): free some space, or set "
+            "ARTSEARCH_CACHE_DIR to a writable folder."
+        ) from None
+    except Exception as exc:  # torch.onnx and the quantiser raise many types
+        log.debug("ONNX export failed", exc_info=True)
+        raise CacheError(
+            f"Could not export {files.describe()} to ONNX ({type(exc).__name__}: {str(exc)[:200]}); "
+            "set ARTSEARCH_INFERENCE=torch to run without the fast path."
+        ) from None
+
+
+def _export(st_model: Any, inference: str, files: ModelFiles, folder: Path, fp: str) -> dict[str, Path]:
+    import torch
+
     clip = clip_of(st_model)
     if next(clip.parameters()).dtype != torch.float32:
         raise CacheError("export needs the model in float32 (load it with inference='torch')")
     folder.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(folder)
     if manifest.get("fingerprint") != fp or manifest.get("format") != _FORMAT:
-        manifest = {"format": _FORMAT, "fingerprint": fp, "source": str(src), "files": {}}
+        manifest = {"format": _FORMAT, "fingerprint": fp, "source": files.describe(), "files": {}}
     names = onnx_files(inference)
     fp32_names = onnx_files("onnx")
     started = time.perf_counter()
@@ -246,5 +221,5 @@ def export(
         "seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_json(folder / MANIFEST, manifest, indent=2)
-    log.info("exported %s for %s to %s in %.1f s", inference, src, folder, time.perf_counter() - started)
+    log.info("exported %s for %s to %s in %.1f s", inference, files.describe(), folder, time.perf_counter() - started)
     return check_cache(folder, inference, fp)

@@ -5,12 +5,13 @@ only where the same model on the same path would compute it again. :func:`identi
 loaded encoder. A rebuild with nothing new to embed should not pay for loading the model (seconds of torch
 and ONNX Runtime start-up), so the :class:`ModelId` is also kept as a record, and
 :meth:`ModelId.still_current` checks it against the files on disk without loading anything: the weights
-folder's fingerprint (:func:`artsearch.model.export.fingerprint`), the Hugging Face cache's ``refs/main``
-for a hub model, and the ONNX export's manifest for the ONNX paths.
+folder's fingerprint (:func:`artsearch.model.locate.fingerprint`), the Hugging Face cache's ``refs/main``
+for a hub model, and the manifest of the ONNX export in our cache for the ONNX paths.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from artsearch.config import ONNX_PATHS
-from artsearch.model.export import MANIFEST, cache_dir, fingerprint, model_folder, onnx_files
+from artsearch.errors import ModelLoadError
+from artsearch.model.export import MANIFEST, export_folder, onnx_files
+from artsearch.model.locate import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +44,15 @@ class ModelId:
     export: str  # the ONNX export's identity, "" on the torch paths
     inference: str
     device: str  # "cpu", "cuda", ...
+    exports: str = ""  # the folder of its ONNX exports in our cache, "" on the torch paths
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelId:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        fields = dataclasses.fields(cls)
+        return cls(**{f.name: data[f.name] for f in fields if f.name in data or f.default is dataclasses.MISSING})
 
     def still_current(self) -> bool:
         """True when the files this record was made from are unchanged (nothing is loaded to tell)."""
@@ -57,7 +62,7 @@ class ModelId:
         try:
             if not folder.is_dir() or _hub_revision_moved(folder) or fingerprint(folder) != self.weights:
                 return False
-            return export_id(folder, self.weights, self.inference) == self.export
+            return export_id(Path(self.exports) if self.exports else None, self.inference) == self.export
         except OSError:
             return False
 
@@ -68,20 +73,6 @@ def _hub_revision_moved(folder: Path) -> bool:
         return False
     ref = folder.parent.parent / "refs" / "main"
     return ref.is_file() and ref.read_text().strip() != folder.name
-
-
-def hub_folder(name: str) -> Path | None:
-    """The cached snapshot folder of a hub model name (as sentence-transformers resolves it), from local files."""
-    from huggingface_hub import try_to_load_from_cache  # imported here: it is slow to import, and rarely needed
-
-    for repo in (name, f"sentence-transformers/{name}") if "/" not in name else (name,):
-        try:
-            found = try_to_load_from_cache(repo, "modules.json")
-        except ValueError:  # not a valid repo id (a path, say): not in the hub cache
-            continue
-        if isinstance(found, str):
-            return Path(found).parent
-    return None
 
 
 def predicted_device(setting: str) -> str | None:
@@ -105,12 +96,14 @@ def predicted_device(setting: str) -> str | None:
     return None
 
 
-def export_id(folder: Path, weights: str, inference: str) -> str:
+def export_id(exports: Path | None, inference: str) -> str:
     """The identity of the ONNX export an ONNX path runs: its manifest without the timing; "" for torch paths."""
     if inference not in ONNX_PATHS:
         return ""
+    if exports is None:
+        return "missing"
     try:
-        manifest = json.loads((cache_dir(folder, weights) / MANIFEST).read_text())
+        manifest = json.loads((exports / MANIFEST).read_text())
     except (OSError, ValueError):
         return "missing"
     files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
@@ -127,12 +120,19 @@ def export_id(folder: Path, weights: str, inference: str) -> str:
 
 
 def identify(encoder: Any) -> ModelId:
-    """The :class:`ModelId` of a loaded :class:`artsearch.model.encoder.Encoder`."""
-    folder = model_folder(encoder.model, encoder.name) or hub_folder(encoder.name)
-    weights = fingerprint(folder) if folder is not None else f"name:{encoder.name}"
+    """The :class:`ModelId` of a loaded :class:`artsearch.model.encoder.Encoder` (its files as located)."""
+    files = encoder.files
+    folder = files.folder
+    weights = files.fingerprint if folder is not None else f"name:{encoder.name}"
     if folder is None:
         log.warning("cannot find the files of model %s, so cached vectors are matched by its name only", encoder.name)
-    export = export_id(folder, weights, encoder.inference) if folder is not None else ""
+    exports: Path | None = None
+    if folder is not None and encoder.inference in ONNX_PATHS:
+        try:
+            exports = export_folder(files, encoder.cache_dir)
+        except ModelLoadError:
+            exports = None
+    export = export_id(exports, encoder.inference)
     device = str(encoder.device).split(":")[0]
     key = hashlib.sha256(
         json.dumps([PIPELINE_VERSION, encoder.inference, device, weights, export, encoder.dim]).encode()
@@ -146,4 +146,5 @@ def identify(encoder: Any) -> ModelId:
         export=export,
         inference=encoder.inference,
         device=device,
+        exports=str(exports) if exports is not None else "",
     )

@@ -232,19 +232,21 @@ def build_random_clip(
     seed: int = 0,
     vocab_size: int | None = None,
     num_merges: int | None = None,
+    projection_dim: int | None = None,
 ) -> Path:
     """Build a random-weight CLIP in sentence-transformers format at ``out_dir`` and return the path.
 
     ``size="tiny"``: 2-layer, 32-wide towers, patch 32 on 224 px, projection 64 (not 512,
     so callers must read the dimension from the model). ``size="base"``: exactly
     ``transformers.CLIPConfig()`` (ViT-B/32). Weights are deterministic for a given ``seed``.
-    ``vocab_size`` / ``num_merges`` truncate the real CLIP BPE (see :func:`build_clip_tokenizer`).
+    ``vocab_size`` / ``num_merges`` truncate the real CLIP BPE (see :func:`build_clip_tokenizer`);
+    ``projection_dim`` overrides the size's embedding size.
     """
     import torch
     from transformers import CLIPModel
 
     tokenizer = build_clip_tokenizer(vocab_size=vocab_size, num_merges=num_merges)
-    config = clip_config(size, vocab_size=len(tokenizer))
+    config = clip_config(size, vocab_size=len(tokenizer), projection_dim=projection_dim)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = CLIPModel(config).eval()

@@ -23,7 +23,10 @@ def point_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Pat
     monkeypatch.setenv("QDRANT_URL", "")
     monkeypatch.setenv("QDRANT_PATH", str(settings.qdrant_path))
     monkeypatch.setenv("ARTSEARCH_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("EMBEDDER_NAME", settings.embedder_name)
+    if settings.embedder_name:
+        monkeypatch.setenv("EMBEDDER_NAME", settings.embedder_name)
+    else:  # no model configured: the app uses the model the index was built with
+        monkeypatch.delenv("EMBEDDER_NAME", raising=False)
     monkeypatch.setenv("ARTSEARCH_DEVICE", "cpu")
     monkeypatch.setenv("ARTSEARCH_STORAGE_BACKEND", "local")
     monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "no-such-secrets.toml"))
