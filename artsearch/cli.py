@@ -148,7 +148,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
     options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
-    hits = SearchService(settings).page(query, options).hits
+    service = SearchService(settings)
+    try:
+        hits = service.page(query, options).hits
+    finally:
+        service.index.close()  # deletes this process's snapshot of the index at once
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return 0
@@ -162,7 +166,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = SearchService(settings_from_args(args)).info()
+    service = SearchService(settings_from_args(args))
+    try:
+        info = service.info()
+    finally:
+        service.index.close()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:
@@ -182,15 +190,19 @@ def add_eval_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    report = evaluate(
-        SearchService(settings_from_args(args)),
-        sample=args.sample,
-        duplicates=args.duplicates,
-        artist_template=args.artist_template,
-        genre_template=args.genre_template,
-        min_label_count=args.min_label_count,
-        seed=args.seed,
-    )
+    service = SearchService(settings_from_args(args))
+    try:
+        report = evaluate(
+            service,
+            sample=args.sample,
+            duplicates=args.duplicates,
+            artist_template=args.artist_template,
+            genre_template=args.genre_template,
+            min_label_count=args.min_label_count,
+            seed=args.seed,
+        )
+    finally:
+        service.index.close()
     print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else report.table())
     return 0
 

@@ -24,7 +24,7 @@ from artsearch import query_syntax
 from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
-from artsearch.errors import ArtsearchError, EmptyQuery, NotFound
+from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery, NotFound
 from artsearch.fetch import fetch_image_bytes
 from artsearch.images import load_image
 from artsearch.index.filters import FACETS, Filters
@@ -244,11 +244,13 @@ class SearchService:
         return {f.name: self.index.facet(f.payload_key) for f in FACETS}
 
     def info(self) -> dict[str, Any]:
+        """Where the index lives and what it holds. No index yet is ``artworks: 0`` with the problem said; any
+        other failure (an index that cannot be opened or reached) raises, so a count is never a guess."""
         info = dict(self.settings.describe())
         try:
             info["artworks"] = self.index.count()
             info["vector_size"] = self.index.vector_size()
-        except ArtsearchError as exc:
+        except CollectionMissing as exc:
             info["artworks"] = 0
             info["problem"] = str(exc)
         info["artists"] = len(self.artists()) if "problem" not in info else 0

@@ -2,11 +2,14 @@
 
 A rebuild writes a new collection ``<alias>_<stamp>`` and then moves the alias to it in one
 ``update_collection_aliases`` call; embedded builds each get a folder of their own (see
-:mod:`artsearch.index.builds`).
+:mod:`artsearch.index.builds`). A published embedded build is never written again, because readers'
+snapshots share its files: an embedded ``--append`` copies the live build into a new one, adds to that
+and publishes it.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +33,10 @@ from artsearch.index.builds import (
 from artsearch.index.client import Qdrant
 from artsearch.index.edge import folder_engine
 from artsearch.index.filters import FACETS
+from artsearch.index.read import VectorIndex
+from artsearch.index.snapshots import sweep_snapshots
+
+log = logging.getLogger(__name__)
 
 
 def _collection_params(settings: Settings, dim: int) -> dict[str, Any]:
@@ -60,8 +67,9 @@ class IndexBuilder:
 
     # Opening -------------------------------------------------------------------
     @classmethod
-    def start_build(cls, settings: Settings, dim: int, *, resume: bool = True) -> IndexBuilder:
-        """A new build collection, or the newest unfinished one when ``resume``."""
+    def start_build(cls, settings: Settings, dim: int, *, resume: bool = True, kind: str = "rebuild") -> IndexBuilder:
+        """A new build collection, or the newest unfinished one when ``resume``; ``kind`` names the writer in the
+        embedded folder's lock file."""
         alias = settings.collection_name
         if settings.embedded:
             pointer = read_pointer(settings)
@@ -79,7 +87,7 @@ class IndexBuilder:
             else:
                 stamp = new_stamp()
                 folder = Path(settings.qdrant_path) / f"{alias}-{stamp}"
-            builder = cls(Qdrant.embedded(settings, folder), f"{alias}_{stamp}", folder=folder.name)
+            builder = cls(Qdrant.embedded(settings, folder, kind=kind), f"{alias}_{stamp}", folder=folder.name)
         else:
             qdrant = Qdrant.remote(settings)
             builder = cls(qdrant, f"{alias}_{new_stamp()}")
@@ -98,13 +106,20 @@ class IndexBuilder:
 
     @classmethod
     def open_live(cls, settings: Settings, dim: int) -> IndexBuilder:
-        """Append to the collection the alias points at, creating a first build if there is none."""
+        """Append to the collection the alias points at, creating a first build if there is none.
+
+        Embedded, the live build is not written in place (readers' snapshots share its files): a new build
+        starts as a copy of it, through a snapshot like any reader's, and is published when the append ends.
+        """
         if settings.embedded:
-            pointer = read_pointer(settings)
-            if pointer is None:
-                return cls.start_build(settings, dim, resume=True)
-            folder = Path(settings.qdrant_path) / pointer["folder"]
-            builder = cls(Qdrant.embedded(settings, folder), pointer["collection"], folder=pointer["folder"])
+            builder = cls.start_build(settings, dim, resume=True, kind="append")
+            if read_pointer(settings) is not None:
+                try:
+                    builder.copy_live()
+                except BaseException:
+                    builder.close()
+                    raise
+            return builder
         else:
             builder = cls(Qdrant.remote(settings), "")
             target = builder.alias_target()
@@ -139,6 +154,26 @@ class IndexBuilder:
                     c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
                 # Titles and artist names as words, for searches that name an artist or a title.
                 c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
+
+    def copy_live(self, batch: int = 512) -> int:
+        """Copy every point (vector and payload) of the live collection into this build; returns how many.
+
+        Idempotent (same ids), so an append that was interrupted copies again and loses nothing."""
+        live = VectorIndex(self.settings)
+        copied, offset = 0, None
+        try:
+            while True:
+                points, offset = live.scroll_page(limit=batch, offset=offset, with_vectors=True)
+                if points:
+                    vectors = np.asarray([p.vector for p in points], dtype=np.float32)
+                    self.upsert([str(p.id) for p in points], vectors, [p.payload or {} for p in points])
+                    copied += len(points)
+                if offset is None:
+                    break
+        finally:
+            live.close()
+        log.info("copied %d artworks of the live build into %s", copied, self.collection)
+        return copied
 
     # Writing -------------------------------------------------------------------
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
@@ -198,6 +233,8 @@ class IndexBuilder:
             if not self.settings.embedded and old and old != self.collection:
                 c.delete_collection(old)
         if self.settings.embedded and self.folder:
+            # Let go of the folder first: a reader that follows the new pointer never finds the build held.
+            self.qdrant.close()
             write_pointer(self.settings, self.folder, self.collection)
 
     # The map: every vector read back, then x and y written into the payloads ------------------------
@@ -228,3 +265,4 @@ class IndexBuilder:
         self.qdrant.close()
         if self.settings.embedded:
             remove_stale_builds(self.settings, keep=[self.folder] if self.folder else [])
+            sweep_snapshots(Path(self.settings.qdrant_path))
