@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from artsearch.catalog import artwork_id
@@ -22,6 +23,7 @@ from artsearch.index.builds import build_folders, pointer_path, read_pointer
 from tests.support import ROOT
 from tests.support.datasets import jpeg_bytes, make_kaggle_layout, painting
 from tests.support.indexes import all_payloads, copy_index, test_settings
+from tests.support.servers import free_port, stop, wait_until_up
 
 PAYLOAD_FIELDS = {
     "artwork_id", "title", "artist", "artist_slug", "genre", "nationality", "year", "image_key", "source",
@@ -266,6 +268,72 @@ def test_the_page_16_cli_searches_and_a_rebuild_share_one_embedded_index(kaggle_
         f"2 info runs ({counts}): 0 errors, every answer from a published build; after it, the page and a new CLI "
         "search served the new build"
     )
+
+
+# --- 2c. bash scripts/serve.sh decides from `info` ------------------------------------------------------------
+
+
+def serve_sh(settings, log: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """``bash scripts/serve.sh`` (no flags) on the installed environment, serving on a free port; returns it and
+    its URL. Its output goes to ``log``."""
+    port = free_port()
+    environment = page_env(settings)
+    environment.update(
+        ARTSEARCH_SKIP_INSTALL="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        STREAMLIT_SERVER_PORT=str(port), STREAMLIT_SERVER_ADDRESS="127.0.0.1", **env,
+    )  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["bash", "scripts/serve.sh"], cwd=ROOT, env=environment, stdout=out, stderr=out)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def healthy(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+        return response.status == 200
+
+
+def test_serve_sh_builds_once_then_reuses_the_index_the_app_has_open(tmp_path, tiny_clip_path):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    images = tmp_path / "my paintings"
+    for n in range(3):
+        (images / "Painter A").mkdir(parents=True, exist_ok=True)
+        (images / "Painter A" / f"a{n}.jpg").write_bytes(jpeg_bytes(painting(700 + n)))
+    folder_source = {"ARTSEARCH_SOURCE": "folder", "ARTSEARCH_IMAGES_DIR": str(images)}
+
+    # No index yet: serve.sh builds one, then serves.
+    log = tmp_path / "serve-1.log"
+    proc, url = serve_sh(settings, log, **folder_source)
+    try:
+        wait_until_up(proc, lambda: healthy(url), what="serve.sh", seconds=600, log=log, poll=0.5)
+    finally:
+        stop(proc, timeout=15)
+    assert "Indexed 3 new artworks" in log.read_text()
+    pointer = read_pointer(settings)
+    assert pointer is not None
+
+    # The app has the index open (a reader holds its snapshot): serve.sh reuses it, it does not rebuild.
+    server = Server(settings)
+    log = tmp_path / "serve-2.log"
+    try:
+        assert server.search("a painting", k=5)["ok"]
+        proc, url = serve_sh(settings, log, **folder_source)
+        try:
+            wait_until_up(proc, lambda: healthy(url), what="serve.sh", seconds=300, log=log, poll=0.5)
+        finally:
+            stop(proc, timeout=15)
+    finally:
+        server.close()
+    assert "Indexed" not in log.read_text(), log.read_text()[-2000:]
+    assert read_pointer(settings) == pointer and [f.name for f in build_folders(settings)] == [pointer["folder"]]
+
+    # An index that cannot be read is not rebuilt over: serve.sh stops with the reason.
+    (Path(settings.qdrant_path) / pointer["folder"]).rename(tmp_path / "aside")
+    log = tmp_path / "serve-3.log"
+    proc, _ = serve_sh(settings, log, **folder_source)
+    assert proc.wait(timeout=300) != 0
+    text = log.read_text()
+    assert "is missing" in text and "not rebuilt over" in text and "Indexed" not in text, text[-2000:]
+    assert build_folders(settings) == []
 
 
 # --- 3. SIGKILL anywhere during the ingest --------------------------------------------------------------------
