@@ -15,6 +15,7 @@ at any moment and started again ends with exactly one point per valid image.
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import time
@@ -30,7 +31,7 @@ from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.dedupe import dhash
 from artsearch.errors import ArtsearchError
-from artsearch.images import image_size, load_image
+from artsearch.images import WEB_FORMATS, image_format, load_image
 from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
 from artsearch.sources.base import Source, SourceItem
@@ -81,16 +82,31 @@ def _decode(item: SourceItem, storage: Storage, max_pixels: int, encoder: Encode
 
     Pillow's decode and resize release the GIL, so with two decode threads the
     per-image CPU work (about 6 ms with ``draft``) runs beside the model's forward.
+    A picture in a format browsers do not show (TGA, PSD, JPEG 2000...) is kept in
+    storage as a JPEG copy, which is what the page shows.
     """
     data = item.read()
-    image = load_image(data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, name=item.origin)
+    image = load_image(data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, name=item.origin, formats=item.formats)
     art = item.artwork
+    width, height, kind = image_format(data, item.formats)
     if art.width is None or art.height is None:
-        art.width, art.height = image_size(data)
+        art.width, art.height = width, height
     art.extra["phash"] = dhash(image)  # a perceptual hash: near-duplicate results collapse on it
-    if not storage.has_image(art.image_key):
+    if kind not in WEB_FORMATS and kind != "MPO":
+        art.image_key = f"{art.image_key}.jpg"
+        if not storage.has_image(art.image_key):
+            storage.put_image(art.image_key, display_copy(data, item, max_pixels))
+    elif not storage.has_image(art.image_key):
         storage.put_image(art.image_key, data)
     return _Decoded(item, encoder.preprocess_images([image]))
+
+
+def display_copy(data: bytes, item: SourceItem, max_pixels: int) -> bytes:
+    """The picture as a JPEG at its full size, for a format the page cannot show as it is."""
+    full = load_image(data, max_pixels=max_pixels, name=item.origin, formats=item.formats)
+    out = io.BytesIO()
+    full.save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def _batched(items: Iterable[SourceItem], n: int) -> Iterator[list[SourceItem]]:

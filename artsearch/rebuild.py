@@ -42,6 +42,7 @@ def rebuild(
     # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
     encoder = encoder or Encoder.from_settings(settings, export_missing=True)
     builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(settings, encoder.dim)
+    published = False
     try:
         report = run_ingest(
             source,
@@ -61,8 +62,12 @@ def rebuild(
             )
         add_map(builder, storage, settings)
         builder.publish()
+        published = True
     finally:
-        builder.close()
+        if published:
+            builder.close()
+        else:
+            builder.close_unpublished()  # an empty build is deleted: there is nothing in it to resume
     return report
 
 

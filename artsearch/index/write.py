@@ -20,10 +20,11 @@ from qdrant_client import models
 
 from artsearch.catalog import LOOKUP_FIELDS, NAME_TEXT_FIELD
 from artsearch.config import Settings
-from artsearch.errors import QdrantUnavailable
+from artsearch.errors import ArtsearchError, QdrantUnavailable
 from artsearch.index.builds import (
     STAMP,
     build_folders,
+    delete_unless_in_use,
     folder_in_use,
     new_stamp,
     read_pointer,
@@ -260,6 +261,21 @@ class IndexBuilder:
             ]
             with self.qdrant.call() as c:
                 c.batch_update_points(self.collection, update_operations=ops, wait=True)
+
+    def close_unpublished(self) -> None:
+        """Close a build that failed before it was published: kept to be resumed when it holds points, deleted
+        when it holds none (a source that could not be read leaves nothing behind)."""
+        try:
+            empty = not self.qdrant.closed and self.count() == 0
+        except ArtsearchError:
+            empty = False
+        if empty and not self.settings.embedded:
+            with self.qdrant.call() as c:
+                if c.collection_exists(self.collection) and self.alias_target() != self.collection:
+                    c.delete_collection(self.collection)
+        self.close()
+        if empty and self.settings.embedded and self.folder:
+            delete_unless_in_use(Path(self.settings.qdrant_path) / self.folder)
 
     def close(self) -> None:
         self.qdrant.close()

@@ -79,6 +79,8 @@ def open_source(options: SourceOptions, settings: Settings | None = None, storag
     storage = storage if storage is not None else LocalStorage(settings.data_dir)
     kind = choose_source(settings, options)
     storage_root = storage.root if isinstance(storage, LocalStorage) else None
+    # artsearch's own folders are never read for images, even inside --images-dir (e.g. --images-dir .).
+    own_folders = [Path(settings.data_dir), Path(settings.qdrant_path)]
     if kind == "folder":
         images_dir = options.images_dir or settings.images_dir
         if images_dir is None:
@@ -90,6 +92,7 @@ def open_source(options: SourceOptions, settings: Settings | None = None, storag
             metadata_csv=options.artists_csv or settings.artists_csv,
             per_artist=options.per_artist,
             storage_root=storage_root,
+            own_folders=own_folders,
         )
     if kind == "kaggle":
         # An existing download (the archive as unzipped, its images folder, or the folder holding it), else
@@ -103,6 +106,7 @@ def open_source(options: SourceOptions, settings: Settings | None = None, storag
             artists_csv=options.artists_csv or settings.artists_csv,
             per_artist=options.per_artist,
             storage_root=storage_root,
+            own_folders=own_folders,
         )
     return MuseumSource(
         settings.museum_api_url,

@@ -30,7 +30,7 @@ import io
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,6 +225,7 @@ class KaggleSource(FolderSource):
         artists_csv: Path | None = None,
         per_artist: int | None = None,
         storage_root: Path | None = None,
+        own_folders: Iterable[Path] = (),
     ) -> None:
         root = Path(root)
         images = find_images_dir(root)
@@ -239,7 +240,14 @@ class KaggleSource(FolderSource):
             log.warning("no artists.csv at %s: artists get names only", csv_path)
         self.unmatched: set[str] = set()
         self._copies: list[str] = []
-        super().__init__(images, per_artist=per_artist, key_prefix="images/kaggle", storage_root=storage_root)
+        super().__init__(
+            images,
+            per_artist=per_artist,
+            key_prefix="images/kaggle",
+            storage_root=storage_root,
+            own_folders=own_folders,
+        )
+        self.own_files.add(csv_path.resolve())
 
     def items(self) -> Iterator[SourceItem]:
         """The folder source's items, with a picture that lies in two folders whose names differ only by their
@@ -264,9 +272,9 @@ class KaggleSource(FolderSource):
 
     def skipped(self) -> list[tuple[str, str]]:
         if not self._copies:
-            return []
+            return super().skipped()
         folders = sorted({str(Path(c).parent) for c in self._copies})
-        return [
+        return super().skipped() + [
             (
                 ", ".join(folders),
                 f"{len(self._copies)} files are copies of pictures already read from a folder whose name differs only by "

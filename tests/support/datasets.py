@@ -237,3 +237,32 @@ def make_kaggle_archive(root: Path, per_artist: int = 2, *, durer_twice: bool = 
             wiki = f"http://en.wikipedia.org/wiki/{name.replace(' ', '_')}"
             writer.writerow([i, name, years, genre, nationality, bio, wiki, per_artist])
     return archive
+
+
+# --- formats an owner's folder may hold beyond the web's ---------------------------------------------------------
+
+
+def psd_bytes(img: Image.Image) -> bytes:
+    """A flat Photoshop file (RGB, 8 bits, raw planes, no layers): Pillow reads PSD but cannot write it."""
+    pixels = np.asarray(img.convert("RGB"))
+    height, width, _ = pixels.shape
+    header = b"8BPS" + struct.pack(">H6sHIIHH", 1, b"\0" * 6, 3, height, width, 8, 3)
+    sections = struct.pack(">III", 0, 0, 0)  # colour mode data, image resources, layers: all empty
+    return header + sections + struct.pack(">H", 0) + b"".join(pixels[:, :, c].tobytes() for c in range(3))
+
+
+def library_format_files(size: tuple[int, int] = (64, 48), seed: int = 900) -> dict[str, bytes]:
+    """One distinct picture per format an owner may have and the web does not make: {file name: bytes}.
+    AVIF only where this Pillow can write it."""
+    from PIL import features
+
+    files = {"painting.psd": psd_bytes(painting(seed, size))}
+    wanted = [("painting.tga", "TGA", {}), ("painting.ppm", "PPM", {}), ("painting.ico", "ICO", {"sizes": [size]})]
+    wanted.append(("painting.jp2", "JPEG2000", {}))
+    if features.check("avif"):
+        wanted.append(("painting.avif", "AVIF", {}))
+    for n, (name, fmt, kwargs) in enumerate(wanted, 1):
+        buf = io.BytesIO()
+        painting(seed + n, size).save(buf, fmt, **kwargs)
+        files[name] = buf.getvalue()
+    return files
