@@ -92,23 +92,29 @@ class Server:
         self.log.close()
 
 
+def fingerprint_then_change_the_source(server: Server, settings, layout, remove: str, seed: int):
+    """The ids of the whole collection as the server answers now (k=50 returns all of it: a fingerprint of the
+    build), then one painting removed from the source and one added; returns (old ids, the next build's ids)."""
+    first = server.search("a gloomy winter landscape")
+    assert first["ok"], first
+    old_ids = frozenset(first["ids"])
+    assert len(old_ids) == len(layout.valid)
+    images = settings.data_dir / "kaggle" / "images" / "images" / "Claude_Monet"
+    (images / f"{remove}.jpg").unlink()
+    (images / f"Claude_Monet_added_{seed}.jpg").write_bytes(jpeg_bytes(painting(seed)))
+    gone, added = (
+        artwork_id("kaggle", f"Claude_Monet/{remove}.jpg"),
+        artwork_id("kaggle", f"Claude_Monet/Claude_Monet_added_{seed}.jpg"),
+    )
+    return old_ids, (old_ids - {gone}) | {added}
+
+
 def test_app_process_keeps_answering_while_initialize_db_rebuilds(kaggle_index, tmp_path):
     settings, layout = copy_index(kaggle_index, tmp_path)
     server = Server(settings)
     try:
-        first = server.search("a gloomy winter landscape")
-        assert first["ok"], first
-        old_ids = frozenset(first["ids"])
-        assert len(old_ids) == len(layout.valid)  # k=50 returns the whole collection: a fingerprint of the data
+        old_ids, new_ids = fingerprint_then_change_the_source(server, settings, layout, "Claude_Monet_1", 4242)
         old_pointer = read_pointer(settings)
-
-        # The rebuild sees a changed source: one painting removed, one added.
-        images = settings.data_dir / "kaggle" / "images" / "images" / "Claude_Monet"
-        (images / "Claude_Monet_1.jpg").unlink()
-        (images / "Claude_Monet_new.jpg").write_bytes(jpeg_bytes(painting(4242)))
-        new_ids = (old_ids - {artwork_id("kaggle", "Claude_Monet/Claude_Monet_1.jpg")}) | {
-            artwork_id("kaggle", "Claude_Monet/Claude_Monet_new.jpg")
-        }
 
         rebuild = subprocess.Popen(
             initialize_db(settings, "--no-progress"), cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE,
@@ -175,18 +181,8 @@ def test_the_page_16_cli_searches_and_a_rebuild_share_one_embedded_index(kaggle_
     page = Server(settings, page=True)
     rebuild, searches, infos, stop = None, [], [], threading.Event()
     try:
-        first = page.search("a gloomy winter landscape")
-        assert first["ok"], first
-        old_ids = frozenset(first["ids"])
-        assert len(old_ids) == len(layout.valid)  # k=50 shows the whole collection: a fingerprint of the build
+        old_ids, new_ids = fingerprint_then_change_the_source(page, settings, layout, "Claude_Monet_2", 4343)
         old_pointer = read_pointer(settings)
-
-        images = settings.data_dir / "kaggle" / "images" / "images" / "Claude_Monet"
-        (images / "Claude_Monet_2.jpg").unlink()
-        (images / "Claude_Monet_added.jpg").write_bytes(jpeg_bytes(painting(4343)))
-        new_ids = (old_ids - {artwork_id("kaggle", "Claude_Monet/Claude_Monet_2.jpg")}) | {
-            artwork_id("kaggle", "Claude_Monet/Claude_Monet_added.jpg")
-        }
 
         # The page keeps searching all along, in this process's second thread.
         stop, page_answers = threading.Event(), []
