@@ -166,7 +166,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
     options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
-    hits = SearchService(settings).page(query, options).hits
+    service = SearchService(settings)
+    try:
+        hits = service.page(query, options).hits
+    finally:
+        service.index.close()  # deletes this process's snapshot of the index at once
     if args.json:
         print(to_json([h.to_json() for h in hits]))
         return 0
@@ -186,7 +190,11 @@ def to_json(data: object) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = SearchService(settings_from_args(args)).info()
+    service = SearchService(settings_from_args(args))
+    try:
+        info = service.info()
+    finally:
+        service.index.close()
     if args.json:
         print(to_json(info))
     else:
@@ -206,15 +214,19 @@ def add_eval_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    report = evaluate(
-        SearchService(settings_from_args(args)),
-        sample=args.sample,
-        duplicates=args.duplicates,
-        artist_template=args.artist_template,
-        genre_template=args.genre_template,
-        min_label_count=args.min_label_count,
-        seed=args.seed,
-    )
+    service = SearchService(settings_from_args(args))
+    try:
+        report = evaluate(
+            service,
+            sample=args.sample,
+            duplicates=args.duplicates,
+            artist_template=args.artist_template,
+            genre_template=args.genre_template,
+            min_label_count=args.min_label_count,
+            seed=args.seed,
+        )
+    finally:
+        service.index.close()
     print(to_json(report.to_json()) if args.json else report.table())
     return 0
 

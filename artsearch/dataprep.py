@@ -42,7 +42,7 @@ from artsearch.files import atomic_write
 from artsearch.images import image_size, load_image
 from artsearch.sources.base import Source, SourceItem
 from artsearch.sources.folder import METADATA_CSV as FOLDER_METADATA_CSV
-from artsearch.sources.folder import FolderSource, walk_files
+from artsearch.sources.folder import REJECTED_CSV, FolderSource, walk_files
 from artsearch.sources.kaggle import KaggleSource
 from artsearch.storage.base import artists_to_json
 from artsearch.text import name_key, repair_mojibake
@@ -74,7 +74,6 @@ DEFAULT_MAX_PIXELS = 90_000_000  # Settings.max_image_pixels
 MARKER = ".artsearch-cleaned"
 METADATA_CSV = FOLDER_METADATA_CSV
 ARTISTS_JSON = "artists.json"
-REJECTED_CSV = "rejected.csv"
 #: ``metadata.csv`` columns; the first six are the ones FolderSource reads.
 METADATA_COLUMNS = ("path", "title", "artist", "genre", "nationality", "year", "width", "height", "original")
 
@@ -276,8 +275,8 @@ def check_item(item: SourceItem, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: 
     try:
         data = item.read()
         check.size_bytes = len(data)
-        load_image(data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, name=name)
-        check.width, check.height = image_size(data)
+        load_image(data, max_pixels=max_pixels, draft_size=DRAFT_SIZE, name=name, formats=item.formats)
+        check.width, check.height = image_size(data, item.formats)
     except ImageError as exc:
         check.reason = str(exc)
         return check
@@ -397,7 +396,8 @@ def contact_sheet(
     for i, check in enumerate(checks):
         x, y = pad + (i % columns) * cell_w, pad + (i // columns) * cell_h
         image = ImageOps.contain(
-            load_image(check.item.read(), draft_size=(thumb, thumb), name=check.original), (thumb, thumb)
+            load_image(check.item.read(), draft_size=(thumb, thumb), name=check.original, formats=check.item.formats),
+            (thumb, thumb),
         )
         sheet.paste(image, (x + (thumb - image.width) // 2, y + (thumb - image.height) // 2))
         if label:

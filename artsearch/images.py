@@ -24,9 +24,15 @@ Safety rules, and why:
   ``max_decode_bytes`` is refused with one line before any pixel is decoded.
   A decoded picture larger than needed is reduced in its own mode at once,
   before any conversion to RGB.
-* Only a fixed list of formats is opened. Pillow can read many more, some of
-  which run external programs (EPS calls Ghostscript); visitor uploads must
-  never reach those.
+* Only an allow-list of formats is opened, chosen by the caller. Pillow can read
+  many more, some of which run external programs (EPS calls Ghostscript) or are
+  containers that need handlers of their own (FITS, HDF5, GRIB, BUFR); nothing
+  ever reaches those. Visitor uploads and image URLs get :data:`WEB_FORMATS`,
+  what browsers and cameras make; a collection's own folder (the folder and
+  Kaggle sources) also gets :data:`LIBRARY_FORMATS`, raster formats Pillow
+  decodes itself, in this process, that an owner may have (TGA, PPM, ICO, PSD,
+  JPEG 2000, AVIF where this Pillow has it). The pixel and byte limits are the
+  same for every format.
 * Pillow raises many exception types for damaged files (``SyntaxError``,
   ``struct.error``, ``zlib.error``, ``IndexError``, ``AssertionError``...), so
   the decoding steps catch ``Exception`` and re-raise ``ImageError``. Only
@@ -36,6 +42,7 @@ Safety rules, and why:
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -44,17 +51,20 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from artsearch.errors import ImageError
 
-__all__ = ["SUPPORTED_UPLOAD_TYPES", "image_size", "load_image"]
+__all__ = ["LIBRARY_FORMATS", "SUPPORTED_UPLOAD_TYPES", "WEB_FORMATS", "image_format", "image_size", "load_image"]
 
 logger = logging.getLogger(__name__)
 
 #: File extensions offered by the upload widget (``st.file_uploader(type=...)``).
 SUPPORTED_UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp")
 
-#: Pillow format names that :func:`load_image` will open; everything else is refused.
-#: (Camera JPEGs that Pillow reports as "MPO" come in through the JPEG opener.)
-_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-_FORMATS_TEXT = "JPEG, PNG, WEBP, GIF, BMP or TIFF"
+#: Pillow format names an upload or an image URL may be: what browsers and cameras make, and what a browser
+#: can show. (Camera JPEGs that Pillow reports as "MPO" come in through the JPEG opener.)
+WEB_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+#: What a collection's own folder may hold besides: raster formats Pillow decodes in this process. AVIF is
+#: used where this Pillow was built with it. Never EPS, PDF, WMF or the scientific containers.
+LIBRARY_FORMATS: tuple[str, ...] = (*WEB_FORMATS, "TGA", "PPM", "ICO", "PSD", "JPEG2000", "AVIF")
+_FORMAT_NAMES = {"JPEG2000": "JPEG 2000"}
 
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSE = {
@@ -97,12 +107,25 @@ def _as_bytes(data: bytes, name: str) -> bytes:
     return data
 
 
-def _open(data: bytes, name: str, max_pixels: int | None) -> ImageFile.ImageFile:
-    """Open the header only; refuse unknown formats and (optionally) too many pixels."""
+@functools.cache
+def _available(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The formats of ``formats`` this Pillow has (AVIF needs libavif); asked once, on first use."""
+    Image.init()
+    return tuple(f for f in formats if f in Image.OPEN)
+
+
+def _formats_text(formats: tuple[str, ...]) -> str:
+    names = [_FORMAT_NAMES.get(f, f) for f in formats]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+def _open(data: bytes, name: str, max_pixels: int | None, formats: tuple[str, ...]) -> ImageFile.ImageFile:
+    """Open the header only; refuse formats outside ``formats`` and (optionally) too many pixels."""
+    allowed = _available(tuple(formats))
     try:
-        img = Image.open(io.BytesIO(data), formats=_FORMATS)
+        img = Image.open(io.BytesIO(data), formats=allowed)
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image artsearch can read; use a {_FORMATS_TEXT} file.") from None
+        raise ImageError(f"{name} is not an image artsearch can read; use a {_formats_text(allowed)} file.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own, process-wide guard fired inside Image.open (the warning
         # only arrives as an exception when warnings are configured as errors).
@@ -253,6 +276,7 @@ def load_image(
     draft_size: tuple[int, int] | None = None,
     max_decode_bytes: int | None = MAX_DECODE_BYTES,
     name: str = "image",
+    formats: tuple[str, ...] = WEB_FORMATS,
 ) -> Image.Image:
     """Decode ``data`` into a fully loaded RGB image, or raise ``ImageError``.
 
@@ -266,7 +290,8 @@ def load_image(
     memory of the decode (after the JPEG draft), checked from the header. The
     first frame of animated images is used; EXIF orientation is applied; alpha
     is composited onto white. ``name`` appears in every error message (a file
-    name or "the uploaded image").
+    name or "the uploaded image"). ``formats`` is the allow-list
+    (:data:`WEB_FORMATS` unless the bytes come from the collection's own folder).
     """
     data = _as_bytes(data, name)
     if max_bytes is not None and len(data) > max_bytes:
@@ -277,7 +302,7 @@ def load_image(
     if draft_size is not None and (len(draft_size) != 2 or min(draft_size) < 1):
         raise ValueError(f"draft_size must be two positive integers, not {draft_size!r}")
 
-    img = _open(data, name, max_pixels)
+    img = _open(data, name, max_pixels, formats)
     try:
         with img:
             jpeg, declared = img.format in ("JPEG", "MPO"), img.size
@@ -311,14 +336,20 @@ def load_image(
     return rgb
 
 
-def image_size(data: bytes) -> tuple[int, int]:
+def image_size(data: bytes, formats: tuple[str, ...] = WEB_FORMATS) -> tuple[int, int]:
     """Declared (width, height) from the header, without decoding pixels.
 
     This is the stored size; EXIF orientation is not applied. Raises
-    ``ImageError`` when the header is unreadable, the format is not one we
-    accept, or Pillow's own decompression-bomb guard refuses the declared size.
+    ``ImageError`` when the header is unreadable, the format is not in
+    ``formats``, or Pillow's own decompression-bomb guard refuses the declared size.
     """
+    width, height, _ = image_format(data, formats)
+    return width, height
+
+
+def image_format(data: bytes, formats: tuple[str, ...] = WEB_FORMATS) -> tuple[int, int, str]:
+    """(width, height, Pillow's format name) from the header, as :func:`image_size`."""
     data = _as_bytes(data, "image")
-    img = _open(data, "image", None)
+    img = _open(data, "image", None, formats)
     with img:
-        return img.size
+        return img.size[0], img.size[1], str(img.format)

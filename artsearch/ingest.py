@@ -23,6 +23,7 @@ started again ends with exactly one point per valid image.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -41,7 +42,7 @@ from artsearch import pixels
 from artsearch.catalog import Artist
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, WriteError
-from artsearch.images import load_image
+from artsearch.images import WEB_FORMATS, image_format, load_image
 from artsearch.index.write import IndexBuilder
 from artsearch.model.encoder import Encoder, Features
 from artsearch.model.identity import ModelId, identify
@@ -203,17 +204,46 @@ class _Context:
         return self.cache.get(sha256, self.encoder.model) if self.reuse else None
 
     def keep(self, item: SourceItem, data: bytes | None) -> None:
-        """Make sure storage holds the image (read only if it does not)."""
-        key = item.artwork.image_key
-        if self.storage.has_image(key):
-            return
-        data = data if data is not None else item.read()
+        """Make sure storage holds the image (read only if it does not).
+
+        A picture in a format browsers do not show (TGA, PSD, JPEG 2000...) is kept as a JPEG copy under its
+        key + ``.jpg``, which is what the page shows. A reused image (``data`` None: its content is unchanged)
+        keeps the copy it already has.
+        """
+        art = item.artwork
+        copy_key = f"{art.image_key}.jpg"
+        if data is None:
+            if self.storage.has_image(art.image_key):
+                return
+            if item.formats != WEB_FORMATS and self.storage.has_image(copy_key):
+                art.image_key = copy_key
+                return
+            data = item.read()
+        kind = image_format(data, item.formats)[2]
+        if kind not in WEB_FORMATS and kind != "MPO":
+            art.image_key = copy_key
+            if not self.storage.has_image(copy_key):
+                self._put(copy_key, display_copy(data, item, self.max_pixels, self.max_decode_bytes))
+        elif not self.storage.has_image(art.image_key):
+            self._put(art.image_key, data)
+
+    def _put(self, key: str, data: bytes) -> None:
         try:
             self.storage.put_image(key, data)
         except WriteError:
             raise
         except ArtsearchError as exc:  # a bucket refusing a write: our failure too, not a bad image
             raise WriteError(f"{exc} Nothing was published; run the same command again to resume.") from None
+
+
+def display_copy(data: bytes, item: SourceItem, max_pixels: int, max_decode_bytes: int) -> bytes:
+    """The picture as a JPEG at its full size, for a format the page cannot show as it is."""
+    full = load_image(
+        data, max_pixels=max_pixels, max_decode_bytes=max_decode_bytes, name=item.origin, formats=item.formats
+    )
+    out = io.BytesIO()
+    full.save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def _prepare(item: SourceItem, ctx: _Context) -> _Prepared:
@@ -241,7 +271,12 @@ def _prepare(item: SourceItem, ctx: _Context) -> _Prepared:
         return _Prepared(item, sha, cached.derived, vector=cached.vector)
     assert data is not None
     image = load_image(
-        data, max_pixels=ctx.max_pixels, draft_size=DRAFT_SIZE, max_decode_bytes=ctx.max_decode_bytes, name=item.origin
+        data,
+        max_pixels=ctx.max_pixels,
+        draft_size=DRAFT_SIZE,
+        max_decode_bytes=ctx.max_decode_bytes,
+        name=item.origin,
+        formats=item.formats,
     )
     if cached is not None:  # the vector stands; only pixel fields are new
         prepared = _Prepared(

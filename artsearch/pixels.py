@@ -22,7 +22,7 @@ from typing import Any
 from PIL import Image
 
 from artsearch.dedupe import dhash
-from artsearch.images import image_size
+from artsearch.images import LIBRARY_FORMATS, image_size
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ class PixelField:
 PIXEL_FIELDS: tuple[PixelField, ...] = (
     # A colour difference hash: near-duplicate results collapse on it (artsearch.dedupe).
     PixelField("phash", 1, lambda data, image: dhash(image)),
-    # The stored size from the header, without decoding.
-    PixelField("width", 1, lambda data, image: image_size(data)[0], source_first=True),
-    PixelField("height", 1, lambda data, image: image_size(data)[1], source_first=True),
+    # The stored size from the header, without decoding (the image has decoded already: its format is allowed).
+    PixelField("width", 1, lambda data, image: image_size(data, LIBRARY_FORMATS)[0], source_first=True),
+    PixelField("height", 1, lambda data, image: image_size(data, LIBRARY_FORMATS)[1], source_first=True),
 )
 
 #: What the cache keeps per image: field name -> [version, value].

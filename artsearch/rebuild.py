@@ -60,6 +60,7 @@ def rebuild(
     source = open_source(options, settings, storage)
     name = model_for_index(settings, live_model(settings)) if append else settings.model_name
     cache = VectorCache.open(settings.vector_cache_path)
+    published = False
     try:
         lazy = model_on_demand(settings, cache, encoder, name)
         builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(
@@ -105,9 +106,13 @@ def rebuild(
                 add_map(builder, storage, settings)
             live = builder.live_collection()
             builder.publish()
+            published = True
             cache.published(builder.collection, location)
         finally:
-            builder.close()
+            if published:
+                builder.close()
+            else:
+                builder.close_unpublished()  # an empty build is deleted: there is nothing in it to resume
         prune_maps(storage, keep={builder.collection, live})
     finally:
         cache.close()

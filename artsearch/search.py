@@ -26,7 +26,7 @@ from artsearch import query_syntax
 from artsearch.catalog import Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
-from artsearch.errors import ArtsearchError, EmptyQuery, ModelLoadError, ModelMismatch, NotFound
+from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery, ModelLoadError, ModelMismatch, NotFound
 from artsearch.fetch import fetch_image_bytes
 from artsearch.images import load_image
 from artsearch.index.filters import FACETS, Filters
@@ -311,13 +311,15 @@ class SearchService:
         return {f.name: self.index.facet(f.payload_key) for f in FACETS}
 
     def info(self) -> dict[str, Any]:
-        """Where things live, the collection's size, the model it was built with and the one searches use."""
+        """Where the index lives, what it holds, the model it was built with and the one searches use. No index
+        yet is ``artworks: 0`` with the problem said; any other failure (an index that cannot be opened or
+        reached) raises, so a count is never a guess."""
         info = dict(self.settings.describe())
         try:
             info["artworks"] = self.index.count()
             info["vector_size"] = self.index.vector_size()
             recorded = self.index.recorded_model()
-        except ArtsearchError as exc:
+        except CollectionMissing as exc:
             info["artworks"] = 0
             info["problem"] = str(exc)
             return {**info, "artists": 0}

@@ -12,12 +12,23 @@ working tree alone.
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.app import QUERY
-from tests.support.browser import CARD_IMAGES, TIMEOUT, browser_page, keep_screenshot, no_errors, search
+from tests.support.browser import (
+    CARD_IMAGES,
+    TIMEOUT,
+    browser_page,
+    keep_screenshot,
+    no_errors,
+    search,
+    serve_process,
+)
 
 K = 8
 
@@ -35,3 +46,17 @@ def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
         assert f"q={QUERY.replace(' ', '+')}" in page.url  # the search is a link
         page.screenshot(path=str(shot), full_page=True)
     keep_screenshot(shot, "screenshot.png")
+
+
+def test_the_served_page_watches_no_files(browser_index, tmp_path: Path) -> None:
+    """Streamlit's default watches the folder it was started in, .venv included (an "Inotify queue overflowed"
+    line per burst of events in a user's log); .streamlit/config.toml turns watching off and the page serves."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    with serve_process(browser_index, tmp_path, "--logger.level", "debug") as (url, proc, log):
+        with browser_page() as page:
+            search(page, f"{url}/?k=4", QUERY, 4)  # a session runs the script: where watchers would start
+            no_errors(page)
+        fds = [os.readlink(f) for f in Path(f"/proc/{proc.pid}/fd").iterdir() if f.is_symlink()]
+        assert not [f for f in fds if "inotify" in f], "the server watches files"
+    assert "Watcher created" not in log.read_text()

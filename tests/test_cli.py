@@ -8,7 +8,7 @@ import pytest
 
 from artsearch.catalog import artwork_id
 from tests.support.cli import one_line_error, run_cli
-from tests.support.indexes import test_settings
+from tests.support.indexes import copy_index, test_settings
 from tests.support.servers import free_port
 
 
@@ -100,6 +100,22 @@ def test_info_reports_count_model_and_location(kaggle_index):
     assert info["artworks"] == len(layout.valid)
     assert info["model"] == settings.embedder_name and info["vector_size"] == 64
     assert str(settings.qdrant_path) in info["qdrant"]
+
+
+def test_info_on_an_index_it_cannot_open_is_one_line_and_never_a_count_of_0(kaggle_index, tmp_path):
+    import portalocker
+
+    from artsearch.index.builds import read_pointer
+
+    settings, layout = copy_index(kaggle_index, tmp_path)
+    live = settings.qdrant_path / read_pointer(settings)["folder"]
+    with (live / ".lock").open("r") as lock:  # held exclusively by a process that is not one of our readers
+        portalocker.lock(lock, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
+        result = run_cli(["-m", "artsearch", "info", "--json"], settings)
+    line = one_line_error(result)
+    assert "is locked by process" in line and "artworks" not in result.stdout, result.stdout
+    again = run_cli(["-m", "artsearch", "info", "--json"], settings)
+    assert json.loads(again.stdout)["artworks"] == len(layout.valid)  # let go: the right count
 
 
 @pytest.mark.parametrize("like", ["00000000-0000-5000-8000-000000000000", "not-an-id"])

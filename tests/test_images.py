@@ -403,6 +403,21 @@ def test_formats_outside_the_allow_list_are_refused() -> None:
         load_image(eps, name="x.eps")
 
 
+def test_a_collections_own_formats_open_only_when_the_caller_allows_them() -> None:
+    from artsearch.images import LIBRARY_FORMATS, WEB_FORMATS
+    from tests.support.datasets import library_format_files
+
+    for name, data in library_format_files().items():
+        with pytest.raises(ImageError, match="use a JPEG, PNG, WEBP, GIF, BMP or TIFF file"):
+            load_image(data, name=name)  # an upload or a URL: the short list
+        assert load_image(data, name=name, formats=LIBRARY_FORMATS).mode == "RGB"  # the owner's folder
+    assert set(WEB_FORMATS) < set(LIBRARY_FORMATS)
+    assert not {"EPS", "PDF", "WMF", "FITS", "HDF5", "GRIB", "BUFR", "MPEG"} & set(LIBRARY_FORMATS)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(ImageError, match="not an image artsearch can read; use a JPEG, PNG, WEBP, GIF, BMP, TIFF, TGA"):
+        load_image(eps, name="x.eps", formats=LIBRARY_FORMATS)  # never handed to Ghostscript
+
+
 def _noisy_jpeg() -> bytes:
     """Seeded noise: whether a JPEG cut at its very end still decodes depends on the pixels, so fix them."""
     noise = np.random.default_rng(1234).normal(128, 64, (256, 256)).clip(0, 255).astype(np.uint8)

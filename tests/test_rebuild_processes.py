@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from artsearch.index.builds import build_folders, pointer_path, read_pointer
 from tests.support import ROOT
 from tests.support.datasets import jpeg_bytes, make_kaggle_layout, painting
 from tests.support.indexes import all_payloads, all_points, copy_index, test_settings
+from tests.support.servers import free_port, stop, wait_until_up
 
 PAYLOAD_FIELDS = {
     "artwork_id", "title", "artist", "artist_slug", "genre", "nationality", "year", "image_key", "source",
@@ -49,21 +51,35 @@ def initialize_db(settings, *extra: str) -> list[str]:
 # --- 2. rebuild while serving ---------------------------------------------------------------------------------
 
 
-class Server:
-    """tests/support/search_server.py: one long-lived SearchService in its own process, as the app holds one."""
+def page_env(settings) -> dict[str, str]:
+    """The environment a deployment of the page sets (tests/support/app.py's point_env, for a process)."""
+    env = cli_env(settings)
+    env.update(
+        QDRANT_URL="", QDRANT_PATH=str(settings.qdrant_path), ARTSEARCH_DATA_DIR=str(settings.data_dir),
+        EMBEDDER_NAME=settings.embedder_name, ARTSEARCH_DEVICE="cpu", ARTSEARCH_STORAGE_BACKEND="local",
+    )  # fmt: skip
+    return env
 
-    def __init__(self, settings) -> None:
+
+class Server:
+    """tests/support/search_server.py: one long-lived SearchService in its own process, as the app holds one;
+    with ``page=True``, tests/support/page_server.py: the page itself (app.py through AppTest)."""
+
+    def __init__(self, settings, *, page: bool = False) -> None:
         # stderr goes to a file: a pipe nobody reads fills up and blocks the server mid-search.
         self.log_path = settings.data_dir / "server-stderr.log"
         self.log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [
+        if page:
+            command, env = [sys.executable, "tests/support/page_server.py"], page_env(settings)
+        else:
+            command = [
                 sys.executable, "tests/support/search_server.py", "--model", settings.embedder_name,
                 "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir),
-            ],
-            cwd=ROOT, env=cli_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-            text=True,
-        )  # fmt: skip
+            ]  # fmt: skip
+            env = cli_env(settings)
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True
+        )
         line = self.proc.stdout.readline()
         assert json.loads(line or "{}").get("ready"), self.log_path.read_text() if not line else line
 
@@ -78,23 +94,29 @@ class Server:
         self.log.close()
 
 
+def fingerprint_then_change_the_source(server: Server, settings, layout, remove: str, seed: int):
+    """The ids of the whole collection as the server answers now (k=50 returns all of it: a fingerprint of the
+    build), then one painting removed from the source and one added; returns (old ids, the next build's ids)."""
+    first = server.search("a gloomy winter landscape")
+    assert first["ok"], first
+    old_ids = frozenset(first["ids"])
+    assert len(old_ids) == len(layout.valid)
+    images = settings.data_dir / "kaggle" / "images" / "images" / "Claude_Monet"
+    (images / f"{remove}.jpg").unlink()
+    (images / f"Claude_Monet_added_{seed}.jpg").write_bytes(jpeg_bytes(painting(seed)))
+    gone, added = (
+        artwork_id("kaggle", f"Claude_Monet/{remove}.jpg"),
+        artwork_id("kaggle", f"Claude_Monet/Claude_Monet_added_{seed}.jpg"),
+    )
+    return old_ids, (old_ids - {gone}) | {added}
+
+
 def test_app_process_keeps_answering_while_initialize_db_rebuilds(kaggle_index, tmp_path):
     settings, layout = copy_index(kaggle_index, tmp_path)
     server = Server(settings)
     try:
-        first = server.search("a gloomy winter landscape")
-        assert first["ok"], first
-        old_ids = frozenset(first["ids"])
-        assert len(old_ids) == len(layout.valid)  # k=50 returns the whole collection: a fingerprint of the data
+        old_ids, new_ids = fingerprint_then_change_the_source(server, settings, layout, "Claude_Monet_1", 4242)
         old_pointer = read_pointer(settings)
-
-        # The rebuild sees a changed source: one painting removed, one added.
-        images = settings.data_dir / "kaggle" / "images" / "images" / "Claude_Monet"
-        (images / "Claude_Monet_1.jpg").unlink()
-        (images / "Claude_Monet_new.jpg").write_bytes(jpeg_bytes(painting(4242)))
-        new_ids = (old_ids - {artwork_id("kaggle", "Claude_Monet/Claude_Monet_1.jpg")}) | {
-            artwork_id("kaggle", "Claude_Monet/Claude_Monet_new.jpg")
-        }
 
         rebuild = subprocess.Popen(
             initialize_db(settings, "--no-progress"), cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE,
@@ -131,6 +153,187 @@ def test_app_process_keeps_answering_while_initialize_db_rebuilds(kaggle_index, 
     )
 
 
+# --- 2b. the page, 16 CLI searches and a rebuild on one embedded index -----------------------------------------
+
+CLI_SEARCHES = 16
+
+
+def cli_search(settings, text: str) -> subprocess.Popen:
+    """``python -m artsearch search TEXT --k 50 --json --all-copies``: k=50 returns the whole collection."""
+    command = [
+        sys.executable, "-m", "artsearch", "search", text, "--k", "50", "--json", "--all-copies",
+        "--model", settings.embedder_name, "--qdrant-path", str(settings.qdrant_path),
+        "--data-dir", str(settings.data_dir),
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def cli_info(settings) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "artsearch", "info", "--json", "--model", settings.embedder_name,
+        "--qdrant-path", str(settings.qdrant_path), "--data-dir", str(settings.data_dir),
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_the_page_16_cli_searches_and_a_rebuild_share_one_embedded_index(kaggle_index, tmp_path):
+    """The app serving, 16 `python -m artsearch search` processes at once and `initialize_db.py` publishing a new
+    build at the same time, all on one --qdrant-path: no errors, and every answer comes from a published build."""
+    settings, layout = copy_index(kaggle_index, tmp_path)
+    page = Server(settings, page=True)
+    rebuild, searches, infos, stop = None, [], [], threading.Event()
+    try:
+        old_ids, new_ids = fingerprint_then_change_the_source(page, settings, layout, "Claude_Monet_2", 4343)
+        old_pointer = read_pointer(settings)
+
+        # The page keeps searching all along, in this process's second thread.
+        stop, page_answers = threading.Event(), []
+
+        def keep_searching() -> None:
+            while not stop.is_set():
+                reply = page.search("a gloomy winter landscape")
+                page_answers.append(("ok" if reply["ok"] else f"error {reply}", frozenset(reply.get("ids", []))))
+                stop.wait(0.5)  # a visitor's pace, leaving the two cores to the searches and the rebuild
+
+        searching = threading.Thread(target=keep_searching, daemon=True)
+        searching.start()
+        # The rebuild runs until its progress bar is full (only the map and publishing are left) and is paused
+        # there (SIGSTOP) while 16 searches and 2 info runs start at once. When the first search has answered,
+        # the others are paused where they are (loading the model, opening their snapshot, or searching it) and
+        # the rebuild goes on: it publishes, and prunes the old build, while 15 CLI readers are alive.
+        rebuild = Killer(settings, at_progress=len(layout.valid) + len(layout.broken), pause=True)
+        rebuild.run()
+        paused_before_publishing = rebuild.paused and read_pointer(settings) == old_pointer
+        searches = [cli_search(settings, f"a painting {n}") for n in range(CLI_SEARCHES)]
+        infos = [cli_info(settings) for _ in range(2)]
+        while all(p.poll() is None for p in searches):
+            time.sleep(0.02)
+        alive = [p for p in searches + infos if p.poll() is None]
+        for proc in alive:
+            proc.send_signal(signal.SIGSTOP)
+        if rebuild.paused:
+            rebuild.resume()
+        assert rebuild.wait() == 0, rebuild.stderr.decode(errors="replace")[-3000:]
+        alive_at_publish = sum(p in alive for p in searches)
+        for proc in alive:
+            proc.send_signal(signal.SIGCONT)
+        while any(p.poll() is None for p in searches + infos):
+            time.sleep(0.1)
+        stop.set()
+        searching.join(timeout=300)
+        cli_answers = []
+        for proc in searches:
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0 and b"error" not in err, err.decode(errors="replace")[-2000:]
+            cli_answers.append(frozenset(h["artwork_id"] for h in json.loads(out)))
+        counts = []
+        for proc in infos:
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+            counts.append(json.loads(out)["artworks"])
+        after = [page.search("a gloomy winter landscape") for _ in range(2)]
+        late = cli_search(settings, "a painting after the rebuild")
+        out, err = late.communicate(timeout=300)
+        assert late.returncode == 0, err.decode(errors="replace")[-2000:]
+        late_ids = frozenset(h["artwork_id"] for h in json.loads(out))
+    finally:
+        stop.set()
+        page.close()
+        for proc in [rebuild.proc] * (rebuild is not None) + searches + infos:  # a failure must not leave them
+            if proc.poll() is None:
+                proc.kill()  # SIGKILL ends a stopped process too
+
+    builds = {"old": old_ids, "new": new_ids}
+    kind = {ids: name for name, ids in builds.items()}
+    errors = [a for a, _ in page_answers if a != "ok"]
+    assert not errors, errors[:3]
+    assert all(ids in kind for _, ids in page_answers), "the page showed a collection no build holds"
+    assert all(ids in kind for ids in cli_answers), "a CLI search answered from no published build"
+    page_kinds = [kind[ids] for _, ids in page_answers]
+    assert "old" not in page_kinds[page_kinds.index("new") :] if "new" in page_kinds else True, "went back"
+    assert all(c in (len(old_ids), len(new_ids)) for c in counts), counts  # info: a build's count, never 0
+    assert all(a["ok"] and frozenset(a["ids"]) == new_ids for a in after) and late_ids == new_ids
+    new_pointer = read_pointer(settings)
+    assert new_pointer != old_pointer and [f.name for f in build_folders(settings)] == [new_pointer["folder"]]
+    assert not any((Path(settings.qdrant_path) / ".readers").iterdir())  # every reader deleted its snapshot
+    assert paused_before_publishing and alive_at_publish >= 1, "the test's premise: publishing amid the searches"
+    cli_kinds = [kind[ids] for ids in cli_answers]
+    print(
+        f"\nFIGURE shared-index: the page answered {len(page_answers)} searches during the rebuild "
+        f"({page_kinds.count('old')} old build, {page_kinds.count('new')} new), {CLI_SEARCHES} CLI searches at once "
+        f"({cli_kinds.count('old')} old, {cli_kinds.count('new')} new; {alive_at_publish} of them running "
+        "when the new build was published and the old one pruned) and "
+        f"2 info runs ({counts}): 0 errors, every answer from a published build; after it, the page and a new CLI "
+        "search served the new build"
+    )
+
+
+# --- 2c. bash scripts/serve.sh decides from `info` ------------------------------------------------------------
+
+
+def serve_sh(settings, log: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """``bash scripts/serve.sh`` (no flags) on the installed environment, serving on a free port; returns it and
+    its URL. Its output goes to ``log``."""
+    port = free_port()
+    environment = page_env(settings)
+    environment.update(
+        ARTSEARCH_SKIP_INSTALL="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        STREAMLIT_SERVER_PORT=str(port), STREAMLIT_SERVER_ADDRESS="127.0.0.1", **env,
+    )  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["bash", "scripts/serve.sh"], cwd=ROOT, env=environment, stdout=out, stderr=out)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def healthy(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+        return response.status == 200
+
+
+def test_serve_sh_builds_once_then_reuses_the_index_the_app_has_open(tmp_path, tiny_clip_path):
+    settings = test_settings(tmp_path, tiny_clip_path)
+    images = tmp_path / "my paintings"
+    for n in range(3):
+        (images / "Painter A").mkdir(parents=True, exist_ok=True)
+        (images / "Painter A" / f"a{n}.jpg").write_bytes(jpeg_bytes(painting(700 + n)))
+    folder_source = {"ARTSEARCH_SOURCE": "folder", "ARTSEARCH_IMAGES_DIR": str(images)}
+
+    # No index yet: serve.sh builds one, then serves.
+    log = tmp_path / "serve-1.log"
+    proc, url = serve_sh(settings, log, **folder_source)
+    try:
+        wait_until_up(proc, lambda: healthy(url), what="serve.sh", seconds=600, log=log, poll=0.5)
+    finally:
+        stop(proc, timeout=15)
+    assert "Indexed 3 new artworks" in log.read_text()
+    pointer = read_pointer(settings)
+    assert pointer is not None
+
+    # The app has the index open (a reader holds its snapshot): serve.sh reuses it, it does not rebuild.
+    server = Server(settings)
+    log = tmp_path / "serve-2.log"
+    try:
+        assert server.search("a painting", k=5)["ok"]
+        proc, url = serve_sh(settings, log, **folder_source)
+        try:
+            wait_until_up(proc, lambda: healthy(url), what="serve.sh", seconds=300, log=log, poll=0.5)
+        finally:
+            stop(proc, timeout=15)
+    finally:
+        server.close()
+    assert "Indexed" not in log.read_text(), log.read_text()[-2000:]
+    assert read_pointer(settings) == pointer and [f.name for f in build_folders(settings)] == [pointer["folder"]]
+
+    # An index that cannot be read is not rebuilt over: serve.sh stops with the reason.
+    (Path(settings.qdrant_path) / pointer["folder"]).rename(tmp_path / "aside")
+    log = tmp_path / "serve-3.log"
+    proc, _ = serve_sh(settings, log, **folder_source)
+    assert proc.wait(timeout=300) != 0
+    text = log.read_text()
+    assert "is missing" in text and "not rebuilt over" in text and "Indexed" not in text, text[-2000:]
+    assert build_folders(settings) == []
+
+
 # --- 3. SIGKILL anywhere during the ingest --------------------------------------------------------------------
 
 KILLS = 5
@@ -140,11 +343,16 @@ SEED = 20_251_121
 class Killer:
     """Run initialize_db and SIGKILL it at a chosen moment: a delay after start, or a progress count."""
 
-    def __init__(self, settings, *, after_seconds: float | None = None, at_progress: int | None = None) -> None:
+    def __init__(
+        self, settings, *, after_seconds: float | None = None, at_progress: int | None = None, pause: bool = False
+    ) -> None:
         self.after_seconds = after_seconds
         self.at_progress = at_progress
+        self.pause = pause  # SIGSTOP instead of SIGKILL: run() returns with the process paused, resume() goes on
+        self.paused = False
         self.stderr = b""
         self.killed = False
+        self.reader: threading.Thread | None = None
         self.proc = subprocess.Popen(
             initialize_db(settings, "--batch-size", "2"),
             cwd=ROOT,
@@ -165,19 +373,28 @@ class Killer:
             while chunk := os.read(self.proc.stderr.fileno(), 4096):
                 self.stderr += chunk
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
         deadline = self.started + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             due = (self.after_seconds is not None and time.monotonic() - self.started >= self.after_seconds) or (
                 self.at_progress is not None and self.progress() >= self.at_progress
             )
             if due:
-                self.proc.send_signal(signal.SIGKILL)
+                self.proc.send_signal(signal.SIGSTOP if self.pause else signal.SIGKILL)
+                self.paused = self.pause
                 break
             time.sleep(0.005)
-        rc = self.proc.wait(timeout=30)
-        reader.join(timeout=5)
+        return None if self.paused else self.wait()
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def wait(self) -> int:
+        rc = self.proc.wait(timeout=300)
+        if self.reader is not None:
+            self.reader.join(timeout=5)
         self.killed = rc == -signal.SIGKILL
         return rc
 

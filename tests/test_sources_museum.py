@@ -28,6 +28,7 @@ from artsearch.search import Query, SearchService
 from artsearch.sources import SourceOptions
 from artsearch.sources.museum import MuseumSource, parse_creator_description, retry_after_seconds
 from artsearch.storage.local import LocalStorage
+from tests.support.cli import run_cli
 from tests.support.indexes import test_settings
 from tests.support.museum import GOOD, UNICODE_TITLE, YIELDED, FakeMuseum, jpeg
 from tests.support.servers import free_port
@@ -329,3 +330,20 @@ def test_default_rebuild_without_kaggle_uses_the_museum_and_reports_bad_records(
     repaired = rebuild(settings, SourceOptions(source="museum"), encoder=shared_encoder, progress=False)
     assert repaired.indexed == len(decodable) + 1
     assert LocalStorage(settings.data_dir).read_image("museum/images/1009.jpg") == jpeg(1009)
+
+
+def test_no_network_says_so_and_leaves_no_build_folder_behind(tmp_path, tiny_clip_path):
+    """`initialize_db.py --source museum` on a machine without network: the API's name does not resolve."""
+    settings = test_settings(tmp_path, tiny_clip_path)
+    unresolvable = "http://openaccess-api.clevelandart.invalid/api/artworks/"  # .invalid never resolves (RFC 2606)
+    result = run_cli(
+        ["qdrant/initialize_db.py", "--source", "museum", "--no-progress"], settings,
+        env_extra={"ARTSEARCH_MUSEUM_API_URL": unresolvable},
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "cannot reach the museum api" in errors[0].lower() and "(no network?" in errors[0]
+    assert "use --source folder --images-dir DIR" in errors[0]
+    qdrant = Path(settings.qdrant_path)
+    assert not qdrant.exists() or not [p for p in qdrant.iterdir() if p.is_dir() and p.name != ".readers"]

@@ -1,5 +1,5 @@
-"""The Qdrant client behind every call: connect (remote, or an embedded folder with either engine), lock,
-and turn Qdrant's errors into one-line :mod:`artsearch.errors`.
+"""The Qdrant client behind every call: connect (remote, an embedded build to write, or a reader's snapshot
+of a published one, with either engine), lock, and turn Qdrant's errors into one-line :mod:`artsearch.errors`.
 
 One code path for embedded and remote Qdrant; only the client's constructor differs.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,9 @@ from qdrant_client import QdrantClient
 from artsearch.config import Settings, display_url
 from artsearch.errors import CollectionMissing, ConfigError, NotFound, QdrantUnavailable
 from artsearch.files import disk_full, is_disk_full
+from artsearch.index.builds import READER_WAIT_S, clear_holder, describe_holder, write_holder
 from artsearch.index.edge import EdgeClient, folder_engine
+from artsearch.index.snapshots import Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,8 @@ class Qdrant:
         self.location = location
         self._lock: threading.RLock | None = threading.RLock() if settings.embedded else None
         self.closed = False
+        self.snapshot: Snapshot | None = None  # a reader's private snapshot, deleted on close
+        self.writing: Path | None = None  # the build folder this client writes, named as held in its lock file
 
     @classmethod
     def remote(cls, settings: Settings) -> Qdrant:
@@ -111,28 +116,55 @@ class Qdrant:
         return cls(settings, client, display_url(settings.qdrant_url))
 
     @classmethod
-    def embedded(cls, settings: Settings, folder: Path) -> Qdrant:
-        """Open one build folder with the configured engine: Qdrant Edge ("edge") or qdrant-client ("local")."""
-        engine = settings.embedded_engine
+    def embedded(cls, settings: Settings, folder: Path, *, kind: str = "rebuild") -> Qdrant:
+        """Open one build folder to write it, with the configured engine: Qdrant Edge ("edge") or qdrant-client
+        ("local"). The folder stays locked, with ``kind`` and this process's id in its lock file, until close."""
+        engine = _check_engine(settings, folder)
         folder.mkdir(parents=True, exist_ok=True)
-        found = folder_engine(folder)
-        if found is not None and found != engine:
-            raise QdrantUnavailable(
-                f"The embedded index {folder} was built with the '{found}' engine, but ARTSEARCH_EMBEDDED_ENGINE is "
-                f"'{engine}': set ARTSEARCH_EMBEDDED_ENGINE={found}, or rebuild without --append "
-                "(python qdrant/initialize_db.py)."
-            )
         try:
             # EdgeClient implements the part of QdrantClient's API this module uses.
             client = cast(QdrantClient, EdgeClient(folder)) if engine == "edge" else QdrantClient(path=str(folder))
         except (RuntimeError, OSError) as exc:
             if "already accessed" in str(exc):
                 raise QdrantUnavailable(
-                    f"The embedded index {folder} is open in another process (the app, or another rebuild). "
-                    "Stop that process, or rebuild without --append so the new index is built alongside."
+                    f"The embedded index {folder} is open in another process: {describe_holder(folder)}. "
+                    "Wait for it to finish, or stop it, and run the same command again."
                 ) from None
             raise QdrantUnavailable(_describe_qdrant_error(settings, exc)) from None
-        return cls(settings, client, str(folder))
+        write_holder(folder, kind)
+        opened = cls(settings, client, str(folder))
+        opened.writing = folder
+        return opened
+
+    @classmethod
+    def reader(cls, settings: Settings, build: Path, *, wait_s: float = READER_WAIT_S) -> Qdrant:
+        """Open a published build to read it, through a snapshot of this process's own
+        (:mod:`artsearch.index.snapshots`): other readers, a rebuild and pruning never get in each other's way.
+
+        Waits up to ``wait_s`` for a writer that still holds the build, then says who it is in one line.
+        """
+        engine = _check_engine(settings, build)
+        try:
+            snapshot = take_snapshot(build, engine, wait_s=wait_s)
+        except OSError as exc:
+            raise QdrantUnavailable(_describe_qdrant_error(settings, exc)) from None
+        try:
+            if engine == "edge":
+                client = cast(QdrantClient, EdgeClient(snapshot.folder, read_only=True))
+            else:
+                client = QdrantClient(path=str(snapshot.folder))
+        except (RuntimeError, OSError) as exc:
+            snapshot.release()
+            raise QdrantUnavailable(_describe_qdrant_error(settings, exc)) from None
+        except BaseException:
+            snapshot.release()
+            raise
+        opened = cls(settings, client, str(build))
+        opened.snapshot = snapshot
+        # A process that exits without closing (the app stopped with Ctrl-C) still deletes its snapshot; one
+        # that is killed leaves it to the next reader's sweep.
+        weakref.finalize(opened, snapshot.release)
+        return opened
 
     @contextmanager
     def call(self) -> Iterator[QdrantClient]:
@@ -175,11 +207,31 @@ class Qdrant:
             self._close(optimize)
 
     def _close(self, optimize: bool) -> None:
+        if self.closed:
+            return
         self.closed = True
+        if self.writing is not None:
+            clear_holder(self.writing)
         try:
             self.client.close(**({} if optimize else {"optimize": False}))
         except Exception:  # closing is best effort; nothing to recover
             log.debug("closing Qdrant client failed", exc_info=True)
+        if self.snapshot is not None:
+            self.snapshot.release()
+            self.snapshot = None
+
+
+def _check_engine(settings: Settings, folder: Path) -> str:
+    """The configured embedded engine, refused in one line when ``folder`` was built by the other one."""
+    engine = settings.embedded_engine
+    found = folder_engine(folder)
+    if found is not None and found != engine:
+        raise QdrantUnavailable(
+            f"The embedded index {folder} was built with the '{found}' engine, but ARTSEARCH_EMBEDDED_ENGINE is "
+            f"'{engine}': set ARTSEARCH_EMBEDDED_ENGINE={found}, or rebuild without --append "
+            "(python qdrant/initialize_db.py)."
+        )
+    return engine
 
 
 def missing_message(settings: Settings) -> str:

@@ -22,6 +22,10 @@ One folder holds one collection (artsearch builds one folder per build):
 ``<folder>/shard/``
     the Edge shard: segments and write-ahead log.
 
+Readers never open a published build's folder itself (Edge locks its write-ahead log, so only one
+process could): :func:`link_for_reading` makes a private snapshot of it out of hard links, which an
+``EdgeClient(..., read_only=True)`` opens (see :mod:`artsearch.index.snapshots`).
+
 What Edge lacks is built on top, with Qdrant's semantics, here and nowhere
 else: aliases, grouped queries (over-fetch, then group in score order), the
 ``average_vector`` recommend strategy, and point-id queries (the stored vector,
@@ -47,8 +51,10 @@ it); see ``benchmarks/RESULTS_edge.md`` for the measurements.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -72,6 +78,7 @@ META_FILE = "edge_meta.json"
 SHARD_DIR = "shard"
 LOCK_FILE = ".lock"
 LOCAL_META_FILE = "meta.json"  # qdrant-client local mode's metadata
+SEGMENTS_DIR = "segments"  # inside SHARD_DIR: the segments, the only part a reader's snapshot links
 
 # optimize() turns appendable segments above this size (KB of float32 vectors; a 512-d one is 2 KB) into
 # optimised, read-only ones (with int8 copies, and a graph if HNSW_M > 0). 10 MB is Qdrant's default: about
@@ -436,9 +443,10 @@ class EdgeClient:
     the same as local mode, so the callers' error handling applies unchanged.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.location = Path(path)
         self.location.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only  # a reader's snapshot (link_for_reading): writes refused, nothing flushed
         self._lock = threading.RLock()
         self._lock_file: IO[str] | None = self._acquire_lock()
         self._shard: Any = None
@@ -500,6 +508,12 @@ class EdgeClient:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("EdgeClient instance is closed. Please create a new instance.")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            # A snapshot's segment files are hard links shared with the published build and other readers.
+            raise RuntimeError(f"{self.location} is a read-only snapshot of a published build; writes are refused.")
 
     def _collection_name(self) -> str | None:
         col = self._meta.get("collection")
@@ -577,7 +591,7 @@ class EdgeClient:
         **kwargs: Any,
     ) -> bool:
         with self._lock:
-            self._check_open()
+            self._check_writable()
             existing = self._collection_name()
             if existing == collection_name:
                 raise ValueError(f"Collection {collection_name} already exists!")
@@ -629,7 +643,7 @@ class EdgeClient:
 
     def delete_collection(self, collection_name: str, **kwargs: Any) -> bool:
         with self._lock:
-            self._check_open()
+            self._check_writable()
             if collection_name != self._collection_name():
                 return False
             if self._shard is not None:
@@ -649,7 +663,7 @@ class EdgeClient:
         get the indexed, durable build.
         """
         with self._lock:
-            self._check_open()
+            self._check_writable()
             aliases = dict(self._meta["aliases"])
             published = False
             for op in change_aliases_operations:
@@ -678,6 +692,7 @@ class EdgeClient:
     ) -> models.UpdateResult:
         schema = _index_schema(field_schema if field_schema is not None else field_type)
         with self._lock:
+            self._check_writable()
             shard = self._resolve(collection_name)
             _edge_call(shard.update, qe.UpdateOperation.create_field_index(field_name, schema))
             self._dirty = True
@@ -700,6 +715,7 @@ class EdgeClient:
             else:
                 raise ValueError("set_payload needs points or a filter")
         with self._lock:
+            self._check_writable()
             shard = self._resolve(collection_name)
             for edge_op in ops:
                 _edge_call(shard.update, edge_op)
@@ -721,6 +737,7 @@ class EdgeClient:
             items = [(p.id, p.vector, p.payload) for p in points]
         edge_points = [qe.Point(_input_id(i), _vector_input(v), p) for i, v, p in items]
         with self._lock:
+            self._check_writable()
             shard = self._resolve(collection_name)
             _edge_call(shard.update, qe.UpdateOperation.upsert_points(edge_points))
             self._dirty = True
@@ -740,6 +757,7 @@ class EdgeClient:
         else:
             raise NotImplementedError(f"{type(points_selector).__name__} is not supported by the embedded Edge engine")
         with self._lock:
+            self._check_writable()
             shard = self._resolve(collection_name)
             _edge_call(shard.update, op)
             self._dirty = True
@@ -1097,7 +1115,8 @@ class EdgeClient:
 
     # --- lifetime -----------------------------------------------------------------------------
     def close(self, optimize: bool = True, **kwargs: Any) -> None:
-        """Optimise what this client wrote, flush, close the shard and release the folder.
+        """Optimise what this client wrote, flush, close the shard and release the folder (a read-only client
+        only closes: it wrote nothing, and its segment files are shared).
 
         ``optimize=False`` closes without writing (for a disk too full to optimise on: the write-ahead log
         already holds every update, and the next writer optimises).
@@ -1109,10 +1128,60 @@ class EdgeClient:
             try:
                 if self._shard is not None:
                     try:
-                        if optimize:
+                        if optimize and not self.read_only:
                             self._optimize_and_flush()
                     finally:
                         self._shard.close()
                         self._shard = None
             finally:
                 self._release_lock()
+
+
+# --- readers' snapshots ------------------------------------------------------------------------------
+
+
+def link_for_reading(build: Path, target: Path) -> None:
+    """Make ``target`` a private folder that ``EdgeClient(target, read_only=True)`` opens as the published
+    ``build``, without copying its data.
+
+    Every file under ``shard/segments/`` is hard-linked; the folder's metadata and the shard's config are
+    copied (Edge rewrites ``edge_config.json`` in place when it loads); the write-ahead log and the
+    temporary-segments folder start empty, so Edge's lock on the log is the snapshot's own.
+
+    Why this is safe (measured with qdrant-edge-py 0.9.0, see tests/test_index_snapshots.py): a published
+    build is optimised and flushed, and never written again, so its segments hold every point and the log
+    has nothing to replay. Loading, searching and closing a snapshot leaves every byte of the build's files
+    as it was (SHA-256 of each file before and after, with several readers at once). Edge does open some
+    segment files read-write (the bitmaps, trackers and payload pages it memory-maps), truncates a few of
+    them to the length they already have and ``msync``s them on close, so their modification times change;
+    their contents do not. What Edge rewrites on purpose (``segment.json`` and friends) it writes to a temp
+    file and renames, which replaces the snapshot's link and leaves the build's file alone. A read-only
+    client also never flushes or optimises. Where hard links are not possible (another filesystem, one
+    without links) the file is copied instead.
+    """
+    shutil.copy2(build / META_FILE, target / META_FILE)
+    source, shard = build / SHARD_DIR, target / SHARD_DIR
+    shard.mkdir()
+    for entry in source.iterdir():
+        if entry.name == SEGMENTS_DIR:
+            _link_tree(entry, shard / SEGMENTS_DIR)
+        elif entry.is_dir():
+            (shard / entry.name).mkdir()  # wal/, temp_segments/: the reader's own, empty
+        else:
+            shutil.copy2(entry, shard / entry.name)
+
+
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    for folder, _dirs, files in os.walk(source):
+        here = target / Path(folder).relative_to(source)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                os.link(Path(folder) / name, here / name)
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                shutil.copy2(Path(folder) / name, here / name)

@@ -1,8 +1,9 @@
 """The read side: the live collection behind the alias, as the search and the app use it.
 
 The app always reads the alias (``COLLECTION_NAME``, default ``artworks``). In embedded mode
-:class:`VectorIndex` follows the build pointer: when a rebuild finishes, the next call opens the new
-folder and releases the old one.
+:class:`VectorIndex` follows the build pointer and reads the live build through a snapshot of its own
+(:mod:`artsearch.index.snapshots`), so the app, any number of CLI searches and a rebuild share one index:
+when a rebuild publishes, the next call opens a snapshot of the new build and releases the old one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from artsearch.catalog import MODEL_METADATA, NAME_TEXT_FIELD
 from artsearch.config import Settings
 from artsearch.errors import CollectionMissing, QdrantUnavailable
 from artsearch.index import remote
-from artsearch.index.builds import pointer_path, read_pointer, remove_stale_builds
+from artsearch.index.builds import BuildGone, pointer_path, read_pointer, remove_stale_builds
 from artsearch.index.client import Qdrant, missing_message
 from artsearch.index.filters import Filters
+from artsearch.index.snapshots import sweep_snapshots
 from artsearch.model.choice import IndexModel
 
 log = logging.getLogger(__name__)
@@ -77,32 +79,49 @@ class VectorIndex:
         with self._switch_lock:
             # Read again under the lock: a pointer read before another thread switched may be older than
             # the one now open, and switching back to it would open a folder already deleted.
-            pointer = read_pointer(self.settings)
-            if pointer is None:
-                raise CollectionMissing(missing_message(self.settings))
-            if self._qdrant is not None and pointer == self._pointer:
-                return self._qdrant
-            folder = Path(self.settings.qdrant_path) / pointer["folder"]
-            try:
-                if not folder.is_dir():
-                    raise QdrantUnavailable(
-                        f"The index folder {folder} named by {pointer_path(self.settings)} is missing; "
-                        "rebuild it with python qdrant/initialize_db.py."
-                    )
-                new = Qdrant.embedded(self.settings, folder)
-            except QdrantUnavailable as exc:
-                if self._qdrant is None:
-                    raise
-                # Still held by the rebuild that just published it (or gone): keep answering from the
-                # open build and try again on the next call.
-                log.debug("keeping %s for now: %s", self._pointer, exc)
-                return self._qdrant
+            for _ in range(5):
+                pointer = read_pointer(self.settings)
+                if pointer is None:
+                    raise CollectionMissing(missing_message(self.settings))
+                if self._qdrant is not None and pointer == self._pointer:
+                    return self._qdrant
+                try:
+                    new = self._open(pointer)
+                    break
+                except BuildGone:
+                    continue  # pruned after a newer build was published: the pointer names that one now
+                except QdrantUnavailable as exc:
+                    if self._qdrant is None:
+                        raise
+                    # Still held by the rebuild that just published it (or gone): keep answering from the
+                    # open build and try again on the next call.
+                    log.debug("keeping %s for now: %s", self._pointer, exc)
+                    return self._qdrant
+            else:
+                if self._qdrant is not None:
+                    return self._qdrant
+                raise QdrantUnavailable(f"The index at {self.settings.qdrant_path} kept changing while opening; retry.")
             old, self._qdrant, self._pointer = self._qdrant, new, pointer
             if old is not None:
                 log.info("switched to the rebuilt index %s", pointer["folder"])
                 old.close()  # waits for the calls in flight on it; later ones see .closed and retry
                 remove_stale_builds(self.settings)
+                sweep_snapshots(Path(self.settings.qdrant_path))
             return new
+
+    def _open(self, pointer: dict[str, str]) -> Qdrant:
+        """A snapshot of the build ``pointer`` names; with a build already open, a held one is not waited for."""
+        folder = Path(self.settings.qdrant_path) / pointer["folder"]
+        if not folder.is_dir():
+            if read_pointer(self.settings) != pointer:
+                raise BuildGone(f"{folder} was replaced by a newer build")
+            raise QdrantUnavailable(
+                f"The index folder {folder} named by {pointer_path(self.settings)} is missing; "
+                "rebuild it with python qdrant/initialize_db.py."
+            )
+        if self._qdrant is not None:
+            return Qdrant.reader(self.settings, folder, wait_s=0)
+        return Qdrant.reader(self.settings, folder)
 
     @contextmanager
     def _call(self) -> Iterator[QdrantClient]:

@@ -4,7 +4,8 @@ A rebuild writes a new collection ``<alias>_<stamp>`` and then moves the alias t
 ``update_collection_aliases`` call; embedded builds each get a folder of their own (see
 :mod:`artsearch.index.builds`). A new collection records the image model it is built with in its
 metadata (:data:`artsearch.catalog.MODEL_METADATA`); an unfinished build made with another model is
-never resumed.
+never resumed. A published embedded build is never written again, because readers' snapshots share
+its files: an embedded ``--append`` copies the live build into a new one, adds to that and publishes it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from qdrant_client import models
 
 from artsearch.catalog import LOOKUP_FIELDS, MODEL_METADATA, NAME_TEXT_FIELD
 from artsearch.config import Settings
-from artsearch.errors import ModelMismatch, QdrantUnavailable
+from artsearch.errors import ArtsearchError, ModelMismatch, QdrantUnavailable
 from artsearch.files import MIN_FREE_BYTES, disk_usage, free_bytes, require_free_space
 from artsearch.index import remote
 from artsearch.index.builds import (
     STAMP,
     build_folders,
+    delete_unless_in_use,
     folder_in_use,
     new_stamp,
     read_pointer,
@@ -35,6 +37,8 @@ from artsearch.index.builds import (
 from artsearch.index.client import Qdrant
 from artsearch.index.edge import folder_engine
 from artsearch.index.filters import FACETS
+from artsearch.index.read import VectorIndex
+from artsearch.index.snapshots import sweep_snapshots
 from artsearch.model.choice import IndexModel
 
 log = logging.getLogger(__name__)
@@ -71,22 +75,31 @@ class IndexBuilder:
     # Opening -------------------------------------------------------------------
     @classmethod
     def start_build(
-        cls, settings: Settings, dim: int, *, resume: bool = True, model: IndexModel | None = None
+        cls,
+        settings: Settings,
+        dim: int,
+        *,
+        resume: bool = True,
+        model: IndexModel | None = None,
+        kind: str = "rebuild",
     ) -> IndexBuilder:
         """A new build collection, or the newest unfinished one when ``resume`` (and it was made with ``model``).
 
-        ``model`` is recorded in a new collection's metadata.
+        ``model`` is recorded in a new collection's metadata; ``kind`` names the writer in the embedded
+        folder's lock file.
         """
         try:
-            return cls._start_build(settings, dim, resume=resume, model=model)
+            return cls._start_build(settings, dim, resume=resume, model=model, kind=kind)
         except ModelMismatch as exc:
             if not resume:
                 raise
             log.info("not resuming the unfinished build: %s", exc)
-            return cls._start_build(settings, dim, resume=False, model=model)
+            return cls._start_build(settings, dim, resume=False, model=model, kind=kind)
 
     @classmethod
-    def _start_build(cls, settings: Settings, dim: int, *, resume: bool, model: IndexModel | None) -> IndexBuilder:
+    def _start_build(
+        cls, settings: Settings, dim: int, *, resume: bool, model: IndexModel | None, kind: str
+    ) -> IndexBuilder:
         alias = settings.collection_name
         if settings.embedded:
             pointer = read_pointer(settings)
@@ -105,7 +118,7 @@ class IndexBuilder:
                 stamp = new_stamp()
                 folder = Path(settings.qdrant_path) / f"{alias}-{stamp}"
             require_free_space(folder.parent)  # opening a build may write: check before the engine does
-            builder = cls(Qdrant.embedded(settings, folder), f"{alias}_{stamp}", folder=folder.name)
+            builder = cls(Qdrant.embedded(settings, folder, kind=kind), f"{alias}_{stamp}", folder=folder.name)
         else:
             qdrant = Qdrant.remote(settings)
             builder = cls(qdrant, f"{alias}_{new_stamp()}")
@@ -130,15 +143,19 @@ class IndexBuilder:
     def open_live(cls, settings: Settings, dim: int, *, model: IndexModel | None = None) -> IndexBuilder:
         """Append to the collection the alias points at, creating a first build if there is none.
 
-        ModelMismatch when the live collection records another model than ``model``.
+        ModelMismatch when the live collection records another model than ``model``. Embedded, the live
+        build is not written in place (readers' snapshots share its files): a new build starts as a copy of
+        it, through a snapshot like any reader's, and is published when the append ends.
         """
         if settings.embedded:
-            pointer = read_pointer(settings)
-            if pointer is None:
-                return cls.start_build(settings, dim, resume=True, model=model)
-            folder = Path(settings.qdrant_path) / pointer["folder"]
-            require_free_space(folder)
-            builder = cls(Qdrant.embedded(settings, folder), pointer["collection"], folder=pointer["folder"])
+            builder = cls.start_build(settings, dim, resume=True, model=model, kind="append")
+            if read_pointer(settings) is not None:
+                try:
+                    builder.copy_live()
+                except BaseException:
+                    builder.close()
+                    raise
+            return builder
         else:
             builder = cls(Qdrant.remote(settings), "")
             target = builder.alias_target()
@@ -208,6 +225,26 @@ class IndexBuilder:
                 # Titles and artist names as words, for searches that name an artist or a title.
                 c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
 
+    def copy_live(self, batch: int = 512) -> int:
+        """Copy every point (vector and payload) of the live collection into this build; returns how many.
+
+        Idempotent (same ids), so an append that was interrupted copies again and loses nothing."""
+        live = VectorIndex(self.settings)
+        copied, offset = 0, None
+        try:
+            while True:
+                points, offset = live.scroll_page(limit=batch, offset=offset, with_vectors=True)
+                if points:
+                    vectors = np.asarray([p.vector for p in points], dtype=np.float32)
+                    self.upsert([str(p.id) for p in points], vectors, [p.payload or {} for p in points])
+                    copied += len(points)
+                if offset is None:
+                    break
+        finally:
+            live.close()
+        log.info("copied %d artworks of the live build into %s", copied, self.collection)
+        return copied
+
     # Writing -------------------------------------------------------------------
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:
@@ -270,6 +307,8 @@ class IndexBuilder:
             if not self.settings.embedded and old and old != self.collection:
                 c.delete_collection(old)
         if self.settings.embedded and self.folder:
+            # Let go of the folder first: a reader that follows the new pointer never finds the build held.
+            self.qdrant.close()
             write_pointer(self.settings, self.folder, self.collection)
 
     # The map: every vector read back, then x and y written into the payloads ------------------------
@@ -297,7 +336,23 @@ class IndexBuilder:
             with self.qdrant.call() as c:
                 c.batch_update_points(self.collection, update_operations=ops, wait=True)
 
+    def close_unpublished(self) -> None:
+        """Close a build that failed before it was published: kept to be resumed when it holds points, deleted
+        when it holds none (a source that could not be read leaves nothing behind)."""
+        try:
+            empty = not self.qdrant.closed and self.count() == 0
+        except ArtsearchError:
+            empty = False
+        if empty and not self.settings.embedded:
+            with self.qdrant.call() as c:
+                if c.collection_exists(self.collection) and self.alias_target() != self.collection:
+                    c.delete_collection(self.collection)
+        self.close()
+        if empty and self.settings.embedded and self.folder:
+            delete_unless_in_use(Path(self.settings.qdrant_path) / self.folder)
+
     def close(self) -> None:
         self.qdrant.close(optimize=self._room_to_optimize())
         if self.settings.embedded:
             remove_stale_builds(self.settings, keep=[self.folder] if self.folder else [])
+            sweep_snapshots(Path(self.settings.qdrant_path))

@@ -16,7 +16,13 @@ from artsearch.config import SOURCES, Settings, check_choice
 from artsearch.errors import SourceError
 from artsearch.sources.base import Source, SourceItem
 from artsearch.sources.folder import FolderSource
-from artsearch.sources.kaggle import KaggleSource, download_dataset, find_images_dir, kaggle_credentials
+from artsearch.sources.kaggle import (
+    KaggleSource,
+    download_dataset,
+    find_archive,
+    find_images_dir,
+    kaggle_credentials,
+)
 from artsearch.sources.museum import MuseumSource
 from artsearch.storage.base import Storage
 from artsearch.storage.local import LocalStorage
@@ -42,12 +48,20 @@ class SourceOptions:
 
 
 def choose_source(settings: Settings, options: SourceOptions) -> str:
-    """The source to use; 'auto' prefers a folder, then Kaggle, then the keyless museum API."""
+    """The source to use; 'auto' prefers a folder (the Kaggle archive when the folder is one), then Kaggle, then
+    the keyless museum API."""
     kind = check_choice(options.source or settings.source, SOURCES, "the source (--source, ARTSEARCH_SOURCE)")
+    images_dir = options.images_dir or settings.images_dir
+    if kind == "folder" and images_dir and find_archive(Path(images_dir)) is not None:
+        log.warning(
+            "%s is the Kaggle archive; with --source folder its 'images' and 'resized' folders become two artists. "
+            "Leave out --source (or pass --source kaggle) to read it as the archive.",
+            images_dir,
+        )
     if kind != "auto":
         return kind
-    if options.images_dir or settings.images_dir:
-        return "folder"
+    if images_dir:
+        return "kaggle" if find_archive(Path(images_dir)) is not None else "folder"
     if kaggle_credentials(settings) or find_images_dir(Path(settings.data_dir) / "kaggle"):
         return "kaggle"
     log.warning(
@@ -65,6 +79,8 @@ def open_source(options: SourceOptions, settings: Settings | None = None, storag
     storage = storage if storage is not None else LocalStorage(settings.data_dir)
     kind = choose_source(settings, options)
     storage_root = storage.root if isinstance(storage, LocalStorage) else None
+    # artsearch's own folders are never read for images, even inside --images-dir (e.g. --images-dir .).
+    own_folders = [Path(settings.data_dir), Path(settings.qdrant_path)]
     if kind == "folder":
         images_dir = options.images_dir or settings.images_dir
         if images_dir is None:
@@ -76,17 +92,21 @@ def open_source(options: SourceOptions, settings: Settings | None = None, storag
             metadata_csv=options.artists_csv or settings.artists_csv,
             per_artist=options.per_artist,
             storage_root=storage_root,
+            own_folders=own_folders,
         )
     if kind == "kaggle":
-        # An existing download (the archive as unzipped, or its images folder), else Kaggle's, fetched once.
-        root = Path(options.images_dir) if options.images_dir else Path(settings.data_dir) / "kaggle"
-        if options.images_dir is None and options.download:
+        # An existing download (the archive as unzipped, its images folder, or the folder holding it), else
+        # Kaggle's, fetched once.
+        given = options.images_dir or settings.images_dir
+        root = Path(given) if given else Path(settings.data_dir) / "kaggle"
+        if given is None and options.download:
             download_dataset(settings, root)
         return KaggleSource(
             root,
             artists_csv=options.artists_csv or settings.artists_csv,
             per_artist=options.per_artist,
             storage_root=storage_root,
+            own_folders=own_folders,
         )
     return MuseumSource(
         settings.museum_api_url,

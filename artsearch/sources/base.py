@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from artsearch.catalog import Artist, Artwork
+from artsearch.images import WEB_FORMATS
 
 
 @dataclass
@@ -21,6 +22,9 @@ class SourceItem:
     read: Callable[[], bytes]
     origin: str  # a path or URL, for the end-of-run report
     fingerprint: str = ""  # changes when the image changes (size and mtime for files)
+    # The image formats this item may be decoded as (artsearch.images): a collection's own folder allows more
+    # than what comes over the network.
+    formats: tuple[str, ...] = WEB_FORMATS
 
 
 class Source(Protocol):

@@ -3,28 +3,42 @@
 The artist is the name of the image's top-level sub-folder (``root/Claude
 Monet/water-lilies.jpg``), or comes from an optional CSV with a ``path``
 column (relative to the folder) and any of ``title, artist, genre,
-nationality, year`` (``metadata.csv`` beside the images is read when no CSV is named). An ``artists.json`` beside the images (as the
-data-preparation notebook writes) supplies bios, years and links. Every file that is not hidden is considered, so a file
-that is not an image shows up in the end report instead of vanishing.
+nationality, year`` (``metadata.csv`` beside the images is read when no CSV is named). An ``artists.json`` beside
+the images (as the data-preparation notebook writes) supplies bios, years and links.
+
+Every file that is not hidden is considered, in every format Pillow decodes itself
+(:data:`artsearch.images.LIBRARY_FORMATS`: TGA, PSD, JPEG 2000... besides the web's), so a file that is not an
+image shows up in the end report instead of vanishing; only the source's own metadata files (the metadata CSV,
+artists.json) are passed over silently. Folders that belong to artsearch itself (its data folder, the index) are
+never walked, even when they lie inside the images folder.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from PIL import Image
+
 from artsearch.catalog import UNKNOWN_ARTIST, Artist, Artwork, slugify
-from artsearch.errors import SourceError, StorageError
+from artsearch.errors import ImageError, SourceError, StorageError
 from artsearch.files import read_at_most
+from artsearch.images import LIBRARY_FORMATS
 from artsearch.sources.base import SourceItem
 from artsearch.storage.base import artists_from_json
 from artsearch.text import repair_mojibake
 
+log = logging.getLogger(__name__)
+
 #: The metadata CSV read from beside the images when none is named (what ``write_cleaned`` writes).
 METADATA_CSV = "metadata.csv"
-SKIP_SUFFIXES = {".csv", ".json", ".md", ".txt", ".zip", ".db", ".sqlite", ".lock"}
+ARTISTS_JSON = "artists.json"
+#: The list of left-out files the data-preparation notebook writes beside a cleaned copy's metadata.
+REJECTED_CSV = "rejected.csv"
 
 
 def title_from_filename(stem: str) -> str:
@@ -47,17 +61,21 @@ def read_file(path: Path) -> bytes:
     return read_at_most(path, MAX_IMAGE_FILE_BYTES)
 
 
-def walk_files(root: Path) -> list[Path]:
-    """Regular, non-hidden files under root in a stable order."""
+def walk_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Regular, non-hidden files under root in a stable order, leaving out the folders in ``exclude``."""
+    skip = {Path(p).resolve() for p in exclude}
     files = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if path.suffix.lower() in SKIP_SUFFIXES:
-            continue
-        files.append(path)
-    return files
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and (here / d).resolve() not in skip]
+        files += [here / n for n in names if not n.startswith(".") and (here / n).is_file()]
+    return sorted(files)
+
+
+def image_suffixes() -> set[str]:
+    """File name endings of the formats a folder source decodes (``.jpg``, ``.tga``, ``.jp2``...)."""
+    Image.init()
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in (*LIBRARY_FORMATS, "MPO")}
 
 
 class FolderSource:
@@ -73,6 +91,7 @@ class FolderSource:
         per_artist: int | None = None,
         key_prefix: str = "images/folder",
         storage_root: Path | None = None,
+        own_folders: Iterable[Path] = (),
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -83,7 +102,15 @@ class FolderSource:
         if metadata_csv is None and (self.root / METADATA_CSV).is_file():
             metadata_csv = self.root / METADATA_CSV  # as the data-preparation notebook writes it
         self.metadata = self._read_csv(metadata_csv) if metadata_csv else {}
-        self.known_artists = self._read_artists_json(self.root / "artists.json")
+        self.known_artists = self._read_artists_json(self.root / ARTISTS_JSON)
+        # The source's own files, read above: passed over without a word.
+        own = (metadata_csv, self.root / ARTISTS_JSON, self.root / REJECTED_CSV)
+        self.own_files = {Path(p).resolve() for p in own if p is not None}
+        # artsearch's own folders (its data folder, the index) inside the images folder are never walked.
+        root = self.root.resolve()
+        self.excluded = [p for p in (Path(f).resolve() for f in own_folders) if p != root and p.is_relative_to(root)]
+        for folder in self.excluded:
+            log.info("not reading %s for images: it is artsearch's own folder", folder)
         self._artists: dict[str, Artist] = {}
 
     @staticmethod
@@ -135,7 +162,13 @@ class FolderSource:
 
     def items(self) -> Iterator[SourceItem]:
         per_artist: dict[str, int] = {}
-        for path in walk_files(self.root):
+        suffixes = image_suffixes()
+        for path in walk_files(self.root, self.excluded):
+            if path.resolve() in self.own_files:
+                continue
+            if path.suffix and path.suffix.lower() not in suffixes:
+                yield self._not_an_image(path)
+                continue
             artwork = self.artwork_for(path)
             if self.per_artist is not None:
                 seen = per_artist.get(artwork.artist, 0)
@@ -149,6 +182,7 @@ class FolderSource:
                 read=lambda p=path: read_file(p),
                 origin=str(path),
                 fingerprint=f"{stat.st_size}:{stat.st_mtime_ns}",
+                formats=LIBRARY_FORMATS,
             )
 
     def note_artist(self, artwork: Artwork) -> None:
@@ -160,6 +194,18 @@ class FolderSource:
 
     def artists(self) -> dict[str, Artist]:
         return dict(self._artists)
+
+    def _not_an_image(self, path: Path) -> SourceItem:
+        """A README, an archive, a video: it goes to the report like any file that does not decode, without its
+        bytes ever being read, and without making its folder an artist."""
+        rel = path.relative_to(self.root).as_posix()
+
+        def refuse() -> bytes:
+            raise ImageError(f"{rel} is not an image file (its name ends in {path.suffix}); it was left out.")
+
+        artist = self.artist_for(path.relative_to(self.root))
+        artwork = Artwork(source=self.name, source_id=repair_mojibake(rel), title=path.name, artist=artist)
+        return SourceItem(artwork=artwork, read=refuse, origin=str(path), formats=LIBRARY_FORMATS)
 
     def skipped(self) -> list[tuple[str, str]]:
         return []

@@ -42,6 +42,11 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024  # a "web" image is about 1 MB; refuse anythi
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is capped, not obeyed for hours
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+NO_NETWORK_HINT = "use --source folder --images-dir DIR to build from a folder of images"
+
+
+class Unreachable(SourceError):
+    """The server could not be reached at all (no network, DNS, refused), after the retries."""
 
 
 class RateLimiter:
@@ -246,7 +251,7 @@ class MuseumSource:
                 response = self.session.get(url, params=params, timeout=self.timeout, stream=stream)
             except TRANSIENT_ERRORS as exc:
                 if last:
-                    raise SourceError(f"Could not reach {url}: {type(exc).__name__}.") from None
+                    raise Unreachable(f"Could not reach {url}: {type(exc).__name__}.") from None
                 self._sleep(attempt, None, url, type(exc).__name__)
                 continue
             except requests.RequestException as exc:
@@ -316,6 +321,12 @@ class MuseumSource:
         hint = "Check ARTSEARCH_MUSEUM_API_URL (or [Artsearch] MUSEUM_API_URL in secrets.toml)."
         try:
             response = self._get(self.api_url, params, what="API listing")
+        except Unreachable as exc:
+            reason = str(exc).removeprefix(f"Could not reach {self.api_url}: ").rstrip(".")
+            raise SourceError(
+                f"Cannot reach the museum API at {self.api_url} (no network? {reason}): {NO_NETWORK_HINT}, or "
+                "check ARTSEARCH_MUSEUM_API_URL."
+            ) from None
         except SourceError as exc:
             raise SourceError(f"Museum API unavailable: {exc} {hint}") from None
         try:

@@ -15,6 +15,7 @@ a test module imports helpers from here and never from another test module.
 - ``hostile``: adversarial inputs (megabyte query texts built to make a parser backtrack).
 - ``browser``: ``streamlit run app.py`` on localhost and Debian's Chromium through Playwright.
 - ``search_server``: a script, run as a subprocess, that plays the app's server process.
+- ``page_server``: a script, run as a subprocess, that is the app's server process: app.py through AppTest.
 """
 
 from __future__ import annotations

@@ -40,6 +40,14 @@ TIMEOUT = 420  # seconds a browser test may take: pytest.mark.timeout(TIMEOUT) i
 @contextmanager
 def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """``streamlit run app.py`` on a free localhost port, pointed at ``settings``' index; yields its URL."""
+    with serve_process(settings, tmp_path) as (url, _proc, _log):
+        yield url
+
+
+@contextmanager
+def serve_process(settings: Settings, tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+    """:func:`serve` with more ``streamlit run`` flags; yields (URL, the server process, its log). The page runs
+    with the repository's .streamlit/config.toml, as a user's ``streamlit run app.py`` does."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -50,12 +58,11 @@ def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
         ARTSEARCH_DEVICE="cpu",
         ARTSEARCH_STORAGE_BACKEND="local",
         ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
-        STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
     log_path = tmp_path / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1", *args]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -66,7 +73,7 @@ def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
 
     try:
         wait_until_up(proc, healthy, what="streamlit", seconds=90, log=log_path, poll=0.5)
-        yield url
+        yield url, proc, log_path
     finally:
         stop(proc, timeout=15)
 

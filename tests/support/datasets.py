@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import shutil
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -131,3 +132,137 @@ def make_kaggle_layout(root: Path, per_artist: int = 4) -> KaggleLayout:
                 ]
             )
     return layout
+
+
+# --- the Kaggle archive exactly as it ships: all 50 artists, the real CSV columns, the resized copies ---------
+
+# (artists.csv name, years, genre, nationality) for the archive's 50 artists, as the real CSV spells them.
+KAGGLE_ARCHIVE_ARTISTS = [
+    ("Amedeo Modigliani", "1884 - 1920", "Expressionism", "Italian"),
+    ("Vasiliy Kandinskiy", "1866 - 1944", "Expressionism,Abstractionism", "Russian"),
+    ("Diego Rivera", "1886 - 1957", "Social Realism,Muralism", "Mexican"),
+    ("Claude Monet", "1840 - 1926", "Impressionism", "French"),
+    ("Rene Magritte", "1898 - 1967", "Surrealism", "Belgian"),
+    ("Salvador Dali", "1904 - 1989", "Surrealism", "Spanish"),
+    ("Edouard Manet", "1832 - 1883", "Realism,Impressionism", "French"),
+    ("Andrei Rublev", "1360 - 1430", "Byzantine Art", "Russian"),
+    ("Vincent van Gogh", "1853 - 1890", "Post-Impressionism", "Dutch"),
+    ("Gustav Klimt", "1862 - 1918", "Symbolism,Art Nouveau", "Austrian"),
+    ("Hieronymus Bosch", "1450 - 1516", "Northern Renaissance", "Dutch"),
+    ("Kazimir Malevich", "1879 - 1935", "Suprematism", "Russian"),
+    ("Mikhail Vrubel", "1856 - 1910", "Symbolism", "Russian"),
+    ("Pablo Picasso", "1881 - 1973", "Cubism", "Spanish"),
+    ("Peter Paul Rubens", "1577 - 1640", "Baroque", "Flemish"),
+    ("Pierre-Auguste Renoir", "1841 - 1919", "Impressionism", "French"),
+    ("Francisco Goya", "1746 - 1828", "Romanticism", "Spanish"),
+    ("Frida Kahlo", "1907 - 1954", "Primitivism,Surrealism", "Mexican"),
+    ("El Greco", "1541 - 1614", "Mannerism", "Spanish,Greek"),
+    ("Albrecht Dürer", "1471 - 1528", "Northern Renaissance", "German"),
+    ("Alfred Sisley", "1839 - 1899", "Impressionism", "French,British"),
+    ("Pieter Bruegel", "1525 - 1569", "Northern Renaissance", "Flemish"),
+    ("Marc Chagall", "1887 - 1985", "Primitivism", "French,Jewish,Belarusian"),
+    ("Giotto di Bondone", "1267 - 1337", "Proto Renaissance", "Italian"),
+    ("Sandro Botticelli", "1445 - 1510", "Early Renaissance", "Italian"),
+    ("Caravaggio", "1571 - 1610", "Baroque", "Italian"),
+    ("Leonardo da Vinci", "1452 - 1519", "High Renaissance", "Italian"),
+    ("Diego Velazquez", "1599 - 1660", "Baroque", "Spanish"),
+    ("Henri Matisse", "1869 - 1954", "Impressionism,Post-Impressionism", "French"),
+    ("Jan van Eyck", "1390 - 1441", "Northern Renaissance", "Flemish"),
+    ("Edgar Degas", "1834 - 1917", "Impressionism", "French"),
+    ("Rembrandt", "1606 - 1669", "Baroque", "Dutch"),
+    ("Titian", "1488 - 1576", "High Renaissance,Mannerism", "Italian"),
+    ("Henri de Toulouse-Lautrec", "1864 - 1901", "Post-Impressionism", "French"),
+    ("Gustave Courbet", "1819 - 1877", "Realism", "French"),
+    ("Camille Pissarro", "1830 - 1903", "Impressionism,Post-Impressionism", "French"),
+    ("William Turner", "1775 - 1851", "Romanticism", "British"),
+    ("Edvard Munch", "1863 - 1944", "Symbolism,Expressionism", "Norwegian"),
+    ("Paul Cezanne", "1839 - 1906", "Post-Impressionism", "French"),
+    ("Eugene Delacroix", "1798 - 1863", "Romanticism", "French"),
+    ("Henri Rousseau", "1844 - 1910", "Naïve Art,Primitivism", "French"),
+    ("Georges Seurat", "1859 - 1891", "Post-Impressionism", "French"),
+    ("Paul Klee", "1879 - 1940", "Expressionism,Abstractionism,Surrealism", "German,Swiss"),
+    ("Piet Mondrian", "1872 - 1944", "Neoplasticism", "Dutch"),
+    ("Joan Miro", "1893 - 1983", "Surrealism", "Spanish"),
+    ("Andy Warhol", "1928 - 1987", "Pop Art", "American"),
+    ("Paul Gauguin", "1848 - 1903", "Symbolism,Post-Impressionism", "French"),
+    ("Raphael", "1483 - 1520", "High Renaissance", "Italian"),
+    ("Michelangelo", "1475 - 1564", "High Renaissance", "Italian"),
+    ("Jackson Pollock", "1912 - 1956", "Abstract Expressionism", "American"),
+]
+# The archive's folder for each artist: the name with underscores, and Dürer's UTF-8 (u + combining diaeresis)
+# mis-read as cp437, as the zip ships it.
+DURER_AS_SHIPPED = "Albrecht_Du╠êrer"
+DURER_CORRECT = "Albrecht_Dürer"
+
+
+def kaggle_folder(name: str) -> str:
+    return DURER_AS_SHIPPED if name == "Albrecht Dürer" else name.replace(" ", "_")
+
+
+@dataclass
+class KaggleArchive:
+    root: Path
+    pictures: dict[str, list[Path]] = field(default_factory=dict)  # artist name -> original pictures (once each)
+
+
+def make_kaggle_archive(root: Path, per_artist: int = 2, *, durer_twice: bool = True) -> KaggleArchive:
+    """The archive as unzipped from the website: artists.csv (the real columns, bios with commas and quotes),
+    ``images/images/<Folder>/<Folder>_<n>.jpg`` for all 50 artists, ``resized/resized/<Folder>_<n>.jpg`` (smaller
+    copies, flat) and, with ``durer_twice``, a correctly named Albrecht_Dürer folder holding copies of the same
+    pictures as the mis-encoded one (as some copies of the archive do)."""
+    archive = KaggleArchive(root)
+    images, resized = root / "images" / "images", root / "resized" / "resized"
+    resized.mkdir(parents=True)
+    seed = 10_000
+    for name, *_ in KAGGLE_ARCHIVE_ARTISTS:
+        folder = kaggle_folder(name)
+        (images / folder).mkdir(parents=True)
+        archive.pictures[name] = []
+        for n in range(1, per_artist + 1):
+            seed += 1
+            picture = painting(seed, (96, 72))
+            path = images / folder / f"{folder}_{n}.jpg"
+            path.write_bytes(jpeg_bytes(picture))
+            (resized / f"{folder}_{n}.jpg").write_bytes(jpeg_bytes(picture.resize((48, 36))))
+            archive.pictures[name].append(path)
+    if durer_twice:
+        shutil.copytree(images / DURER_AS_SHIPPED, images / DURER_CORRECT)
+        for path in (images / DURER_CORRECT).iterdir():
+            path.rename(path.with_name(path.name.replace(DURER_AS_SHIPPED, DURER_CORRECT)))
+    with (root / "artists.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "name", "years", "genre", "nationality", "bio", "wikipedia", "paintings"])
+        for i, (name, years, genre, nationality) in enumerate(KAGGLE_ARCHIVE_ARTISTS):
+            bio = f'{name} ({years}) was a painter of the "{genre}" school, born {nationality}; a master, by all accounts.'
+            wiki = f"http://en.wikipedia.org/wiki/{name.replace(' ', '_')}"
+            writer.writerow([i, name, years, genre, nationality, bio, wiki, per_artist])
+    return archive
+
+
+# --- formats an owner's folder may hold beyond the web's ---------------------------------------------------------
+
+
+def psd_bytes(img: Image.Image) -> bytes:
+    """A flat Photoshop file (RGB, 8 bits, raw planes, no layers): Pillow reads PSD but cannot write it."""
+    pixels = np.asarray(img.convert("RGB"))
+    height, width, _ = pixels.shape
+    header = b"8BPS" + struct.pack(">H6sHIIHH", 1, b"\0" * 6, 3, height, width, 8, 3)
+    sections = struct.pack(">III", 0, 0, 0)  # colour mode data, image resources, layers: all empty
+    return header + sections + struct.pack(">H", 0) + b"".join(pixels[:, :, c].tobytes() for c in range(3))
+
+
+def library_format_files(size: tuple[int, int] = (64, 48), seed: int = 900) -> dict[str, bytes]:
+    """One distinct picture per format an owner may have and the web does not make: {file name: bytes}.
+    AVIF only where this Pillow can write it."""
+    from PIL import features
+
+    files = {"painting.psd": psd_bytes(painting(seed, size))}
+    wanted = [("painting.tga", "TGA", {}), ("painting.ppm", "PPM", {}), ("painting.ico", "ICO", {"sizes": [size]})]
+    wanted.append(("painting.jp2", "JPEG2000", {}))
+    if features.check("avif"):
+        wanted.append(("painting.avif", "AVIF", {}))
+    for n, (name, fmt, kwargs) in enumerate(wanted, 1):
+        buf = io.BytesIO()
+        painting(seed + n, size).save(buf, fmt, **kwargs)
+        files[name] = buf.getvalue()
+    return files

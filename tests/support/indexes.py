@@ -116,3 +116,69 @@ def build_dupes_index(root: Path, model: str, encoder):
     settings = test_settings(root, model)
     rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=encoder, progress=False)
     return settings, images / "Original" / "sunset.jpg"
+
+
+# --- random collections built through the real write path, and fingerprints of their files --------------------
+
+
+def build_random_index(settings, n: int, dim: int, seed: int = 0, *, ids: list[str] | None = None) -> dict:
+    """Publish a collection of ``n`` random unit vectors through IndexBuilder, the way a rebuild does (upserts,
+    then payloads set in batches as the map does, then publish). Returns {id: (vector, payload)}."""
+    import uuid
+
+    import numpy as np
+
+    from artsearch.index.write import IndexBuilder
+
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = ids or [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{i}")) for i in range(n)]
+    payloads = [
+        {"artwork_id": ids[i], "title": f"Work {i}", "artist": f"Artist {i % 7}", "genre": "Impressionism"}
+        for i in range(n)
+    ]
+    builder = IndexBuilder.start_build(settings, dim, resume=False)
+    try:
+        for start in range(0, n, 500):
+            builder.upsert(ids[start : start + 500], vectors[start : start + 500], payloads[start : start + 500])
+        builder.set_payloads({i: {"x": 0.5, "y": 0.25} for i in ids})
+        builder.publish()
+    finally:
+        builder.close()
+    return {i: (v, dict(p, x=0.5, y=0.25)) for i, v, p in zip(ids, vectors, payloads, strict=True)}
+
+
+def file_digests(folder) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    import hashlib
+
+    folder = Path(folder)
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def collection_view(client, name: str, dim: int, query_seed: int = 7) -> dict:
+    """What a client sees in a collection: its count, the top 10 for a fixed random query, and a SHA-256 of every
+    point (id, payload, float32 vector bytes). Two clients seeing the same data give the same view."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    query = np.random.default_rng(query_seed).normal(size=dim).astype(np.float32)
+    top = [str(p.id) for p in client.query_points(name, query=query.tolist(), limit=10).points]
+    points, offset = [], None
+    while True:
+        page, offset = client.scroll(name, limit=1000, offset=offset, with_payload=True, with_vectors=True)
+        points += page
+        if offset is None:
+            break
+    seen = hashlib.sha256()
+    for p in sorted(points, key=lambda p: str(p.id)):
+        seen.update(json.dumps([str(p.id), p.payload], sort_keys=True).encode())
+        seen.update(np.asarray(p.vector, dtype=np.float32).tobytes())
+    return {"count": client.count(name, exact=True).count, "top": top, "digest": seen.hexdigest()}
