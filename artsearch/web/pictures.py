@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 
 CARD_PX = 512  # longest side of a result image, enough for a four-column grid on a wide screen
 THUMB_PX = 160  # the artist panel's small pictures
+DETAIL_PX = 1600  # longest side of the detail view's picture (a smaller original is shown at its own size)
 
 
-def _jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
+def jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
+    """An image as an RGB JPEG of at most ``size`` pixels on its longest side (never enlarged), decoded safely."""
     image = load_image(data, max_pixels=max_pixels, draft_size=(size, size), name=name)
     image.thumbnail((size, size))
     buf = io.BytesIO()
@@ -34,7 +36,7 @@ def _jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
 def preview(data: bytes, settings: Settings, size: int = CARD_PX) -> bytes | None:
     """The visitor's upload as a small RGB JPEG (16-bit PNGs and CMYK JPEGs included), or None."""
     try:
-        return _jpeg(data, size, settings.max_image_pixels, "the uploaded image")
+        return jpeg(data, size, settings.max_image_pixels, "the uploaded image")
     except ImageError:
         return None
 
@@ -61,7 +63,26 @@ def display_source(src: str | None, settings: Settings, size: int = CARD_PX) -> 
 @st.cache_data(max_entries=2000, show_spinner=False)
 def _thumbnail(path: str, mtime_ns: int, size: int, max_pixels: int) -> bytes:
     with open(path, "rb") as fh:
-        return _jpeg(fh.read(), size, max_pixels, path)
+        return jpeg(fh.read(), size, max_pixels, path)
+
+
+def detail_source(src: str | None, settings: Settings) -> str | bytes | None:
+    """The detail view's picture, loaded only when it opens: a signed URL as is (the original), a local file as
+    a JPEG of at most :data:`DETAIL_PX` on its longest side (an original that fits is never enlarged)."""
+    if not src or src.startswith(("http://", "https://")):
+        return src or None
+    try:
+        return _large(src, os.stat(src).st_mtime_ns, settings.max_image_pixels)
+    except (OSError, ImageError) as exc:
+        log.warning("cannot show %s: %s", src, exc)
+        return None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _large(path: str, mtime_ns: int, max_pixels: int) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return jpeg(data, DETAIL_PX, max_pixels, path)
 
 
 def data_uri(src: str | bytes | None) -> str:

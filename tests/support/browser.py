@@ -38,8 +38,9 @@ TIMEOUT = 420  # seconds a browser test may take: pytest.mark.timeout(TIMEOUT) i
 
 
 @contextmanager
-def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port, pointed at ``settings``' index; yields its URL."""
+def serve(settings: Settings, tmp_path: Path, script: str = "app.py", **extra_env: str) -> Iterator[str]:
+    """``streamlit run app.py`` (or another ``script``) on a free localhost port, pointed at ``settings``' index,
+    with ``extra_env`` added to its environment; yields its URL."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -52,9 +53,10 @@ def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
         ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
         STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        **extra_env,
     )
-    log_path = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    log_path = tmp_path / f"streamlit-{Path(script).stem}-{port}.log"
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true"]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
