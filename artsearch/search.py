@@ -135,7 +135,7 @@ class ResultPage:
     hits: list[Hit]
     vector: np.ndarray | None = field(default=None, repr=False)
     found: list[Hit] = field(default_factory=list, repr=False)
-    more: bool = False  # the last fetch came back full: "load more" may find more
+    more: bool = False  # there is at least one more result to show: "load more" will find it
 
     @property
     def fetched(self) -> int:
@@ -362,9 +362,10 @@ class SearchService:
         want = max(1, options.pages) * k
         shown = self._fold(found, options)
         for _ in range(max(1, options.pages) + MAX_FILL_ROUNDS):
-            if ended or len(shown) >= want:
+            if ended or len(shown) > want:
                 break
-            need = want - len(shown)
+            # One more than the page needs: when it comes back, "load more" will find something.
+            need = want - len(shown) + 1
             artists = list(dict.fromkeys(h.artist_name for h in found)) if options.per_artist else []
             batch = self._one_page(
                 query, vector, need, options, exclude_ids=[h.artwork_id for h in found], exclude_artists=artists
@@ -374,7 +375,8 @@ class SearchService:
             shown = self._fold(found, options)
         if not found:
             self.index.require_points()  # an empty collection says how to build it; otherwise nothing matched
-        return ResultPage(hits=shown, vector=vector, found=found, more=not ended)
+        # A result fetched past the page stays in ``found``: the next page shows it first.
+        return ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
 
     @staticmethod
     def _fold(found: list[Hit], options: PageOptions) -> list[Hit]:
