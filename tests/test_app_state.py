@@ -232,9 +232,13 @@ def test_facet_counts_follow_the_other_filters_and_blank_values_are_not_offered(
     everything = payloads()
     at = new_app().run()
     labels = {f.name: at.multiselect(key=f"f_{f.name}") for f in FACETS}
-    assert "" not in labels["nationality"].options and not any(o.startswith(" (") for o in labels["nationality"].options)
+    assert "" not in labels["nationality"].options and not any(
+        o.startswith(" (") for o in labels["nationality"].options
+    )
     assert any(p["nationality"] == "" for p in everything)  # the unmatched artist has no nationality
-    assert f"Vincent van Gogh ({sum(p['artist'] == 'Vincent van Gogh' for p in everything)})" in labels["artist"].options
+    assert (
+        f"Vincent van Gogh ({sum(p['artist'] == 'Vincent van Gogh' for p in everything)})" in labels["artist"].options
+    )
 
     at.multiselect(key="f_nationality").select("German").run()
     german = [p for p in everything if p["nationality"] == "German"]
