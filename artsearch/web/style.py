@@ -44,11 +44,15 @@ CSS = f"""
 [class*="st-key-open_"] button::after, [class*="st-key-see_"] button::after {{ content: ""; position: absolute;
   z-index: 1; left: 0; right: 0; top: 0; height: calc({FRAME_PX}px + 1rem); cursor: pointer; }}
 [class*="st-key-see_"] button::after {{ height: {THUMB_FRAME_PX}px; }}
-[class*="st-key-card_"] [data-testid="stCaptionContainer"] p {{ margin: 0; white-space: nowrap; overflow: hidden;
+[class*="st-key-card_"] [data-testid="stCaptionContainer"] p {{ white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }}
 /* One row of compact actions that fits a four-column grid. */
 [class*="st-key-row_"] {{ flex-wrap: nowrap; }}
-[class*="st-key-row_"] button {{ padding: 0.15rem 0.55rem; min-height: 2rem; font-size: 0.85rem; }}
+[class*="st-key-row_"] {{ gap: 0.4rem; }}
+[class*="st-key-row_"] button {{ padding: 0.15rem 0.5rem; min-height: 2rem; }}
+[class*="st-key-row_"] button p {{ font-size: 0.85rem; }}
+[class*="st-key-row_"] [class*="st-key-up_"] button, [class*="st-key-row_"] [class*="st-key-down_"] button {{
+  padding: 0.15rem 0.45rem; }}
 /* Icon buttons: the icon is seen, the word ("Like", "Dislike") is heard and read by screen readers. */
 [class*="st-key-up_"] button p, [class*="st-key-down_"] button p {{
   position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
@@ -65,8 +69,10 @@ CSS = f"""
   [class*="st-key-pic_"] img {{ height: {PHONE_FRAME_PX}px !important; }}
   [class*="st-key-open_"] button::after {{ height: calc({PHONE_FRAME_PX}px + 1rem); }}
   [class*="st-key-detail_pic"] img {{ max-height: 55vh; }}
-  div[role="dialog"] {{ width: 100vw !important; max-width: 100vw !important; min-height: 100vh; margin: 0;
-    border-radius: 0; }}
+  /* The detail view fills the screen. */
+  [data-testid="stDialog"] {{ padding: 0 !important; }}
+  [data-testid="stDialog"] > div {{ width: 100% !important; max-width: 100% !important; min-height: 100%; margin: 0 !important;
+    border-radius: 0 !important; }}
 }}
 </style>
 """

@@ -33,7 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture, not its artist panel'
+CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture
+DETAIL_IMAGE = '[role="dialog"] [class*="st-key-detail_pic"] img'  # the detail view's large picture
 TIMEOUT = 420  # seconds a browser test may take: pytest.mark.timeout(TIMEOUT) in the test modules
 
 
