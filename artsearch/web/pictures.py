@@ -12,22 +12,34 @@ import logging
 import os
 
 import streamlit as st
+from PIL import Image
 
 from artsearch.config import Settings
 from artsearch.errors import ImageError
-from artsearch.images import load_image
+from artsearch.images import image_size, load_image
+
+EXIF_ORIENTATION = 0x0112
 
 log = logging.getLogger(__name__)
 
-CARD_PX = 512  # longest side of a result image, enough for a four-column grid on a wide screen
+CARD_PX = 480  # longest side of a result image: a card's frame is at most about 370 px wide (a phone) and 220 high
 THUMB_PX = 160  # the artist panel's small pictures
+SLACK = 1.25  # a picture decoded at most this much over its size is not resized again
 DETAIL_PX = 1600  # longest side of the detail view's picture (a smaller original is shown at its own size)
 
 
 def jpeg(data: bytes, size: int, max_pixels: int, name: str) -> bytes:
-    """An image as an RGB JPEG of at most ``size`` pixels on its longest side (never enlarged), decoded safely."""
-    image = load_image(data, max_pixels=max_pixels, draft_size=(size, size), name=name)
-    image.thumbnail((size, size))
+    """An image as an RGB JPEG of at most ``size`` pixels on its longest side (never enlarged), decoded safely.
+
+    A JPEG is decoded at the smallest DCT scale that still covers the thumbnail (asking for a square would keep
+    a 1000x800 picture at full scale for a 480-pixel thumbnail: four times the pixels, three times the time).
+    """
+    width, height = image_size(data)
+    scale = min(1.0, size / max(width, height, 1))
+    box = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = load_image(data, max_pixels=max_pixels, draft_size=box, name=name)
+    if max(image.size) > size * SLACK:  # a draft a little over the size is kept: resampling it costs more than it shows
+        image.thumbnail((size, size))
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=85)
     return buf.getvalue()
@@ -68,7 +80,8 @@ def _thumbnail(path: str, mtime_ns: int, size: int, max_pixels: int) -> bytes:
 
 def detail_source(src: str | None, settings: Settings) -> str | bytes | None:
     """The detail view's picture, loaded only when it opens: a signed URL as is (the original), a local file as
-    a JPEG of at most :data:`DETAIL_PX` on its longest side (an original that fits is never enlarged)."""
+    a JPEG of at most :data:`DETAIL_PX` on its longest side (an original that fits is never enlarged, and an
+    RGB or greyscale JPEG that fits is sent as it is, not decoded and encoded again)."""
     if not src or src.startswith(("http://", "https://")):
         return src or None
     try:
@@ -82,7 +95,23 @@ def detail_source(src: str | None, settings: Settings) -> str | bytes | None:
 def _large(path: str, mtime_ns: int, max_pixels: int) -> bytes:
     with open(path, "rb") as fh:
         data = fh.read()
+    if _sendable(data):
+        return data
     return jpeg(data, DETAIL_PX, max_pixels, path)
+
+
+def _sendable(data: bytes) -> bool:
+    """A JPEG a browser shows as it is: RGB or greyscale, upright, at most DETAIL_PX (read from the header)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return (
+                image.format == "JPEG"
+                and image.mode in ("RGB", "L")
+                and max(image.size) <= DETAIL_PX
+                and image.getexif().get(EXIF_ORIENTATION, 1) == 1
+            )
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def data_uri(src: str | bytes | None) -> str:
