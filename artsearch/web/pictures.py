@@ -95,12 +95,12 @@ def detail_source(src: str | None, settings: Settings) -> str | bytes | None:
 def _large(path: str, mtime_ns: int, max_pixels: int) -> bytes:
     with open(path, "rb") as fh:
         data = fh.read()
-    if _sendable(data):
+    if shown_as_is(data):
         return data
     return jpeg(data, DETAIL_PX, max_pixels, path)
 
 
-def _sendable(data: bytes) -> bool:
+def shown_as_is(data: bytes) -> bool:
     """A JPEG a browser shows as it is: RGB or greyscale, upright, at most DETAIL_PX (read from the header)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
