@@ -303,6 +303,7 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
         st.info(cards.empty_results_message(state))
         return
     session.fragment(session.FEEDBACK, guarded(feedback_bar))(options)
+    pictures.prefetch([hit.image_url for hit in hits], service.settings)
     mine = pictures.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results
         left, area = st.columns([1, 4])
@@ -416,9 +417,10 @@ def main() -> None:
     st.query_params.from_dict(web_state.params_from_state(state))
     if problem is not None:
         show_problem(problem)
-        return
-    results(service, state, image, submitted)
-    session.fragment(session.DETAIL, guarded(detail_view))(service)
+    else:
+        results(service, state, image, submitted)
+        session.fragment(session.DETAIL, guarded(detail_view))(service)
+    resources.warm_up(service)  # once per server: the model loads while the visitor reads the page
 
 
 try:

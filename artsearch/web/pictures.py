@@ -7,12 +7,16 @@ Local originals can be megapixel JPEGs, 16-bit PNGs or CMYK: they are decoded sa
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
 from PIL import Image
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from artsearch.config import Settings
 from artsearch.errors import ImageError
@@ -112,6 +116,28 @@ def shown_as_is(data: bytes) -> bool:
             )
     except (OSError, ValueError, Image.DecompressionBombError):
         return False
+
+
+def prefetch(srcs: Sequence[str | None], settings: Settings, size: int = CARD_PX) -> None:
+    """Make the thumbnails a page is about to show on every core at once (Pillow lets go of the GIL while it
+    decodes and encodes), so the cards then find them cached. Signed URLs need nothing."""
+    local = [src for src in dict.fromkeys(srcs) if src and not src.startswith(("http://", "https://"))]
+    if len(local) < 2:
+        return
+    ctx = get_script_run_ctx()
+
+    def make(src: str) -> None:
+        if ctx is not None:
+            add_script_run_ctx(ctx=ctx)  # Streamlit's caches belong to the session's run
+        display_source(src, settings, size)
+
+    list(_pool().map(make, local))
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """One small pool per process, made on first use."""
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="artsearch-pictures")
 
 
 def data_uri(src: str | bytes | None) -> str:

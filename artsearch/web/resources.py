@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import threading
+import weakref
 from typing import Any
 
 import streamlit as st
@@ -51,11 +52,22 @@ def _release(service: SearchService) -> None:
 
 @st.cache_resource(show_spinner=False, on_release=_release)
 def _service(key: str, _settings: Settings) -> SearchService:
-    service = SearchService(_settings)
-    # Load the model in the background now, so the first visitor's first search does not wait for the
-    # torch import and the weights; the encoder property is locked, so a search that comes first just waits.
+    return SearchService(_settings)
+
+
+_warming: weakref.WeakSet[SearchService] = weakref.WeakSet()
+_warming_lock = threading.Lock()
+
+
+def warm_up(service: SearchService) -> None:
+    """Load the model on a thread, once per service, so the first visitor's first search does not wait for the torch
+    import and the weights. The page calls it once it has been drawn, so the first page shows before the import
+    takes the interpreter; the encoder property is locked, so a search that comes first just waits for it."""
+    with _warming_lock:
+        if service in _warming:
+            return
+        _warming.add(service)
     threading.Thread(target=_warm, args=(service,), name="artsearch-warm-model", daemon=True).start()
-    return service
 
 
 def _warm(service: SearchService) -> None:
