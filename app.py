@@ -2,31 +2,37 @@
 
 Run with ``streamlit run app.py``. This file only lays out widgets and renders;
 what a search means lives in ``artsearch.web`` and ``artsearch.search``.
+
+A rerun redraws the page from what the session keeps (``artsearch.web.session``): the search runs
+only when the query changes, and the parts that change alone (a card's actions, the feedback bar,
+the detail view, the map) are fragments that rerun by themselves.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from artsearch import search
-from artsearch.config import load_settings
+from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
 from artsearch.index.filters import FACETS
 from artsearch.search import Hit, PageOptions, SearchService
-from artsearch.web import cards, pictures, resources, session
+from artsearch.web import cards, detail, pictures, resources, session, style
 from artsearch.web import map as webmap
 from artsearch.web import state as web_state
+from artsearch.web.escape import literal
 
 log = logging.getLogger("artsearch.app")
 HELP = (
-    "Describe a picture in plain words (*a gloomy landscape in the winter*, *a portrait of a woman in blue*), "
-    "upload an image, or paste an image address. Filters in the sidebar narrow every search; "
-    "the page address is a link that reproduces the search. "
-    "Words can be added and taken away: *sunflowers + blue - yellow*, with weights as *2\\*blue* or *blue:0.5*."
+    "Describe a picture in plain words, upload an image or paste an image address; "
+    "filters in the sidebar narrow every search, and the address bar is a link to it."
 )
 SYNTAX_HELP = (
     "Plain words search as they are. Query arithmetic: join descriptions with ' + ' or ' - ' (spaces around), "
@@ -35,29 +41,59 @@ SYNTAX_HELP = (
     "also matches titles and artist names."
 )
 MIX_HELP = "Words to steer the image with, e.g. 'in winter' or 'at night' (they count half as much as the picture)."
+BUG = "Something went wrong on our side; try again, or start a new search. The details are in the server log."
 ss = st.session_state
 
 
+def guarded(body: Callable[..., None]) -> Callable[..., None]:
+    """A fragment's body with the page's last guard: a bug shows one line, never a traceback (the log keeps it)."""
+
+    @wraps(body)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            body(*args, **kwargs)
+        except ArtsearchError as exc:
+            show_problem(exc)
+        except Exception:
+            log.exception("part of the search page failed")
+            st.error(BUG)
+
+    return run
+
+
 def show_problem(exc: ArtsearchError) -> None:
-    (st.info if cards.message_kind(exc) == "info" else st.error)(str(exc))
+    (st.info if cards.message_kind(exc) == "info" else st.error)(cards.message_text(exc))
 
 
-def sidebar(facets: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
+# --- the sidebar and the search widgets ------------------------------------------------------------------
+
+
+def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], disabled: bool) -> None:
+    """One filter per facet; each choice shows how many artworks it has among those the other filters keep."""
     # A link's filters wait until there are choices to match them against (the index may be down now).
     pending = ss.get("_pending_filters", {}) if disabled else ss.pop("_pending_filters", {})
+    for facet in FACETS:  # a link or an older rebuild may name values that are no longer choices: drop them
+        key = web_state.filter_key(facet.name)
+        ss[key] = web_state.known(pending.get(facet.name, ss.get(key, [])), [v for v, _ in choices.get(facet.name, [])])
+    live: dict[str, list[tuple[str, int]]] = {}
+    if not disabled:
+        try:
+            live = resources.facet_counts(service, session.chosen_filters())
+        except ArtsearchError as exc:
+            log.warning("facet counts unavailable: %s", exc)
+            live = choices
     with st.sidebar:
         st.header("Filters")
-        st.caption("Applied inside the index: every result matches all of them.")
+        st.caption("Applied inside the index: every result matches all of them. The counts follow your choices.")
         for facet in FACETS:
             key = web_state.filter_key(facet.name)
-            counts = dict(facets.get(facet.name, []))
-            options = list(counts)
-            # A link or an older rebuild may name values that are no longer choices: drop them.
-            ss[key] = web_state.known(pending.get(facet.name, ss.get(key, [])), options)
+            counts = dict(live.get(facet.name, []))
+            chosen = list(ss.get(key, []))
+            options = list(dict.fromkeys([*chosen, *(v for v, n in counts.items() if n > 0)]))
             st.multiselect(facet.label, options, key=key, format_func=cards.facet_label(counts), disabled=disabled)
 
 
-def controls() -> tuple[web_state.PageState, bytes | None, bool]:
+def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, bool]:
     """The search widgets; returns the page state, the uploaded bytes and whether Search was pressed."""
     mode = st.radio(
         "Search by",
@@ -78,7 +114,11 @@ def controls() -> tuple[web_state.PageState, bytes | None, bool]:
         )
     elif mode == "image":
         upload = st.file_uploader(
-            "Upload an image", type=list(SUPPORTED_UPLOAD_TYPES), key="upload", on_change=session.clear_like
+            f"Upload an image ({web_state.upload_formats()}, up to {settings.max_upload_mb} MB)",
+            type=list(SUPPORTED_UPLOAD_TYPES),
+            key="upload",
+            on_change=session.clear_like,
+            max_upload_size=settings.max_upload_mb,
         )
         image = upload.getvalue() if upload is not None else None
     else:
@@ -89,9 +129,9 @@ def controls() -> tuple[web_state.PageState, bytes | None, bool]:
         st.text_input(
             "…and in words (optional)", key="mix", placeholder="in winter", help=MIX_HELP, on_change=session.clear_like
         )
-    left, right = st.columns([4, 1], vertical_alignment="bottom")
-    left.slider("How many results", 1, search.MAX_K, key="k")
-    submitted = right.button("Search", key="search", type="primary", width="stretch", on_click=session.clear_like)
+    with st.container(horizontal=True, vertical_alignment="bottom", key="search_row"):
+        st.slider("How many results", 1, search.MAX_K, key="k")
+        submitted = st.button("Search", key="search", type="primary", on_click=session.clear_like)
     like = ss.get("like", "")
     state = web_state.PageState(
         mode="like" if like else mode,
@@ -101,6 +141,7 @@ def controls() -> tuple[web_state.PageState, bytes | None, bool]:
         k=ss.k,
         filters=session.chosen_filters(),
         mix=ss.get("mix", "") or "",
+        work=ss.get("work", "") or "",
     )
     return state, image, submitted
 
@@ -110,26 +151,28 @@ def explore_controls(service: SearchService) -> PageOptions:
     ss.setdefault("collapse", service.settings.collapse_duplicates)
     ss.setdefault("pages", 1)
     ss.setdefault("applied", {"liked": [], "disliked": []})
-    group, size, dupes, show_map, lucky = st.columns([2, 2, 2, 2, 1.4], vertical_alignment="center")
-    group.toggle(
-        "One per artist",
-        key="one_per_artist",
-        on_change=session.reset_explore,
-        help="A grouped search: at most this many works of any one artist, so no one fills the page.",
-    )
-    size.slider(
-        "Per artist",
-        1,
-        3,
-        1,
-        key="per_artist",
-        disabled=not ss.get("one_per_artist"),
-        on_change=session.reset_explore,
-        label_visibility="collapsed",
-    )
-    dupes.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
-    show_map.toggle("Map of the collection", key="show_map")
-    if lucky.button("Surprise me", key="surprise", help="A random artwork and more like it."):
+    with st.container(horizontal=True, vertical_alignment="center", key="explore_row"):
+        st.toggle(
+            "One per artist",
+            key="one_per_artist",
+            on_change=session.reset_explore,
+            help="A grouped search: at most this many works of any one artist, so no one fills the page.",
+        )
+        st.slider(
+            "Works per artist",
+            1,
+            3,
+            1,
+            key="per_artist",
+            disabled=not ss.get("one_per_artist"),
+            on_change=session.reset_explore,
+            label_visibility="collapsed",
+            width=120,
+        )
+        st.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
+        st.toggle("Map of the collection", key="show_map")
+        lucky = st.button("Surprise me", key="surprise", help="A random artwork and more like it.")
+    if lucky:
         try:
             hit = service.surprise(filters=session.chosen_filters())
         except ArtsearchError as exc:
@@ -147,80 +190,67 @@ def explore_controls(service: SearchService) -> PageOptions:
     )
 
 
+# --- results --------------------------------------------------------------------------------------------------
+
+
 def like_heading(service: SearchService, artwork_id: str) -> bool:
     """Show which artwork "more like this" started from; False when it is gone from the collection."""
-    seed = service.artwork(artwork_id)
+    seed = session.seed(service, artwork_id)
     if seed is None:
         st.info("That artwork is no longer in the collection (a rebuild may have removed it); start a new search.")
         return False
-    thumb, text = st.columns([1, 8], vertical_alignment="center")
-    picture = pictures.display_source(seed.image_url, service.settings, pictures.THUMB_PX)
-    if picture is not None:
-        thumb.image(picture, width="stretch")
-    text.markdown(
-        f"More like **{cards.md_escape(seed.title)}** by {cards.md_escape(seed.artist_name or 'an unknown artist')}"
-    )
-    text.button("Back to your search", key="back", on_click=session.clear_like)
+    with st.container(horizontal=True, vertical_alignment="center", key="like_heading"):
+        picture = pictures.display_source(seed.image_url, service.settings, pictures.THUMB_PX)
+        if picture is not None:
+            st.image(picture, width=64, alt=literal(seed.title, "plain"))
+        st.markdown(f"More like **{literal(seed.title)}** by {literal(seed.artist_name or 'an unknown artist')}")
+        st.button("Back to your search", key="back", on_click=session.clear_like)
     return True
 
 
-def artist_panel(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
-    try:
-        artist = resources.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
-    except ArtsearchError:  # an unreadable artists.json: the record the search returned will do
-        artist = hit.artist
-    with st.expander(f"Artist: {hit.artist_name or 'unknown'}"):
-        for line in cards.artist_lines(artist, hit.artist_name):
-            st.markdown(line)
-        if hit.artist_name and hit.artist_name not in works:
-            try:  # one lookup per artist per page, shared by that artist's cards
-                works[hit.artist_name] = service.artist_works(hit.artist_name, limit=cards.OTHER_WORKS + 1)
-            except ArtsearchError as exc:
-                works[hit.artist_name] = []
-                st.caption(str(exc))
-        others = [w for w in works.get(hit.artist_name, []) if w.artwork_id != hit.artwork_id][: cards.OTHER_WORKS]
-        shown = [(w.title, pictures.display_source(w.image_url, service.settings, pictures.THUMB_PX)) for w in others]
-        shown = [(title, picture) for title, picture in shown if picture is not None]
-        if shown:
-            st.caption("Other works in the collection")
-            st.image([p for _, p in shown], caption=[t for t, _ in shown], width=72)
-
-
-def card(service: SearchService, hit: Hit, works: dict[str, list[Hit]]) -> None:
+def card(service: SearchService, hit: Hit) -> None:
+    """One result: the picture in its frame (a click opens the artwork), title, "artist · date", why, actions."""
+    title, byline, why = cards.card_lines(hit)
     with st.container(border=True, key=f"card_{hit.artwork_id}"):
         picture = pictures.display_source(hit.image_url, service.settings)
-        with st.container(key=f"pic_{hit.artwork_id}"):
+        with st.container(key=f"pic_{hit.artwork_id}", vertical_alignment="center"):
             if picture is not None:
-                st.image(picture, width="stretch")
+                st.image(picture, width="stretch", alt=literal(f"{title}, by {byline}", "plain"))
             else:
-                st.markdown("*image unavailable*")
-        title, sub = cards.card_lines(hit)
-        st.markdown(f"**{cards.md_escape(title)}**")
-        st.caption(cards.md_escape(sub))
-        if hit.copies:
-            st.caption(cards.copies_text(hit))
-        st.button("More like this", key=f"like_{hit.artwork_id}", on_click=session.set_like, args=(hit.artwork_id,))
-        up, down = st.columns(2, gap="small")
-        mine = ss.get("fb", {}).get(hit.artwork_id, 0)
-        up.button(
-            ":material/thumb_up:",
-            key=f"up_{hit.artwork_id}",
+                st.caption("Image unavailable.")
+        st.button(
+            literal(title),
+            key=f"open_{hit.artwork_id}",
+            type="tertiary",
+            on_click=session.open_work,
+            args=(hit.artwork_id,),
+        )
+        st.caption(literal(byline))
+        st.caption(literal(why))
+        session.fragment(session.actions_key(hit.artwork_id), guarded(actions))(hit.artwork_id, "")
+
+
+def actions(artwork_id: str, prefix: str) -> None:
+    """More like this, 👍 and 👎 in one row: a fragment, so a 👍 redraws this row (and the feedback bar) only."""
+    mine = ss.get("fb", {}).get(artwork_id, 0)
+    with st.container(horizontal=True, gap="small", key=f"{prefix}row_{artwork_id}"):
+        st.button("More like this", key=f"{prefix}like_{artwork_id}", on_click=session.more_like, args=(artwork_id,))
+        st.button(
+            "Liked" if mine > 0 else "Like",
+            key=f"{prefix}up_{artwork_id}",
+            icon=":material/thumb_up:",
             on_click=session.give_feedback,
-            args=(hit.artwork_id, 1),
+            args=(artwork_id, 1),
             type="primary" if mine > 0 else "secondary",
-            width="stretch",
-            help="More like this one when you refine",
         )
-        down.button(
-            ":material/thumb_down:",
-            key=f"down_{hit.artwork_id}",
+        st.button(
+            "Disliked" if mine < 0 else "Dislike",
+            key=f"{prefix}down_{artwork_id}",
+            icon=":material/thumb_down:",
             on_click=session.give_feedback,
-            args=(hit.artwork_id, -1),
+            args=(artwork_id, -1),
             type="primary" if mine < 0 else "secondary",
-            width="stretch",
-            help="Less like this one when you refine",
         )
-        artist_panel(service, hit, works)
 
 
 def feedback_bar(options: PageOptions) -> None:
@@ -229,11 +259,11 @@ def feedback_bar(options: PageOptions) -> None:
         st.caption(f"Refined: {len(options.liked)} liked, {len(options.disliked)} disliked, and your search.")
     if fb:
         ups, downs = sum(v > 0 for v in fb.values()), sum(v < 0 for v in fb.values())
-        text, button = st.columns([4, 1], vertical_alignment="center")
-        text.caption(
-            f":material/thumb_up: {ups} · :material/thumb_down: {downs}: refine to see more like the ones you liked and none you disliked."
-        )
-        button.button("Refine", key="refine", type="primary", on_click=session.refine, width="stretch")
+        with st.container(horizontal=True, vertical_alignment="center", key="refine_row"):
+            st.caption(
+                f"{ups} liked and {downs} disliked: refine to see more like the ones you liked and none you disliked."
+            )
+            st.button("Refine", key="refine", type="primary", on_click=session.refine)
 
 
 def collection_map(service: SearchService, vector: np.ndarray | None, hits: list[Hit]) -> None:
@@ -243,7 +273,7 @@ def collection_map(service: SearchService, vector: np.ndarray | None, hits: list
         st.caption("This index has no map yet: rebuild it (python qdrant/initialize_db.py) to draw one.")
         return
     try:
-        spot = service.place(vector, hits, service.projection()) if vector is not None else None
+        spot = service.place(vector, hits, resources.projection(service)) if vector is not None else None
     except ArtsearchError:
         spot = None
     colour = st.radio(
@@ -263,8 +293,8 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
         if query is None:
             st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
             return
-        with st.spinner("Searching… (the first search also loads the model)"):
-            result = service.page(query, options)
+        with st.spinner("Searching…"):
+            result = session.results(service, query, options)
     except ArtsearchError as exc:
         show_problem(exc)
         return
@@ -272,57 +302,129 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
     if not hits:
         st.info(cards.empty_results_message(state))
         return
-    feedback_bar(options)
+    session.fragment(session.FEEDBACK, guarded(feedback_bar))(options)
+    pictures.prefetch([hit.image_url for hit in hits], service.settings)
     mine = pictures.preview(image, service.settings) if image is not None else None
     if mine is not None:  # the uploaded image beside its results
         left, area = st.columns([1, 4])
         left.image(mine, caption="Your image", width="stretch")
     else:
         area = st.container()
-    works: dict[str, list[Hit]] = {}
     with area:
         for row in cards.rows(hits):
             for column, hit in zip(st.columns(cards.PER_ROW), row, strict=False):
                 with column:
-                    card(service, hit, works)
-        if result.more:  # the last page was full: there may be more
+                    card(service, hit)
+        if result.more:  # the last fetch was full: there may be more
             st.button(
                 "Load more", key="more", on_click=session.load_more, help="The next results, none of these again."
             )
     if ss.get("show_map"):
-        try:
-            collection_map(service, result.vector, hits)
-        except ArtsearchError as exc:
-            show_problem(exc)
+        st.fragment(guarded(collection_map), key="map_view")(service, result.vector, hits)
+
+
+# --- the detail view ----------------------------------------------------------------------------------------
+
+
+@st.dialog("About this artwork", width="large", on_dismiss=session.close_work)
+def detail_dialog(service: SearchService) -> None:
+    work = ss.get("work", "")
+    hit = session.shown_hit(work) or service.artwork(work)
+    if hit is None:
+        st.info("That artwork is no longer in the collection (a rebuild may have removed it); start a new search.")
+        return
+    st.query_params["work"] = hit.artwork_id  # a link to what is open (a fragment rerun keeps the rest)
+    try:
+        artist = resources.artists(service).get(str(hit.payload.get("artist_slug", ""))) or hit.artist
+    except ArtsearchError:  # an unreadable artists.json: the record the search returned will do
+        artist = hit.artist
+    picture_column, facts_column = st.columns([3, 2], gap="medium")
+    with picture_column, st.container(key="detail_pic"):
+        picture = pictures.detail_source(hit.image_url, service.settings)
+        if picture is not None:
+            st.image(picture, width="content", alt=literal(f"{hit.title}, by {hit.artist_name}", "plain"))
+        else:
+            st.caption("Image unavailable.")
+    with facts_column:
+        st.subheader(literal(hit.title), anchor=False)
+        st.markdown("  \n".join(f"**{label}:** {literal(value)}" for label, value in detail.facts(hit, artist)))
+        if session.shown_hit(hit.artwork_id) is not None:
+            st.caption(literal(detail.why_shown(hit)))
+        where = detail.source_link(hit, artist)
+        if where is not None:
+            st.link_button(literal(where[0]), cards.link(where[1]), icon=":material/open_in_new:")
+        actions(hit.artwork_id, "detail_")
+    if hit.copies:
+        st.markdown(f"**{len(hit.copies) + 1} copies of this picture** are folded into this result:")
+        thumbnails(service, service.artworks(hit.copies), "copy")
+    with st.container(border=True, key="detail_artist"):
+        for line in cards.artist_lines(artist, hit.artist_name):
+            st.markdown(line)
+        others = [w for w in resources.artist_works(service, hit.artist_name, cards.OTHER_WORKS + 1)]
+        others = [w for w in others if w.artwork_id != hit.artwork_id][: cards.OTHER_WORKS]
+        if others:
+            st.caption("Other works in the collection")
+            thumbnails(service, others, "other")
+
+
+def thumbnails(service: SearchService, hits: list[Hit], kind: str) -> None:
+    """Small pictures with their titles, in a row that wraps; a click opens that artwork here."""
+    with st.container(horizontal=True, wrap=True, gap="small", key=f"{kind}_works"):
+        for hit in hits:
+            with st.container(width=120, key=f"tile_{kind}_{hit.artwork_id}"):
+                picture = pictures.display_source(hit.image_url, service.settings, pictures.THUMB_PX)
+                with st.container(key=f"thumb_{kind}_{hit.artwork_id}"):
+                    if picture is not None:
+                        st.image(picture, width="stretch", alt=literal(hit.title, "plain"))
+                st.button(
+                    literal(hit.title),
+                    key=f"see_{kind}_{hit.artwork_id}",
+                    type="tertiary",
+                    on_click=session.open_work,
+                    args=(hit.artwork_id,),
+                )
+
+
+def detail_view(service: SearchService) -> None:
+    """Where the detail view opens: a fragment of its own, so opening an artwork reruns nothing else."""
+    if ss.get("work"):
+        detail_dialog(service)
+
+
+# --- the page -------------------------------------------------------------------------------------------------
 
 
 def main() -> None:
     st.set_page_config(page_title="artsearch", page_icon="🖼️", layout="wide")
-    st.title("artsearch")
+    st.html(style.CSS)
+    st.title("artsearch", anchor=False)
     st.caption(HELP)
     try:
         settings = load_settings(secrets=resources.secrets_dict(st.secrets))
         service = resources.get_service(settings)
     except ArtsearchError as exc:
-        st.error(str(exc))
+        show_problem(exc)
         return
+    session.new_run()
     session.init_from_link()
     problem: ArtsearchError | None = None
     try:
-        facets = resources.overview(service)["facets"]
+        choices = resources.overview(service)["facets"]
     except ArtsearchError as exc:
-        facets, problem = {}, exc
-    sidebar(facets, disabled=problem is not None)
-    state, image, submitted = controls()
+        choices, problem = {}, exc
+    sidebar(service, choices, disabled=problem is not None)
+    state, image, submitted = controls(settings)
     st.query_params.from_dict(web_state.params_from_state(state))
     if problem is not None:
         show_problem(problem)
     else:
         results(service, state, image, submitted)
+        session.fragment(session.DETAIL, guarded(detail_view))(service)
+    resources.warm_up(service)  # once per server: the model loads while the visitor reads the page
 
 
 try:
     main()
 except Exception:  # the last guard: a bug must not put a traceback on the page; the log keeps it
     log.exception("the search page failed")
-    st.error("Something went wrong on our side; try again, or start a new search. The details are in the server log.")
+    st.error(BUG)

@@ -88,8 +88,16 @@ class VettedURL:
     addresses: tuple[IPAddress, ...]
 
 
+#: How much of a URL's path a message quotes: messages are shown to the visitor who pasted (or was sent a
+#: link with) the URL, so they quote a short, plain prefix, never text someone wrote to pass for a message.
+SHOWN_PATH_CHARS = 40
+_URL_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/%!$&'+,;=:@")
+
+
 def redact_url(url: str) -> str:
-    """The URL as it may appear in a message or a log: no user info, query string elided."""
+    """The URL as it may appear in a message or a log: no user info, query string elided, and of the path
+    only its first :data:`SHOWN_PATH_CHARS` URL characters, up to the first character a URL does not hold
+    (a space, brackets, asterisks: "…" marks the cut)."""
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname or ""
@@ -101,8 +109,14 @@ def redact_url(url: str) -> str:
     query = "?..." if parts.query else ""
     if not parts.scheme or not host:
         text = url.strip().split("@")[-1] if "@" in url else url.strip()
-        return text[:100] + ("..." if len(text) > 100 else "")
-    return f"{parts.scheme}://{host}{port}{parts.path}{query}"[:300]
+        return _plain_prefix(text)
+    return f"{parts.scheme}://{host}{port}{_plain_prefix(parts.path)}{query}"
+
+
+def _plain_prefix(text: str) -> str:
+    end = next((i for i, c in enumerate(text) if c not in _URL_PATH_CHARS), len(text))
+    shown = text[: min(end, SHOWN_PATH_CHARS)]
+    return shown if shown == text else shown + "…"
 
 
 def _address_refusal(ip: IPAddress, allow_private: bool) -> str | None:

@@ -12,6 +12,7 @@ was built with unless one is configured (see :mod:`artsearch.model.choice`).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ import numpy as np
 from qdrant_client import models
 
 from artsearch import query_syntax
-from artsearch.catalog import Artist, slugify
+from artsearch.catalog import NAME_TEXT_FIELD, Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
 from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery, ModelLoadError, ModelMismatch, NotFound
@@ -47,6 +48,10 @@ MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of 
 #: How often a service checks that a remote alias still names a collection built with its model (embedded
 #: indexes are checked on every search: the pointer file says at once when a rebuild was published).
 MODEL_CHECK_SECONDS = 60.0
+
+#: Extra fetches :meth:`SearchService.page` may make to fill a page whose copies folded away; past that the page is
+#: shown short (a collection that is mostly copies of a few pictures must not turn one search into hundreds).
+MAX_FILL_ROUNDS = 6
 
 
 @dataclass
@@ -87,6 +92,9 @@ class Hit:
     artist: Artist | None = None
     vector: np.ndarray | None = field(default=None, repr=False)  # when the query asked for vectors
     copies: list[str] = field(default_factory=list)  # ids of near-duplicates shown under this card
+    #: The query named words of its title or artist, and the fused ranking moved it up for that: its place
+    #: comes from the name match, not from ``score`` alone (which stays the cosine similarity).
+    name_match: bool = False
 
     @property
     def title(self) -> str:
@@ -129,12 +137,21 @@ class PageOptions:
 
 @dataclass
 class ResultPage:
-    """What :meth:`SearchService.page` found: the hits to show and the query's vector (to reuse on a rerun)."""
+    """What :meth:`SearchService.page` found: the hits to show and the query's vector (to reuse on a rerun).
+
+    ``found`` keeps every result fetched, before copies were folded, so a later call with more pages
+    (``previous=``) only fetches what is new.
+    """
 
     hits: list[Hit]
     vector: np.ndarray | None = field(default=None, repr=False)
-    fetched: int = 0  # results fetched before copies were folded
-    more: bool = False  # the last page came back full: "load more" may find more
+    found: list[Hit] = field(default_factory=list, repr=False)
+    more: bool = False  # there is at least one more result to show: "load more" will find it
+
+    @property
+    def fetched(self) -> int:
+        """Results fetched before copies were folded."""
+        return len(self.found)
 
 
 class SearchService:
@@ -297,6 +314,12 @@ class SearchService:
         records = self.index.retrieve([artwork_id]) if artwork_id else []
         return self.to_hit(records[0]) if records else None
 
+    def artworks(self, artwork_ids: Sequence[str]) -> list[Hit]:
+        """Indexed artworks as hits (score 1), in the order asked, leaving out those not in the collection."""
+        ids = [i for i in dict.fromkeys(str(a) for a in artwork_ids) if i]
+        found = {str(r.id): self.to_hit(r) for r in self.index.retrieve(ids)} if ids else {}
+        return [found[i] for i in ids if i in found]
+
     def artist(self, slug: str) -> Artist | None:
         return self.artists().get(slug) if slug else None
 
@@ -306,9 +329,20 @@ class SearchService:
         hits = [self.to_hit(p) for p in points if str(p.id) != exclude_id]
         return hits[:limit]
 
-    def facets(self) -> dict[str, list[tuple[str, int]]]:
-        """Filter choices per facet (:data:`~artsearch.index.filters.FACETS`): distinct values with counts."""
-        return {f.name: self.index.facet(f.payload_key) for f in FACETS}
+    def facets(self, filters: Filters | None = None) -> dict[str, list[tuple[str, int]]]:
+        """Filter choices per facet (:data:`~artsearch.index.filters.FACETS`): distinct values with counts.
+
+        With ``filters``, each facet is counted inside Qdrant among the artworks that match the *other*
+        facets' chosen values (the usual faceted search: picking an artist narrows the nationalities to
+        theirs, while the other artists stay on offer). Blank values are never choices.
+        """
+        filters = filters or Filters()
+        out = {}
+        for f in FACETS:
+            others = Filters({name: filters.values_of(name) for name in filters if name != f.name})
+            counts = self.index.facet(f.payload_key, filters=others)
+            out[f.name] = [(value, count) for value, count in counts if value.strip()]
+        return out
 
     def info(self) -> dict[str, Any]:
         """Where the index lives, what it holds, the model it was built with and the one searches use. No index
@@ -364,8 +398,15 @@ class SearchService:
             hits.append(hit)
         return hits
 
-    def page(self, query: Query, options: PageOptions | None = None, *, vector: np.ndarray | None = None) -> ResultPage:
-        """The search, as the page and the CLI run it: encode once, fetch ``options.pages`` pages, fold copies.
+    def page(
+        self,
+        query: Query,
+        options: PageOptions | None = None,
+        *,
+        vector: np.ndarray | None = None,
+        previous: ResultPage | None = None,
+    ) -> ResultPage:
+        """The search, as the page and the CLI run it: encode once, show ``options.pages`` pages of k, fold copies.
 
         * ``liked`` / ``disliked``: Qdrant's recommendation query with the query
           and the liked artworks as positive and the disliked as negative
@@ -374,30 +415,51 @@ class SearchService:
         * ``per_artist`` (1-3): a grouped query by artist, so one prolific artist
           cannot fill the page; later pages keep to artists not shown yet.
         * a plain text query that holds words fuses vector similarity with a
-          full-text match on titles and artists, so naming an artist counts.
-        * later pages ("load more") leave out everything shown before, inside
-          Qdrant, so nothing repeats even when the index changed in between;
-          a page that comes back empty ends the list.
-        * ``collapse``: near-duplicates fold into their best-ranked copy.
+          full-text match on titles and artists, so naming an artist counts;
+          the hits it moved up say so (``Hit.name_match``).
+        * every fetch leaves out everything fetched before, inside Qdrant, so
+          nothing repeats even when the index changed in between; a fetch that
+          comes back short ends the list.
+        * ``collapse``: near-duplicates fold into their best-ranked copy, and the
+          page fetches more to make up for them, so it still shows ``pages * k``
+          results while the collection has them (at most :data:`MAX_FILL_ROUNDS`
+          extra fetches).
 
-        ``vector`` is the query's embedding when the caller already has it (from an earlier
-        :class:`ResultPage`); it is computed once here otherwise. Every hit carries its vector.
+        ``vector`` is the query's embedding when the caller already has it; ``previous`` is an
+        earlier :class:`ResultPage` of the same query and options with fewer pages ("load more"):
+        its vector and results are kept and only the new pages are fetched. Every hit carries its vector.
+        The collection is counted only when nothing was found (to tell an empty collection from no match).
         """
         options = options or PageOptions()
         k = max(1, min(int(query.k), MAX_K))
         if vector is None:
+            vector = previous.vector if previous is not None and previous.vector is not None else None
+        if vector is None:
             vector = self.query_vector(query)
-        self.index.require_points()
-        found: list[Hit] = []
-        for _ in range(max(1, options.pages)):
-            shown = [h.artwork_id for h in found]
-            artists = list(dict.fromkeys(h.artist_name for h in found)) if options.per_artist else []
-            batch = self._one_page(query, vector, k, options, exclude_ids=shown, exclude_artists=artists)
-            if not batch:
+        found: list[Hit] = list(previous.found) if previous is not None else []
+        ended = previous is not None and not previous.more
+        want = max(1, options.pages) * k
+        shown = self._fold(found, options)
+        for _ in range(max(1, options.pages) + MAX_FILL_ROUNDS):
+            if ended or len(shown) > want:
                 break
+            # One more than the page needs: when it comes back, "load more" will find something.
+            need = want - len(shown) + 1
+            artists = list(dict.fromkeys(h.artist_name for h in found)) if options.per_artist else []
+            batch = self._one_page(
+                query, vector, need, options, exclude_ids=[h.artwork_id for h in found], exclude_artists=artists
+            )
             found.extend(batch)
-        hits = collapse_hits(found) if options.collapse else found
-        return ResultPage(hits=hits, vector=vector, fetched=len(found), more=len(found) >= max(1, options.pages) * k)
+            ended = len(batch) < need
+            shown = self._fold(found, options)
+        if not found:
+            self.index.require_points()  # an empty collection says how to build it; otherwise nothing matched
+        # A result fetched past the page stays in ``found``: the next page shows it first.
+        return ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
+
+    @staticmethod
+    def _fold(found: list[Hit], options: PageOptions) -> list[Hit]:
+        return collapse_hits(found) if options.collapse else list(found)
 
     def _one_page(
         self,
@@ -436,13 +498,18 @@ class SearchService:
                 exclude_groups=exclude_artists,
                 with_vectors=True,
             )
-            return self._hits([hit for group in groups for hit in group.hits][:k])
+            # Groups come best group first, each group's hits in order: shown flat, the scores must still fall.
+            points = sorted((hit for group in groups for hit in group.hits), key=lambda p: -float(p.score or 0.0))
+            return self._hits(points[:k])
         words = query_syntax.name_words(query.text) if query.mode == "text" else []
         if words and not (liked or disliked) and not query_syntax.is_arithmetic(query.text):
             points = self.index.query_fused(
                 vector, words, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True
             )
-            return self._hits(points, vector)
+            hits = self._hits(points, vector)
+            for hit in hits:
+                hit.name_match = names_match(words, str(hit.payload.get(NAME_TEXT_FIELD) or ""))
+            return hits
         points = self.index.query(target, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True)
         return self._hits(points)
 
@@ -518,6 +585,12 @@ def known_id(artwork_id: str) -> str:
         raise NotFound(
             f"Artwork {artwork_id} is not in the collection: artwork ids are UUIDs, as search --json prints them."
         ) from None
+
+
+def names_match(words: Sequence[str], name_text: str) -> bool:
+    """Whether any query word is a word of ``name_text`` (title and artist), as the full-text index splits
+    and lowercases it: the hits the fused ranking moved up for their name."""
+    return bool(set(words) & {w.lower() for w in re.findall(r"[^\W_]+", name_text)})
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -29,13 +29,17 @@ from tests.support.app import (
     assert_clean,
     card_titles,
     cards,
+    detail_text,
+    detail_view,
     messages,
     new_app,
+    open_artwork,
     payloads,
     payloads_of,
     point_env,
     result_captions,
     search_text,
+    unescaped,
     upload,
 )
 from tests.support.datasets import bomb_png
@@ -176,30 +180,64 @@ def test_more_like_this_searches_by_the_stored_vector_and_leaves_the_seed_out(en
     assert at.query_params.get("mode") is None and seed in cards(at)
 
 
-def test_artist_panel_shows_facts_bio_wikipedia_and_other_works(env):
+def test_the_detail_view_shows_the_artwork_its_artist_and_the_artists_other_works(env):
     _ = env
     at = new_app(artist="Claude Monet", q=QUERY, k="3").run()
     assert_clean(at)
     ids = cards(at)
-    assert len(ids) == 3
+    assert len(ids) == 3 and detail_view(at) is None
     monet = [p for p in payloads() if p["artist"] == "Claude Monet"]
-    panel = next(e for e in at.expander if e.label == "Artist: Claude Monet")
-    text = "\n".join(m.value for m in panel.markdown).replace("\\", "")
-    assert "French" in text and "1840" in text and "1926" in text and "Impressionism" in text
-    assert "Claude Monet was a painter." in text
+    first = next(p for p in monet if p["id"] == ids[0])
+    at = open_artwork(at, ids[0])
+    assert_clean(at)
+    text = detail_text(at)
+    assert first["title"] in text
+    assert "Artist: Claude Monet (French, 1840–1926)" in text
+    assert "Genre: Impressionism" in text and 'Source: Kaggle, "Best Artworks of All Time"' in text
+    assert f"Image: {first['width']} × {first['height']} pixels" in text
+    assert "Claude Monet was a painter." in text and "similarity" in text
     assert "[Wikipedia](https://en.wikipedia.org/wiki/Claude%20Monet)" in text
-    shown = panel.image[0].captions
-    assert len(shown) == min(8, len(monet) - 1)
-    titles = {p["title"] for p in monet}
-    assert set(shown) <= titles
+    view = detail_view(at)
+    (source,) = [b for b in view.get("link_button")]
+    assert source.proto.url == "https://en.wikipedia.org/wiki/Claude%20Monet"  # Kaggle's link is the artist's article
+    others = [b for b in view.button if b.key.startswith("see_other_")]
+    assert len(others) == min(8, len(monet) - 1)
+    assert {unescaped(b.label) for b in others} <= {p["title"] for p in monet} - {first["title"]}
+    assert at.query_params["work"] == ids[0]  # the open artwork is a link
+    # An artist's other work opens in the same view.
+    other = others[0].key.removeprefix("see_other_")
+    at = view.button(key=others[0].key).click().run()
+    assert_clean(at)
+    assert next(p["title"] for p in monet if p["id"] == other) in detail_text(at)
+    assert at.query_params["work"] == other
 
 
-def test_artist_panel_for_an_artist_without_a_record(env):
+def test_a_link_with_work_opens_the_detail_view(env):
+    _ = env
+    target = next(p for p in payloads() if p["artist"] == "Vincent van Gogh")
+    at = new_app(q=QUERY, k="4", work=target["id"]).run()
+    assert_clean(at)
+    assert len(cards(at)) == 4
+    assert target["title"] in detail_text(at) and "Vincent van Gogh (Dutch, 1853–1890)" in detail_text(at)
+    assert at.query_params["work"] == target["id"] and at.query_params["q"] == QUERY
+    for bad in ("not-an-id", "6f1f3a5e-3c2b-5a0e-9d55-a27e0c1c4b7a"):  # malformed; well-formed but not indexed
+        at = new_app(q=QUERY, k="4", work=bad).run()
+        assert_clean(at)
+        assert len(cards(at)) == 4
+        if bad == "not-an-id":
+            assert detail_view(at) is None and "work" not in at.query_params
+        else:
+            assert "no longer in the collection" in " ".join(i.value for i in detail_view(at).info)
+
+
+def test_the_detail_view_for_an_artist_without_a_record(env):
     at = new_app(artist="Mystery Painter", q=QUERY, k="2").run()
     assert_clean(at)
     assert len(cards(at)) == 2
-    panel = next(e for e in at.expander if e.label == "Artist: Mystery Painter")
-    assert any("No biography" in m.value for m in panel.markdown)
+    at = open_artwork(at, cards(at)[0])
+    text = detail_text(at)
+    assert "Artist: Mystery Painter" in text and "No biography for this artist in the collection." in text
+    assert not list(detail_view(at).get("link_button"))  # no page to link to
 
 
 def test_filters_come_from_the_payload_and_restrict_every_result(env):
@@ -280,8 +318,10 @@ def test_images_come_from_a_bucket_as_signed_urls(env, fake_gcs, gcs_bucket, ser
         assert url.startswith(fake_gcs.url) and "X-Goog-Signature=" in url
         response = requests.get(url, timeout=10)
         assert response.status_code == 200 and response.content in originals.values()
-    facts = "\n".join(m.value for e in at.expander for m in e.markdown).replace("\\", "")
-    assert "was a painter." in facts  # artists.json read from the bucket
+    at = open_artwork(at, cards(at)[0])
+    assert "was a painter." in detail_text(at)  # artists.json read from the bucket
+    (large,) = [i.value[0] for i in detail_view(at).image if len(i.value) == 1][:1]
+    assert large.startswith(fake_gcs.url) and "X-Goog-Signature=" in large  # the original, signed
 
 
 # --- bad input and faults: one message, no traceback, the page still works ------------------------
@@ -292,7 +332,7 @@ def assert_one_message(at: AppTest, kind: str, *fragments: str) -> None:
     shown = at.error if kind == "error" else at.info
     assert len(messages(at)) == 1 and len(shown) == 1, messages(at)
     for fragment in fragments:
-        assert fragment in shown[0].value, shown[0].value
+        assert fragment in messages(at)[0], messages(at)[0]
     assert cards(at) == []
 
 
@@ -359,7 +399,7 @@ def test_loopback_url_is_refused_without_the_allow_flag(env, image_server):
     path = layout.valid[0]
     at = new_app(mode="url", url=f"{image_server}/images/{path.parent.name}/{path.name}").run()
     assert_one_message(at, "error")
-    assert "127.0.0.1" in at.error[0].value or "address" in at.error[0].value
+    assert "127.0.0.1" in messages(at)[0] or "address" in messages(at)[0]
 
 
 def test_missing_collection_says_how_to_build_it(app_index, monkeypatch, tmp_path):

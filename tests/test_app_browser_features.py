@@ -40,7 +40,6 @@ SHOTS = {
     "arithmetic": "feature-arithmetic.png",
     "names": "feature-names.png",
 }
-CARD_CAPTIONS = '[class*="st-key-card_"] [data-testid="stCaptionContainer"]'
 ARITHMETIC = "portrait + blue - red"
 NAMED = "Claude Monet water lilies"
 
@@ -50,8 +49,13 @@ def _toggle(page, label: str) -> None:
 
 
 def _result_captions(page) -> list[str]:
-    """Each card's "artist · year · similarity" line, in page order."""
-    return [c for c in page.locator(CARD_CAPTIONS).all_inner_texts() if "similarity" in c]
+    """Each card's "artist · year" and "similarity ..." (or "name match") lines as one, in page order."""
+    captions = page.eval_on_selector_all(
+        '[class*="st-key-card_"]',
+        """cards => cards.map((card) => [...card.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .map((c) => c.innerText.trim()).join(' · '))""",
+    )
+    return [c for c in captions if "similarity" in c or "name match" in c]
 
 
 def test_map_refine_and_one_per_artist_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
@@ -136,6 +140,7 @@ def test_map_refine_and_one_per_artist_in_a_real_browser(served_app: str, tmp_pa
         search(page, f"{served_app}/?k={k}", NAMED, k)
         captions = _result_captions(page)
         assert len(captions) == k and all(c.startswith("Claude Monet") for c in captions[:4]), captions
+        assert all(c.endswith("name match") for c in captions[:4]), captions  # why they are on top
         no_errors(page)
         shots["names"] = tmp_path / "names.png"
         page.screenshot(path=str(shots["names"]), full_page=True)
@@ -149,7 +154,7 @@ def test_near_duplicates_show_once_in_a_real_browser(tmp_path: Path, tiny_clip_p
     with serve(settings, tmp_path) as url, browser_page() as page:
         # All ten artworks come back; the picture and its three copies are one card.
         search(page, f"{url}/?k=12", "a sunset", 7)
-        assert page.get_by_text("4 copies", exact=True).count() == 1
+        assert page.get_by_text(re.compile(r"^(similarity \d\.\d\d|name match) · 4 copies$")).count() == 1
         assert len(_result_captions(page)) == 7
         no_errors(page)
         page.mouse.move(0, 0)

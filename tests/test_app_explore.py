@@ -161,7 +161,9 @@ def test_refine_moves_liked_neighbours_up_and_disliked_out(env):
     at = search(new_app().run(), k=8)
     before = cards(at)
     liked, disliked = before[6], before[0]
-    at.button(key=f"up_{liked}").click().run()
+    at.button(key=f"up_{liked}").click().run()  # only the card's actions and the feedback bar rerun
+    assert at.button(key=f"up_{liked}").proto.type == "primary" and at.button(key=f"up_{liked}").label == "Liked"
+    assert cards(at.run()) == before  # a full rerun draws the same page
     at.button(key=f"down_{disliked}").click().run()
     at.run()  # feedback survives reruns
     assert at.session_state["fb"] == {liked: 1, disliked: -1}
@@ -290,8 +292,12 @@ def test_naming_an_artist_ranks_their_works_higher(env):
     rank = lambda ids: np.mean([ids.index(i) for i in van_gogh])  # noqa: E731
     assert rank(named) < rank(plain)
     assert set(named[: len(van_gogh)]) == van_gogh  # all four on top
-    assert all(c.startswith("Vincent van Gogh") for c in result_captions(at)[:4])
-    assert all("similarity" in c for c in result_captions(at))  # scores shown are still similarities
+    captions = result_captions(at)
+    # The works the name moved up say so, instead of a similarity lower than the cards under them ...
+    assert all(c.startswith("Vincent van Gogh") and c.endswith("· name match") for c in captions[:4]), captions
+    # ... and the similarities shown fall down the page, never climbing back up.
+    scores = [float(c.rsplit("similarity ", 1)[1]) for c in captions[4:]]
+    assert len(scores) == 18 and scores == sorted(scores, reverse=True), captions
 
 
 # --- 4. near-duplicate collapse ----------------------------------------------------------------------------
@@ -310,7 +316,7 @@ def test_copies_of_one_picture_collapse_to_one_card_with_the_count(dupes_index, 
     ids = cards(at)
     assert len(ids) == 7  # 10 artworks: the picture and its 3 copies are one card, 6 others stay separate
     assert card_titles(at)[0] == "Sunset"
-    assert [c.value for c in at.caption if "copies" in c.value] == ["4 copies"]
+    assert [c.value for c in at.caption if "copies" in c.value] == ["similarity 1\\.00 · 4 copies"]
     assert sum(c.startswith("Others") for c in result_captions(at)) == 6
     at.toggle(key="collapse").set_value(False).run()
     assert len(cards(clean(at))) == 10 and not [c for c in at.caption if "copies" in c.value]

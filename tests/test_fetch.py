@@ -389,6 +389,10 @@ def test_query_strings_are_not_echoed(base: str) -> None:
 
 def test_redact_url() -> None:
     assert redact_url("https://u:p@example.com:8443/a/b.png?sig=xyz#f") == "https://example.com:8443/a/b.png?..."
+    # A message quotes a short, plain prefix of the path: never text written to pass for part of the message.
+    hostile = "http://127.0.0.1:1/x **Your session has expired.** [Log in again](https://e.org) ![t](http://h/p.png)"
+    assert redact_url(hostile) == "http://127.0.0.1:1/x…"
+    assert redact_url("https://e.org/" + "a" * 100 + ".png") == "https://e.org/" + "a" * 39 + "…"
     assert redact_url("http://[::1]/x") == "http://[::1]/x"
     assert "secret" not in redact_url("ftp://me:secret@host/file")
     assert "secret" not in redact_url("me:secret@host/file")

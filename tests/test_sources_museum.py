@@ -90,9 +90,16 @@ def test_ingest_maps_records_downloads_retries_and_reports(museum: FakeMuseum, t
         "technique": "oil on canvas",
         "department": "European Painting and Sculpture",
         "accession_number": "191001.1",
+        "culture": "Europe, 19th century",
+        "credit_line": "Leonard C. Hanna Jr. Fund 1001",
+        "measurements": "Framed: 90 x 110 cm (35 7/16 x 43 5/16 in.); Unframed: 73.5 x 92 cm (28 15/16 x 36 1/4 in.)",
+        "licence": "CC0",
         "image_url": f"{museum.base}/images/1001_web.jpg",
     }
     assert by_id["1003"].title == UNICODE_TITLE and by_id["1003"].artist == "Katsushika Hokusai"
+    # The date as the museum writes it (the year is only the earliest), and every culture the record names.
+    assert (by_id["1003"].extra["date"], by_id["1003"].year) == ("c. 1830", 1825)
+    assert by_id["1003"].extra["culture"] == "Japan; Edo period"
     assert by_id["1008"].artist == "Unknown artist" and by_id["1008"].nationality == ""
 
     artists = src.artists()

@@ -195,10 +195,12 @@ class VectorIndex:
             points, _ = c.scroll(self.alias, scroll_filter=(filters or Filters()).to_qdrant(), limit=limit)
         return points
 
-    def facet(self, key: str, limit: int = 500) -> list[tuple[str, int]]:
-        """Distinct values of a keyword field with their counts, most common first."""
+    def facet(self, key: str, limit: int = 500, *, filters: Filters | None = None) -> list[tuple[str, int]]:
+        """Distinct values of a keyword field with their counts among the artworks ``filters`` keeps, most common
+        first."""
+        flt = (filters or Filters()).to_qdrant()
         with self._call() as c:
-            hits = c.facet(self.alias, key=key, limit=limit, exact=True).hits
+            hits = c.facet(self.alias, key=key, limit=limit, exact=True, facet_filter=flt).hits
         return [(str(h.value), int(h.count)) for h in hits]
 
     # --- beyond one nearest-neighbour query: the map, fused name search, groups, random samples ---------

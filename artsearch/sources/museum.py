@@ -153,6 +153,12 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _texts(value: Any) -> list[str]:
+    """A field the API gives as a list of strings (``culture``), or a lone string: its non-blank entries."""
+    values = value if isinstance(value, list) else [value]
+    return [text for text in (_text(v) for v in values) if text]
+
+
 def creator_to_artist(creator: dict[str, Any]) -> Artist | None:
     """One entry of a record's ``creators`` as an :class:`Artist`, or None without a name."""
     name, nationality, dates = _split_description(_text(creator.get("description")))
@@ -402,11 +408,15 @@ class MuseumSource:
             width=_int_or_none(web.get("width")),
             height=_int_or_none(web.get("height")),
             extra={
-                "date": _text(record.get("creation_date")),
+                "date": _text(record.get("creation_date")),  # as the museum writes it: "c. 1830", "1889"
                 "type": _text(record.get("type")),
                 "technique": _text(record.get("technique")),
                 "department": _text(record.get("department")),
                 "accession_number": _text(record.get("accession_number")),
+                "culture": "; ".join(_texts(record.get("culture"))),
+                "credit_line": _text(record.get("creditline")),
+                "measurements": _text(record.get("measurements")),
+                "licence": _text(record.get("share_license_status")),
                 "image_url": image_url,
             },
         )

@@ -1,26 +1,32 @@
 """The page's shared, cached resources (``st.cache_resource`` / ``st.cache_data``): one per server process.
 
-One :class:`SearchService` per process and settings (the model and the Qdrant client load once),
-and the collection's facet counts, artist data and map points refreshed every minute so a
-rebuild shows up without a restart.
+One :class:`SearchService` per process and settings (the model and the Qdrant client load once, the
+model warmed on a thread as soon as the first page is served), and the collection's facet counts,
+artist data, artists' works, map points and map projection refreshed every minute so a rebuild shows
+up without a restart. None of these run on a search: a rerun reads them from the caches.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from PIL import Image
 
 from artsearch.catalog import Artist
 from artsearch.config import Settings, read_secrets_file
 from artsearch.errors import ArtsearchError
-from artsearch.search import SearchService
+from artsearch.index.filters import Filters
+from artsearch.projection import Projection
+from artsearch.search import Hit, SearchService, collapse_hits
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +65,38 @@ def _release(service: SearchService) -> None:
 
 @st.cache_resource(show_spinner=False, on_release=_release)
 def _service(key: str, _settings: Settings) -> SearchService:
-    service = SearchService(_settings)
-    # Load the model in the background now, so the first visitor's first search does not wait for the
-    # torch import and the weights; the encoder property is locked, so a search that comes first just waits.
+    return SearchService(_settings)
+
+
+_warming: weakref.WeakSet[SearchService] = weakref.WeakSet()
+_warming_lock = threading.Lock()
+
+
+def warm_up(service: SearchService) -> None:
+    """Load the model on a thread, once per service, so the first visitor's first search does not wait for the torch
+    import and the weights. The page calls it once it has been drawn, so the first page shows before the import
+    takes the interpreter; the encoder property is locked, so a search that comes first just waits for it."""
+    with _warming_lock:
+        if service in _warming:
+            return
+        _warming.add(service)
     threading.Thread(target=_warm, args=(service,), name="artsearch-warm-model", daemon=True).start()
-    return service
 
 
 def _warm(service: SearchService) -> None:
+    """Load the model and run each tower once, so the first search costs what a later one costs (a model's
+    first forward pass allocates and plans what later ones reuse)."""
     try:
-        service.encoder  # noqa: B018 - the property loads the model
+        encoder = service.encoder
+        encoder.encode_texts(["a painting"])
+        encoder.encode_images([Image.new("RGB", (64, 64), (128, 128, 128))])
+        # The model is half a million long-lived objects: out of the cyclic collector's sight, a collection
+        # (Python runs them as the page allocates) no longer walks them all each time.
+        gc.freeze()
     except ArtsearchError as exc:  # the first search shows this message to the visitor
         log.warning("could not preload the model: %s", exc)
+    except Exception:  # a warm-up must never take the server down; the first search reports what is wrong
+        log.exception("warming the model up failed")
 
 
 def get_service(settings: Settings) -> SearchService:
@@ -90,6 +116,37 @@ def overview(service: SearchService) -> dict[str, Any]:
     Cached for a minute so a rebuild's new artists and genres appear without a restart.
     """
     return _overview(settings_key(service.settings), service)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=256)
+def _facet_counts(key: str, filters: tuple[tuple[str, tuple[str, ...]], ...], _service: SearchService) -> dict:
+    return _service.facets(Filters(dict(filters)))
+
+
+def facet_counts(service: SearchService, filters: Filters) -> dict[str, list[tuple[str, int]]]:
+    """Each facet's choices counted among the artworks the *other* chosen filters keep (counted in Qdrant),
+    at most a minute old."""
+    return _facet_counts(settings_key(service.settings), tuple(filters.items()), service)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=512)
+def _artist_works(key: str, artist: str, limit: int, _service: SearchService) -> list[Hit]:
+    return collapse_hits(_service.artist_works(artist, limit=limit))
+
+
+def artist_works(service: SearchService, artist: str, limit: int) -> list[Hit]:
+    """Works by ``artist`` in the collection, copies folded, read at most once a minute per artist and server."""
+    return _artist_works(settings_key(service.settings), artist, limit, service) if artist else []
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=4)
+def _projection(key: str, collection: str | None, _service: SearchService) -> Projection | None:
+    return _service.projection()
+
+
+def projection(service: SearchService) -> Projection | None:
+    """The live build's map projection, read from storage once per build (and at most once a minute)."""
+    return _projection(settings_key(service.settings), service.index.live_collection(), service)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

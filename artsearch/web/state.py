@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artsearch.errors import EmptyQuery
+from artsearch.images import SUPPORTED_UPLOAD_TYPES
 from artsearch.index.filters import FACETS, Filters
 from artsearch.search import MAX_K, Query
 
@@ -34,6 +35,7 @@ class PageState:
     k: int = DEFAULT_K
     mix: str = ""  # words blended into an image search ("this, but in winter")
     filters: Filters = field(default_factory=Filters)
+    work: str = ""  # the artwork whose detail view is open (``work=<id>`` in a link), or ""
 
     def query(self, image: bytes | None = None, *, submitted: bool = False) -> Query | None:
         """The Query to run, or None when the visitor has not asked for anything yet.
@@ -47,7 +49,7 @@ class PageState:
         if self.mode == "image":
             if image is None:
                 return _nothing(
-                    submitted, "Choose an image file (PNG, JPEG or WEBP) to find artworks that look like it."
+                    submitted, f"Choose an image file ({upload_formats()}) to find artworks that look like it."
                 )
             return Query(image=image, text=self.mix, **common)
         if self.mode == "url":
@@ -57,6 +59,12 @@ class PageState:
         if not self.text.strip():
             return _nothing(submitted, f"Type a few words to search for, for example '{PLACEHOLDER}'.")
         return Query(text=self.text, **common)
+
+
+def upload_formats() -> str:
+    """The upload widget's formats as a visitor reads them: "PNG, JPEG or WEBP" (JPG and JPEG are one)."""
+    names = list(dict.fromkeys("JPEG" if t.lower() in ("jpg", "jpeg") else t.upper() for t in SUPPORTED_UPLOAD_TYPES))
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def _nothing(submitted: bool, message: str) -> None:
@@ -109,6 +117,7 @@ def state_from_params(params: Mapping[str, Any]) -> PageState:
         k=clamp_k(_one(params, "k") or DEFAULT_K),
         filters=Filters({f.name: _many(params, f.name) for f in FACETS}),
         mix=_one(params, "mix"),
+        work=valid_id(_one(params, "work")),
     )
 
 
@@ -129,6 +138,8 @@ def params_from_state(state: PageState) -> dict[str, str | list[str]]:
         params["k"] = str(clamp_k(state.k))
     for name, values in state.filters.items():
         params[name] = list(values)
+    if valid_id(state.work):
+        params["work"] = valid_id(state.work)
     return params
 
 

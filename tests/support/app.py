@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -53,18 +54,52 @@ def cards(at: AppTest) -> list[str]:
     return [b.key.removeprefix("like_") for b in at.button if b.key and b.key.startswith("like_")]
 
 
+def unescaped(text: str) -> str:
+    """What a visitor reads of markdown the page escaped: the backslashes and word joiners gone."""
+    return text.replace("\\", "").replace("\u2060", "")
+
+
 def card_titles(at: AppTest) -> list[str]:
-    return [
-        m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**") and "\n" not in m.value
-    ]
+    """Each result card's title, in order (the title is the button that opens the artwork)."""
+    return [unescaped(b.label) for b in at.button if b.key and b.key.startswith("open_")]
 
 
 def result_captions(at: AppTest) -> list[str]:
-    return [c.value.replace("\\", "") for c in at.caption if "similarity" in c.value]
+    """Each card's "artist · date" and "similarity ..." (or "name match") lines, joined: one line per card."""
+    lines = [unescaped(c.value) for c in at.caption]
+    return [
+        f"{byline} · {why}"
+        for byline, why in zip(lines, lines[1:], strict=False)
+        if why.startswith(("similarity", "name match"))
+    ]
+
+
+def open_artwork(at: AppTest, artwork_id: str) -> AppTest:
+    """Click a card's title (what a click on its picture does too): the detail view opens, nothing else reruns."""
+    return at.button(key=f"open_{artwork_id}").click().run()
+
+
+def detail_view(at: AppTest):
+    """The open detail view (Streamlit's dialog block), or None when none is open."""
+    for special in at._tree.children.values():
+        if getattr(special, "type", "") == "event":
+            for block in special.children.values():
+                if getattr(block, "type", "") == "dialog":
+                    return block
+    return None
+
+
+def detail_text(at: AppTest) -> str:
+    """Everything the open detail view says (its headings, facts, captions and artist panel), unescaped."""
+    view = detail_view(at)
+    assert view is not None, "no detail view is open"
+    parts = [h.value for h in view.subheader] + [m.value for m in view.markdown] + [c.value for c in view.caption]
+    return unescaped(re.sub(r"(?<!\\)\*\*", "", "\n".join(parts)))  # bold is the page's markup, not data
 
 
 def messages(at: AppTest) -> list[str]:
-    return [e.value for e in at.error] + [i.value for i in at.info]
+    """The page's error and info lines as a visitor reads them."""
+    return [unescaped(e.value) for e in at.error] + [unescaped(i.value) for i in at.info]
 
 
 def assert_clean(at: AppTest) -> None:

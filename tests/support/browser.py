@@ -33,19 +33,27 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture, not its artist panel'
+CARD_IMAGES = 'div[class*="st-key-pic_"] [data-testid="stImage"] img'  # a card's picture
+DETAIL_IMAGE = '[role="dialog"] [class*="st-key-detail_pic"] img'  # the detail view's large picture
 TIMEOUT = 420  # seconds a browser test may take: pytest.mark.timeout(TIMEOUT) in the test modules
 
 
 @contextmanager
-def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port, pointed at ``settings``' index; yields its URL."""
-    with serve_process(settings, tmp_path) as (url, _proc, _log):
+def serve(settings: Settings, tmp_path: Path, script: str = "app.py", **extra_env: str) -> Iterator[str]:
+    """``streamlit run app.py`` (or another ``script``) on a free localhost port, pointed at ``settings``' index,
+    with ``extra_env`` added to its environment; yields its URL."""
+    with serve_process(settings, tmp_path, script=script, extra_env=extra_env) as (url, _proc, _log):
         yield url
 
 
 @contextmanager
-def serve_process(settings: Settings, tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+def serve_process(
+    settings: Settings,
+    tmp_path: Path,
+    *args: str,
+    script: str = "app.py",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     """:func:`serve` with more ``streamlit run`` flags; yields (URL, the server process, its log). The page runs
     with the repository's .streamlit/config.toml, as a user's ``streamlit run app.py`` does."""
     port = free_port()
@@ -59,9 +67,10 @@ def serve_process(settings: Settings, tmp_path: Path, *args: str) -> Iterator[tu
         ARTSEARCH_STORAGE_BACKEND="local",
         ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        **(extra_env or {}),
     )
-    log_path = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    log_path = tmp_path / f"streamlit-{Path(script).stem}-{port}.log"
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true"]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1", *args]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -151,6 +151,8 @@ def record(
     department: str = "European Painting and Sculpture",
     date: str = "1889",
     earliest: int | None = 1889,
+    culture: list[str] | None = None,
+    measurements: str = "Framed: 90 x 110 cm (35 7/16 x 43 5/16 in.); Unframed: 73.5 x 92 cm (28 15/16 x 36 1/4 in.)",
 ) -> dict[str, Any]:
     """A record in the API's shape; ``images="default"`` links /images/<id>_web.jpg on the stand-in."""
     if images == "default":
@@ -172,8 +174,10 @@ def record(
         "creation_date": date,
         "creation_date_earliest": earliest,
         "creation_date_latest": earliest,
-        "culture": ["Europe, 19th century"],
+        "culture": culture if culture is not None else ["Europe, 19th century"],
         "technique": "oil on canvas",
+        "creditline": f"Leonard C. Hanna Jr. Fund {rid}",
+        "measurements": measurements,
         "department": department,
         "type": type_,
         "url": f"https://clevelandart.org/art/19{rid}.1",
@@ -206,7 +210,7 @@ def running_museum() -> Iterator[FakeMuseum]:
     m.records = [
         record(m, 1001, "The Starry Field", [GOGH], date="1889", earliest=1889),
         record(m, 1002, "View of Schroon Mountain", [COLE], date="1838", earliest=1838),
-        record(m, 1003, UNICODE_TITLE, [HOKUSAI], date="c. 1830", earliest=1825),
+        record(m, 1003, UNICODE_TITLE, [HOKUSAI], date="c. 1830", earliest=1825, culture=["Japan", "Edo period"]),
         record(m, 1004, "No image at all", [COLE], images={}),
         record(m, 1005, "Filtered by has_image", [COLE], images=None),
         record(m, 1006, "Image 404", [COLE]),
