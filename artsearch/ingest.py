@@ -476,7 +476,7 @@ def run_ingest(
     if prune:
         report.pruned = builder.prune(kept)
         cache.forget_items(builder.collection, kept)
-    if previous is not None and previous.collection != builder.collection:
+    if prune and previous is not None and previous.collection != builder.collection:
         report.removed = cache.missing_from(previous.collection, builder.collection)
     report.seconds = time.perf_counter() - started
     return report

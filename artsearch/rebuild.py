@@ -70,6 +70,8 @@ def rebuild(
         try:
             previous = cache.live_build(location, builder.live_collection())
             projection = live_map(storage, settings, previous.collection if previous is not None else None)
+            if append and previous is not None and previous.collection != builder.collection:
+                cache.copy_items(previous.collection, builder.collection)  # the embedded append's copy of it
             while True:
                 cache.begin_build(builder.collection, location, lazy.model)
                 try:

@@ -314,6 +314,18 @@ class VectorCache:
         )
         return int(row[0]) if row else 0
 
+    def copy_items(self, source: str, target: str) -> None:
+        """``target`` holds what ``source`` held (an embedded append copies the live build into a new one)."""
+        self._run(
+            lambda db: db.execute(
+                "INSERT OR IGNORE INTO build_items SELECT ?, artwork_id, sha256, meta FROM build_items "
+                "WHERE collection = ?",
+                (target, source),
+            ),
+            None,
+            write=True,
+        )
+
     def forget_items(self, collection: str, keep: set[str]) -> None:
         """Drop the build's records of artworks it no longer holds (pruned)."""
 

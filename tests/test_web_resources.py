@@ -9,6 +9,7 @@ from streamlit.runtime.secrets import Secrets
 
 from artsearch.config import load_settings
 from artsearch.web import resources
+from tests.support.app import unescaped
 
 
 def test_settings_key_is_stable_and_sees_what_repr_hides():
@@ -51,15 +52,15 @@ def test_a_malformed_secrets_file_is_one_line_on_the_page_not_a_silent_fallback(
     monkeypatch.setenv("ARTSEARCH_SECRETS", str(tmp_path / "none.toml"))
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-        shown = [e.value for e in at.error] + [e.value for e in at.exception] + [w.value for w in at.warning]
+        shown = [unescaped(e.value) for e in at.error] + [e.value for e in at.exception] + [w.value for w in at.warning]
         assert len(at.error) == 1 and not at.exception, shown
-        line = at.error[0].value
+        line = unescaped(at.error[0].value)
         assert line.startswith(f"The secrets file {path} could not be read: it is not valid TOML at line 2")
         assert "\n" not in line and secret[:8] not in " ".join(shown) and "q.example.org" not in line
         assert not at.text_input  # nothing ran on the defaults
 
         path.write_text('[Database]\nCOLLECTION_NAME = "paintings"\n[Artsearch]\nDEVICE = "cpu"\n')
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-        assert not any("secrets file" in e.value for e in at.error), [e.value for e in at.error]
+        assert not any("secrets file" in unescaped(e.value) for e in at.error), [e.value for e in at.error]
     finally:
         st_config.set_option("secrets.files", previous)
