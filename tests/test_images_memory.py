@@ -81,9 +81,9 @@ def test_a_small_file_declaring_a_huge_picture_costs_bounded_memory(huge_picture
 def test_the_page_server_stays_under_its_promise_after_such_an_upload(kaggle_index, tmp_path, huge_pictures):
     settings, _ = copy_index(kaggle_index, tmp_path)
     report = probe(
-        str(huge_pictures["grey PNG 9480x9480"]), MODEL, str(huge_pictures["warm-up"]),
+        str(huge_pictures["grey PNG 9480x9480"]), settings.embedder_name, str(huge_pictures["warm-up"]),
         "--page", str(settings.qdrant_path), str(settings.data_dir),
-    )  # fmt: skip
+    )  # fmt: skip  # the index's own model: another one is refused
     assert not report["exceptions"] and not report["errors"], report
     assert report["cards"] > 0  # the upload was searched
     assert report["upload"]["peak_mb"] < MAX_DECODE_PEAK_MB, report
