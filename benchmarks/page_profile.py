@@ -110,16 +110,9 @@ def main() -> None:
         sys.exit(f"no collection in {root}: run benchmarks/page.py --size {args.size} first")
     settings = test_settings(root, str(TRAINED_TINY))
     os.chdir(ROOT)
-    os.environ.update(
-        QDRANT_URL="",
-        QDRANT_PATH=str(settings.qdrant_path),
-        ARTSEARCH_DATA_DIR=str(settings.data_dir),
-        EMBEDDER_NAME=settings.embedder_name,
-        ARTSEARCH_DEVICE="cpu",
-        ARTSEARCH_STORAGE_BACKEND="local",
-        ARTSEARCH_SECRETS=str(root / "no-such-secrets.toml"),
-        BARE_PICTURES=str(sorted(root.glob("bare-*"))[-1]),
-    )
+    from tests.support.browser import page_env
+
+    os.environ.update(page_env(settings, root), BARE_PICTURES=str(sorted(root.glob("bare-*"))[-1]))
     os.environ.setdefault("ARTSEARCH_INFERENCE", "torch")
     load = os.getloadavg()
     app_times, app_profile = profiled_searches("app.py", args.searches)
