@@ -136,7 +136,9 @@ def build(n: int) -> tuple[Any, Path]:
             data = path.read_bytes()
             for kind, size in (("card", CARD_PX), ("large", DETAIL_PX), ("thumb", THUMB_PX)):
                 shown = (
-                    data if kind == "large" and shown_as_is(data) else jpeg(data, size, settings.max_image_pixels, "")
+                    data
+                    if kind == "large" and shown_as_is(data)
+                    else jpeg(data, size, settings.max_image_pixels, settings.max_decode_bytes, "")
                 )
                 (bare / f"{kind}_{i}.jpg").write_bytes(shown)
         (bare / "done").write_text("ok")

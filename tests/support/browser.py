@@ -46,6 +46,20 @@ def serve(settings: Settings, tmp_path: Path, script: str = "app.py", **extra_en
         yield url
 
 
+def page_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """The environment that points the page at ``settings``' embedded index, as a deployment would (no secrets file)."""
+    return {
+        "QDRANT_URL": "",
+        "QDRANT_PATH": str(settings.qdrant_path),
+        "ARTSEARCH_DATA_DIR": str(settings.data_dir),
+        "EMBEDDER_NAME": settings.embedder_name,
+        "ARTSEARCH_DEVICE": "cpu",
+        "ARTSEARCH_STORAGE_BACKEND": "local",
+        "ARTSEARCH_SECRETS": str(tmp_path / "no-such-secrets.toml"),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+
+
 @contextmanager
 def serve_process(
     settings: Settings,
@@ -58,17 +72,7 @@ def serve_process(
     with the repository's .streamlit/config.toml, as a user's ``streamlit run app.py`` does."""
     port = free_port()
     env = dict(os.environ)
-    env.update(
-        QDRANT_URL="",
-        QDRANT_PATH=str(settings.qdrant_path),
-        ARTSEARCH_DATA_DIR=str(settings.data_dir),
-        EMBEDDER_NAME=settings.embedder_name,
-        ARTSEARCH_DEVICE="cpu",
-        ARTSEARCH_STORAGE_BACKEND="local",
-        ARTSEARCH_SECRETS=str(tmp_path / "no-such-secrets.toml"),
-        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-        **(extra_env or {}),
-    )
+    env.update(page_env(settings, tmp_path), **(extra_env or {}))
     log_path = tmp_path / f"streamlit-{Path(script).stem}-{port}.log"
     command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true"]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1", *args]
