@@ -18,8 +18,9 @@ fields a real build stores (title, artist, genre list, nationality, year, keys, 
 text, the map's x and y), 2,000 artists. ``--filtered`` of the queries (default 30%) keep only the artist of
 their nearest neighbour (about N / 2,000 works): "more by this artist".
 
-Engines: ``edge`` (EdgeClient as committed: an exact int8 scan below ``HNSW_MIN_POINTS`` points, an HNSW graph
-from there on), ``edge-exact`` (never a graph), ``edge-hnsw`` (always a graph), ``local`` (qdrant-client
+Engines: ``edge`` (EdgeClient as committed: an exact int8 scan at every size while ``HNSW_MIN_POINTS`` is None, its
+default; with ``--set HNSW_MIN_POINTS=200000`` an HNSW graph from there on, as the 1M run in RESULTS.md measured),
+``edge-exact`` (never a graph), ``edge-hnsw`` (always a graph), ``local`` (qdrant-client
 ``path=``, only up to ``--local-max``: its build takes minutes at 10k). ``--set NAME=VALUE`` changes a constant of
 ``artsearch.index.edge`` in the children (``--set HNSW_EF_CONSTRUCT=64``), for exploring.
 """
@@ -125,6 +126,16 @@ def settings_for(root: Path, engine: str):
     )
 
 
+def number_or_text(value: str) -> int | float | str:
+    """A constant whose default is None (HNSW_MIN_POINTS, say): a number when it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def configure_engine(engine: str, overrides: list[str]) -> None:
     import artsearch.index.edge as edge
 
@@ -138,7 +149,7 @@ def configure_engine(engine: str, overrides: list[str]) -> None:
         if isinstance(current, bool):
             setattr(edge, name, value.lower() in ("1", "true", "yes"))
         else:
-            setattr(edge, name, type(current)(value) if current is not None else value)
+            setattr(edge, name, type(current)(value) if current is not None else number_or_text(value))
 
 
 def rss_mb() -> float:

@@ -43,10 +43,11 @@ build is published (an alias is pointed at it), and when a client that wrote
 closes, ``optimize()`` turns segments above :data:`INDEXING_THRESHOLD_KB` into
 optimised ones holding int8 copies of the vectors; searches scan those and
 rescore the best candidates with the float32 originals (exact ranking in
-practice, recall@10 1.0 in the benchmark). A build of at least
-:data:`HNSW_MIN_POINTS` points gets an HNSW graph when it is published (the
+practice, recall@10 1.0 in the benchmark). With :data:`HNSW_MIN_POINTS` set, a
+build of at least that many points gets an HNSW graph when it is published (the
 shard is reopened with the graph in its configuration, and ``optimize()`` builds
-it); see ``benchmarks/RESULTS_edge.md`` for the measurements.
+it); it is off by default, because the graph as configured lost recall at 1M (see
+``benchmarks/RESULTS.md`` and ``benchmarks/RESULTS_edge.md`` for the measurements).
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ INDEXING_THRESHOLD_KB = 10_000
 # seconds); from HNSW_MIN_POINTS on, publishing builds an m=HNSW_M graph (benchmarks/RESULTS_edge.md: the exact
 # scan grows linearly, about 6 ms p95 at 100k and 40 ms at 1M on two cores, while the graph answers 1M in a few
 # ms at recall@10 >= 0.98 but costs minutes to build). A caller that gives hnsw_config gets exactly that instead.
-HNSW_MIN_POINTS = 200_000
+# None (the default): never by size. Measured at 1M clustered vectors (benchmarks/RESULTS.md, scale_edge.py), the
+# graph with 2-bit codes gave recall@10 0.505 unfiltered (0.939 filtered) and p95 858 ms on this 2-core machine,
+# against 0.998-1.0 and 41-43 ms for the exact int8 scan: until a graph configuration beats the scan at 1M, every
+# size is scanned exactly. benchmarks/scale_edge.py --set HNSW_MIN_POINTS=200000 measures the graph.
+HNSW_MIN_POINTS: int | None = None
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
 # A build with a graph is also quantised harder and kept on disk: 2-bit binary codes (queries scored at 8 bits
@@ -779,7 +784,10 @@ class EdgeClient:
         """A build of at least HNSW_MIN_POINTS points, published: reopen its shard with an HNSW graph configured
         (Edge keeps the new configuration), so the next ``optimize()`` builds the graph."""
         col = self._meta["collection"]
-        if not col.get("graph_by_size") or col.get("m") or _edge_call(self._shard.info).points_count < HNSW_MIN_POINTS:
+        threshold = HNSW_MIN_POINTS
+        if threshold is None or not col.get("graph_by_size") or col.get("m"):
+            return
+        if _edge_call(self._shard.info).points_count < threshold:
             return
         col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK}
         if col.get("quantization") is not None and GRAPH_QUANTIZATION == "binary-2bit":
@@ -791,9 +799,7 @@ class EdgeClient:
         self._shard = _edge_call(qe.EdgeShard.load, str(self.location / SHARD_DIR), _edge_config(col))
         self._write_meta({**self._meta, "collection": col})
         self._dirty = True
-        log.info(
-            "%s holds %d points or more: building its HNSW graph (m=%d)", self.location.name, HNSW_MIN_POINTS, HNSW_M
-        )
+        log.info("%s holds %d points or more: building its HNSW graph (m=%d)", self.location.name, threshold, HNSW_M)
 
     # --- reading ----------------------------------------------------------------------------
     def count(
