@@ -69,7 +69,7 @@ def test_the_default_model_by_its_hub_name_gets_the_fast_path(hub_home, tmp_path
             env,
         )
         assert built.returncode == 0, built.stderr
-        assert "Indexed 8 new artworks" in built.stdout
+        assert "Indexed 8 artworks" in built.stdout and "embedded 8" in built.stdout
         assert built.stderr == "", built.stderr  # no warning at all: neither the torch fallback nor the tracer's
         no_chatter(built)
 

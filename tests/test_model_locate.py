@@ -80,7 +80,7 @@ def test_the_vector_size_is_read_from_the_files(hub_home, tiny_clip_path, tmp_pa
 @pytest.mark.parametrize(
     ("model", "needle"),
     [
-        ("models/tiny-clip-shpes", f"Did you mean {SHIPPED}?"),
+        ("models/tiny-clip-shpes", f"Did you mean {SHIPPED}"),
         ("data", "not a sentence-transformers model"),
     ],
 )
