@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from artsearch import search
+from artsearch import duplicates, search
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
@@ -210,7 +210,7 @@ def like_heading(service: SearchService, artwork_id: str) -> bool:
 
 def card(service: SearchService, hit: Hit) -> None:
     """One result: the picture in its frame (a click opens the artwork), title, "artist · date", why, actions."""
-    title, byline, why = cards.card_lines(hit)
+    title, byline, why = cards.card_lines(hit, copies=False)
     with st.container(border=True, key=f"card_{hit.artwork_id}"):
         picture = pictures.display_source(hit.image_url, service.settings)
         with st.container(key=f"pic_{hit.artwork_id}", vertical_alignment="center"):
@@ -226,7 +226,17 @@ def card(service: SearchService, hit: Hit) -> None:
             args=(hit.artwork_id,),
         )
         st.caption(literal(byline))
-        st.caption(literal(why))
+        with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"why_{hit.artwork_id}"):
+            st.caption(literal(why))
+            if hit.copies:  # opens the artwork with its copies in the collection listed
+                st.button(
+                    cards.copies_text(hit),
+                    key=f"copies_{hit.artwork_id}",
+                    type="tertiary",
+                    on_click=session.open_work,
+                    args=(hit.artwork_id,),
+                    help="See every copy of this picture in the collection",
+                )
         session.fragment(session.actions_key(hit.artwork_id), guarded(actions))(hit.artwork_id, "")
 
 
@@ -354,9 +364,11 @@ def detail_dialog(service: SearchService) -> None:
         if where is not None:
             st.link_button(literal(where[0]), cards.link(where[1]), icon=":material/open_in_new:")
         actions(hit.artwork_id, "detail_")
-    if hit.copies:
-        st.markdown(f"**{len(hit.copies) + 1} copies of this picture** are folded into this result:")
-        thumbnails(service, service.artworks(hit.copies), "copy")
+    copies = list(dict.fromkeys([*hit.copies, *duplicates.copies_of(service.index, hit.artwork_id)]))
+    if copies:
+        where = "are folded into this result" if set(copies) == set(hit.copies) else "are in the collection"
+        st.markdown(f"**{len(copies) + 1} copies of this picture** {where}:", help=detail.COPIES_HELP)
+        thumbnails(service, service.artworks(copies), "copy")
     with st.container(border=True, key="detail_artist"):
         for line in cards.artist_lines(artist, hit.artist_name):
             st.markdown(line)

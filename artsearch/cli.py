@@ -1,4 +1,4 @@
-"""``python -m artsearch``: ingest, search, info (and upload, eval).
+"""``python -m artsearch``: ingest, search, info (and upload, eval, duplicates).
 
 Every command takes the connection flags (``--model``, ``--qdrant-path`` /
 ``--qdrant-url``, ``--collection``), which override secrets.toml and the
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from artsearch.config import ONNX_PATHS, Settings, load_settings
+from artsearch.duplicates import find_duplicates
 from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
@@ -231,6 +232,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_duplicates_flags(parser: argparse.ArgumentParser) -> None:
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON: the count and every group")
+    shape.add_argument("--csv", action="store_true", help="print CSV: one row per artwork of a group")
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    service = SearchService(settings_from_args(args))
+    try:
+        service.index.require_points()
+        report = find_duplicates(service.index)
+    finally:
+        service.index.close()
+    if args.json:
+        print(to_json(report.to_json()))
+    elif args.csv:
+        sys.stdout.write(report.to_csv())
+    else:
+        for line in report.table():
+            print(terminal_safe(line))
+    return 0
+
+
 def add_optimize_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inference", choices=ONNX_PATHS, default="onnx-int8", help="which fast path to export")
     parser.add_argument("--force", action="store_true", help="export again even when an export is up to date")
@@ -264,6 +288,12 @@ def _commands() -> list[Command]:
             cmd_info,
         ),
         ("eval", "measure search quality on the current collection", add_eval_flags, cmd_eval),
+        (
+            "duplicates",
+            "list the groups of near-duplicate artworks (the rules the page folds copies by)",
+            add_duplicates_flags,
+            cmd_duplicates,
+        ),
         (
             "optimize",
             "export the model for the fast ONNX inference path (rebuilds do it too)",

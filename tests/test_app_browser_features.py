@@ -150,13 +150,23 @@ def test_map_refine_and_one_per_artist_in_a_real_browser(served_app: str, tmp_pa
 
 def test_near_duplicates_show_once_in_a_real_browser(tmp_path: Path, tiny_clip_path: str, shared_encoder) -> None:
     settings, _ = build_dupes_index(tmp_path / "dupes", tiny_clip_path, shared_encoder)
-    shot = tmp_path / "duplicates.png"
+    shot, group_shot = tmp_path / "duplicates.png", tmp_path / "copies-group.png"
     with serve(settings, tmp_path) as url, browser_page() as page:
         # All ten artworks come back; the picture and its three copies are one card.
         search(page, f"{url}/?k=12", "a sunset", 7)
-        assert page.get_by_text(re.compile(r"^(similarity \d\.\d\d|name match) · 4 copies$")).count() == 1
+        copies = page.get_by_role("button", name="4 copies")
+        assert copies.count() == 1
         assert len(_result_captions(page)) == 7
         no_errors(page)
         page.mouse.move(0, 0)
         page.screenshot(path=str(shot), full_page=True)
+        # "4 copies" opens the artwork with the group: the three copies as pictures that open in the same view.
+        copies.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("4 copies of this picture").wait_for()
+        assert dialog.locator('[class*="st-key-tile_copy_"]').count() == 3
+        settle(page)
+        no_errors(page)
+        page.screenshot(path=str(group_shot))
     keep_screenshot(shot, "feature-duplicates.png")
+    keep_screenshot(group_shot, "feature-copies-group.png")

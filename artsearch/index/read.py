@@ -171,8 +171,10 @@ class VectorIndex:
         limit: int = 12,
         exclude_ids: Sequence[str] = (),
         with_vectors: bool = False,
+        score_threshold: float | None = None,
     ) -> list[models.ScoredPoint]:
-        """Nearest artworks to a vector, a stored point id, or a recommend/sample query."""
+        """Nearest artworks to a vector, a stored point id, or a recommend/sample query (those scoring at least
+        ``score_threshold`` when given)."""
         query = _as_query(query)
         flt = (filters or Filters()).to_qdrant(exclude_ids)
         with self._call() as c:
@@ -184,6 +186,7 @@ class VectorIndex:
                 limit=limit,
                 with_payload=True,
                 with_vectors=with_vectors,
+                score_threshold=score_threshold,
             ).points
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[models.Record]:

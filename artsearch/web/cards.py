@@ -32,16 +32,17 @@ def date_text(hit: Hit) -> str:
     return date or (str(hit.year) if hit.year else "")
 
 
-def card_lines(hit: Hit) -> tuple[str, str, str]:
+def card_lines(hit: Hit, *, copies: bool = True) -> tuple[str, str, str]:
     """A result card's three lines, as plain text: the title, "artist · date", and why it is here.
 
     The last line is the similarity, or "name match" where the fused ranking put the work up because
     the query named its artist or title words (its similarity alone would not have), so the numbers
-    shown never climb down the page and up again; then "N copies" when copies folded into it.
+    shown never climb down the page and up again; then "N copies" when copies folded into it (unless
+    ``copies`` is False: the page shows them as a button that opens the group).
     """
     byline = " · ".join(part for part in (hit.artist_name or "Unknown artist", date_text(hit)) if part)
     why = [("name match" if hit.name_match else score_text(hit.score))]
-    if hit.copies:
+    if hit.copies and copies:
         why.append(copies_text(hit))
     return hit.title, byline, " · ".join(why)
 

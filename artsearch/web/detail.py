@@ -27,6 +27,10 @@ _RECORD_FIELDS = (
     ("accession_number", "Accession number"),
     ("credit_line", "Credit line"),
 )
+COPIES_HELP = (
+    "Near-duplicates: the same picture resized, re-compressed or cropped (by the colour hash, as results fold). "
+    "python -m artsearch duplicates lists every group in the collection."
+)
 _LICENCES = {"CC0": "CC0 (public domain: free to use for any purpose)"}
 
 
