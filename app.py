@@ -22,9 +22,9 @@ from artsearch import duplicates, search
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
-from artsearch.index.filters import FACETS
+from artsearch.index.filters import FACETS, Facet, Filters
 from artsearch.search import Hit, PageOptions, SearchService
-from artsearch.web import cards, detail, pictures, resources, session, style
+from artsearch.web import cards, detail, pictures, resources, session, style, timeline
 from artsearch.web import map as webmap
 from artsearch.web import state as web_state
 from artsearch.web.escape import literal
@@ -74,6 +74,9 @@ def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], d
     pending = ss.get("_pending_filters", {}) if disabled else ss.pop("_pending_filters", {})
     for facet in FACETS:  # a link or an older rebuild may name values that are no longer choices: drop them
         key = web_state.filter_key(facet.name)
+        if facet.kind == "range":  # a span is kept as it is (the slider shows it within the collection's years)
+            ss[key] = list(pending.get(facet.name, ss.get(key, [])))
+            continue
         ss[key] = web_state.known(pending.get(facet.name, ss.get(key, [])), [v for v, _ in choices.get(facet.name, [])])
     live: dict[str, list[tuple[str, int]]] = {}
     if not disabled:
@@ -87,10 +90,37 @@ def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], d
         st.caption("Applied inside the index: every result matches all of them. The counts follow your choices.")
         for facet in FACETS:
             key = web_state.filter_key(facet.name)
+            if facet.kind == "range":
+                range_filter(facet, dict(choices.get(facet.name, [])), disabled)
+                continue
             counts = dict(live.get(facet.name, []))
             chosen = list(ss.get(key, []))
             options = list(dict.fromkeys([*chosen, *(v for v, n in counts.items() if n > 0)]))
             st.multiselect(facet.label, options, key=key, format_func=cards.facet_label(counts), disabled=disabled)
+
+
+def range_filter(facet: Facet, bounds: dict[str, int], disabled: bool) -> None:
+    """A year-range slider over the collection's dated works; spanning everything, it filters nothing."""
+    if "earliest" not in bounds or bounds["earliest"] >= bounds["latest"]:
+        st.caption(f"{facet.label}: the collection has no dated works to filter by.")
+        return
+    low, high = bounds["earliest"], bounds["latest"]
+    lo, hi = Filters({facet.name: ss.get(web_state.filter_key(facet.name), [])}).span(facet.name)
+    ss[session.range_key(facet.name)] = (
+        min(max(low, lo if lo is not None else low), high),
+        max(min(high, hi if hi is not None else high), low),
+    )
+    st.slider(
+        facet.label,
+        low,
+        high,
+        key=session.range_key(facet.name),
+        on_change=session.set_range,
+        args=(facet.name, low, high),
+        disabled=disabled,
+        help="Works made at some time in these years (a span like 'c. 1765' or 'mid 16th century' counts when it "
+        "overlaps). Undated works are left out while a span is chosen.",
+    )
 
 
 def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, bool]:
@@ -171,6 +201,7 @@ def explore_controls(service: SearchService) -> PageOptions:
         )
         st.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
         st.toggle("Map of the collection", key="show_map")
+        st.toggle("Timeline", key="show_timeline", help="The results by year; click one to open it.")
         lucky = st.button("Surprise me", key="surprise", help="A random artwork and more like it.")
     if lucky:
         try:
@@ -331,6 +362,19 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
             )
     if ss.get("show_map"):
         st.fragment(guarded(collection_map), key="map_view")(service, result.vector, hits)
+    if ss.get("show_timeline"):
+        timeline_view(hits)
+
+
+def timeline_view(hits: list[Hit]) -> None:
+    """The results by year (Altair); a click opens the artwork in the detail view."""
+    rows = timeline.timeline_rows(hits)
+    if not rows:
+        st.caption("None of these results has a date to place on the timeline.")
+        return
+    chart = timeline.timeline_chart(rows)
+    st.altair_chart(chart, key="timeline", on_select=session.on_timeline_select, selection_mode="pick", width="stretch")
+    st.caption(" ".join(t for t in ("Click a work to open it.", timeline.undated_text(hits, rows)) if t))
 
 
 # --- the detail view ----------------------------------------------------------------------------------------

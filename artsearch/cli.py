@@ -21,7 +21,7 @@ from artsearch.duplicates import find_duplicates
 from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
-from artsearch.index.filters import FACETS, Filters
+from artsearch.index.filters import FACETS, Facet, Filters, whole_number
 from artsearch.model.choice import model_for_index
 from artsearch.model.encoder import clear_exports, export_model
 from artsearch.model.hub import NOISY_LOGGERS
@@ -54,6 +54,22 @@ def positive_int(value: str) -> int:
 def result_count(value: str) -> int:
     """``--k``: from 1 to the most results one search returns."""
     return _whole_number(value, MAX_K)
+
+
+def year(value: str) -> int:
+    """``--from`` / ``--to``: a year, a whole number (negative for BC)."""
+    number = whole_number(value)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"give a year as a whole number (negative for BC), not {value!r}")
+    return number
+
+
+def facet_values(args: argparse.Namespace, facet: Facet) -> list[str]:
+    """A facet's values from the flags: a keyword facet's repeated flag, a range facet's two bounds."""
+    if facet.kind == "range":
+        ends = [getattr(args, f"facet_{facet.name}_{bound}") for bound in facet.bounds]
+        return [] if ends == [None, None] else ["" if e is None else str(e) for e in ends]
+    return getattr(args, f"facet_{facet.name}")
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +154,12 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
     parser.add_argument("--k", type=result_count, default=10, help="how many results (1-50)")
     for facet in FACETS:
+        if facet.kind == "range":
+            for end, bound in zip(("from", "to"), facet.bounds, strict=True):
+                parser.add_argument(
+                    f"--{bound}", type=year, dest=f"facet_{facet.name}_{bound}", help=f"{facet.help}: {end} this year"
+                )
+            continue
         parser.add_argument(f"--{facet.name}", action="append", default=[], dest=f"facet_{facet.name}", help=facet.help)
     parser.add_argument(
         "--per-artist", type=int, default=0, choices=range(4), metavar="N", help="at most N (1-3) works per artist"
@@ -161,7 +183,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_url=args.url or "",
         like_id=args.like or "",
         k=args.k,
-        filters=Filters({f.name: getattr(args, f"facet_{f.name}") for f in FACETS}),
+        filters=Filters({f.name: facet_values(args, f) for f in FACETS}),
     )
     if query.mode == "text" and not query.text.strip():
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')

@@ -121,6 +121,12 @@ class Hit:
             "nationality": self.payload.get("nationality") or "",
             "source_url": self.payload.get("source_url") or "",
             "copies": list(self.copies),  # ids of near-duplicates folded into this result
+            "date": self.payload.get("date") or "",
+            # The years the period filter uses; basis "artist": an undated work's artist's lifetime.
+            "period": [self.payload.get(k) for k in ("year_earliest", "year_latest")]
+            if self.payload.get("year_earliest") is not None
+            else None,
+            "period_basis": self.payload.get("period_basis") or "",
         }
 
 
@@ -334,12 +340,17 @@ class SearchService:
 
         With ``filters``, each facet is counted inside Qdrant among the artworks that match the *other*
         facets' chosen values (the usual faceted search: picking an artist narrows the nationalities to
-        theirs, while the other artists stay on offer). Blank values are never choices.
+        theirs, while the other artists stay on offer). Blank values are never choices. A range facet's
+        choices are its bounds there: ``[("earliest", 1480), ("latest", 1926)]``, or [] with no dated work.
         """
         filters = filters or Filters()
         out = {}
         for f in FACETS:
             others = Filters({name: filters.values_of(name) for name in filters if name != f.name})
+            if f.kind == "range":
+                bounds = self.index.span_bounds(f.payload_key, f.upper_key, filters=others)
+                out[f.name] = [("earliest", bounds[0]), ("latest", bounds[1])] if bounds else []
+                continue
             counts = self.index.facet(f.payload_key, filters=others)
             out[f.name] = [(value, count) for value, count in counts if value.strip()]
         return out

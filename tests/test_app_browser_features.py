@@ -170,3 +170,32 @@ def test_near_duplicates_show_once_in_a_real_browser(tmp_path: Path, tiny_clip_p
         page.screenshot(path=str(group_shot))
     keep_screenshot(shot, "feature-duplicates.png")
     keep_screenshot(group_shot, "feature-copies-group.png")
+
+
+def test_the_period_slider_and_the_timeline_in_a_real_browser(
+    tmp_path: Path, tiny_clip_path: str, shared_encoder
+) -> None:
+    """A link with from/to shows the works of those years with the slider set; the timeline draws the results."""
+    from tests.support.museum import DATED, build_dated_index
+
+    settings = build_dated_index(tmp_path / "dated", tiny_clip_path, shared_encoder)
+    period, line = tmp_path / "period.png", tmp_path / "timeline.png"
+    with serve(settings, tmp_path) as url, browser_page() as page:
+        page.goto(f"{url}/?q=a+painting&from=1850&to=1900", wait_until="domcontentloaded")
+        wait_for_cards(page, 2)  # "1889" and "1884 - 1920"
+        settle(page)
+        thumbs = page.locator('[data-testid="stSidebar"] [data-testid="stSliderThumbValue"]').all_inner_texts()
+        assert thumbs == ["1850", "1900"], thumbs
+        no_errors(page)
+        page.screenshot(path=str(period), full_page=True)
+        page.goto(f"{url}/?q=a+painting", wait_until="domcontentloaded")
+        wait_for_cards(page, len(DATED))
+        _toggle(page, "Timeline")
+        page.locator('[data-testid="stVegaLiteChart"]').wait_for(timeout=60_000)
+        page.get_by_text("1 of the 8 results have no date").wait_for()
+        settle(page)
+        no_errors(page)
+        page.locator('[data-testid="stVegaLiteChart"]').scroll_into_view_if_needed()
+        page.screenshot(path=str(line), full_page=True)
+    keep_screenshot(period, "feature-period.png")
+    keep_screenshot(line, "feature-timeline.png")

@@ -206,6 +206,26 @@ class VectorIndex:
             hits = c.facet(self.alias, key=key, limit=limit, exact=True, facet_filter=flt).hits
         return [(str(h.value), int(h.count)) for h in hits]
 
+    def span_bounds(self, lower_key: str, upper_key: str, *, filters: Filters | None = None) -> tuple[int, int] | None:
+        """The lowest ``lower_key`` and the highest ``upper_key`` among the artworks ``filters`` keeps (two
+        ordered scrolls on their integer indexes), or None when none has them."""
+        flt = (filters or Filters()).to_qdrant()
+        ends = []
+        for key, direction in ((lower_key, models.Direction.ASC), (upper_key, models.Direction.DESC)):
+            with self._call() as c:
+                points, _ = c.scroll(
+                    self.alias,
+                    scroll_filter=flt,
+                    limit=1,
+                    order_by=models.OrderBy(key=key, direction=direction),
+                    with_payload=[key],
+                )
+            value = (points[0].payload or {}).get(key) if points else None
+            if not isinstance(value, (int, float)):
+                return None
+            ends.append(int(value))
+        return ends[0], ends[1]
+
     # --- beyond one nearest-neighbour query: the map, fused name search, groups, random samples ---------
     def live_collection(self) -> str | None:
         """The build collection the alias names now (its map lives under that name in storage)."""

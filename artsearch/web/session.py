@@ -187,6 +187,24 @@ def init_from_link() -> None:
     ss._initialised = True
 
 
+def set_range(name: str, low: int, high: int) -> None:
+    """A range slider moved: its span becomes the filter, or no filter when it spans everything."""
+    value = tuple(ss.get(range_key(name), (low, high)))
+    ss[filter_key(name)] = [] if value == (low, high) else [str(value[0]), str(value[1])]
+
+
+def range_key(name: str) -> str:
+    """The session-state key of a range facet's slider (its filter lives under :func:`filter_key`)."""
+    return f"{filter_key(name)}_slider"
+
+
+def on_timeline_select() -> None:
+    """A click on the timeline opens that artwork."""
+    picked = webmap.selected_id(ss.get("timeline"))
+    if picked:
+        open_work(picked)
+
+
 def chosen_filters() -> Filters:
     """What the sidebar's filter widgets hold now."""
     return Filters({facet.name: ss.get(filter_key(facet.name), []) for facet in FACETS})

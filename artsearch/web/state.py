@@ -115,7 +115,12 @@ def state_from_params(params: Mapping[str, Any]) -> PageState:
         url=_one(params, "url"),
         like_id=like_id,
         k=clamp_k(_one(params, "k") or DEFAULT_K),
-        filters=Filters({f.name: _many(params, f.name) for f in FACETS}),
+        filters=Filters(
+            {
+                f.name: [_one(params, b) for b in f.bounds] if f.kind == "range" else _many(params, f.name)
+                for f in FACETS
+            }
+        ),
         mix=_one(params, "mix"),
         work=valid_id(_one(params, "work")),
     )
@@ -136,8 +141,12 @@ def params_from_state(state: PageState) -> dict[str, str | list[str]]:
         params["mix"] = state.mix.strip()
     if clamp_k(state.k) != DEFAULT_K:
         params["k"] = str(clamp_k(state.k))
-    for name, values in state.filters.items():
-        params[name] = list(values)
+    for f in FACETS:
+        values = state.filters.get(f.name, ())
+        if f.kind == "range":
+            params.update({bound: value for bound, value in zip(f.bounds, values, strict=False) if value})
+        elif values:
+            params[f.name] = list(values)
     if valid_id(state.work):
         params["work"] = valid_id(state.work)
     return params
