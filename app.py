@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from artsearch import duplicates, search
+from artsearch import colour, duplicates, search
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
@@ -39,6 +39,11 @@ SYNTAX_HELP = (
     "e.g. `sunflowers + blue - yellow`; weigh a term with `2*blue` or `blue:0.5`. "
     "Anything else is searched as plain words. Naming an artist or title words (`Monet water lilies`) "
     "also matches titles and artist names."
+)
+COLOUR_HELP = (
+    "Works with a lot of this colour (within a colour difference of 20 in CIELAB, at least 5% of the picture); "
+    "with two, works with both. Alone, the works with the most of it come first; with words or an image, those "
+    "order the works that have it."
 )
 MIX_HELP = "Words to steer the image with, e.g. 'in winter' or 'at night' (they count half as much as the picture)."
 BUG = "Something went wrong on our side; try again, or start a new search. The details are in the server log."
@@ -74,7 +79,7 @@ def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], d
     pending = ss.get("_pending_filters", {}) if disabled else ss.pop("_pending_filters", {})
     for facet in FACETS:  # a link or an older rebuild may name values that are no longer choices: drop them
         key = web_state.filter_key(facet.name)
-        if facet.kind == "range":  # a span is kept as it is (the slider shows it within the collection's years)
+        if facet.kind in ("range", "colour"):  # kept as they are (a slider, colour pickers: no list to match)
             ss[key] = list(pending.get(facet.name, ss.get(key, [])))
             continue
         ss[key] = web_state.known(pending.get(facet.name, ss.get(key, [])), [v for v, _ in choices.get(facet.name, [])])
@@ -93,10 +98,40 @@ def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], d
             if facet.kind == "range":
                 range_filter(facet, dict(choices.get(facet.name, [])), disabled)
                 continue
+            if facet.kind == "colour":
+                colour_filter(facet, disabled)
+                continue
             counts = dict(live.get(facet.name, []))
             chosen = list(ss.get(key, []))
             options = list(dict.fromkeys([*chosen, *(v for v, n in counts.items() if n > 0)]))
             st.multiselect(facet.label, options, key=key, format_func=cards.facet_label(counts), disabled=disabled)
+
+
+def colour_filter(facet: Facet, disabled: bool) -> None:
+    """One or two colour pickers: works with a lot of the colour (both, with two), alone or with words or an image."""
+    key = web_state.filter_key(facet.name)
+    chosen = Filters({facet.name: ss.get(key, [])}).values_of(facet.name)
+    st.markdown(f"**{facet.label}**", help=COLOUR_HELP)
+    for n, default in enumerate(colour.DEFAULT_COLOURS):
+        on, pick = session.colour_keys(facet.name, n)
+        ss[on] = n < len(chosen)
+        ss[pick] = chosen[n] if n < len(chosen) else ss.get(pick, default)
+        with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_row{n}"):
+            st.toggle(
+                "In this colour" if n == 0 else "and this one",
+                key=on,
+                on_change=session.set_colours,
+                args=(facet.name,),
+                disabled=disabled or (n > 0 and not chosen),
+            )
+            st.color_picker(
+                f"Colour {n + 1}",
+                key=pick,
+                on_change=session.set_colours,
+                args=(facet.name,),
+                disabled=disabled,
+                label_visibility="collapsed",
+            )
 
 
 def range_filter(facet: Facet, bounds: dict[str, int], disabled: bool) -> None:
@@ -151,11 +186,18 @@ def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, boo
             max_upload_size=settings.max_upload_mb,
         )
         image = upload.getvalue() if upload is not None else None
+    elif mode == "camera":
+        shot = st.camera_input(
+            "Take a photo of the painting (the wall and frame may show: the search finds the painting)",
+            key="camera",
+            on_change=session.clear_like,
+        )
+        image = shot.getvalue() if shot is not None else None  # the upload's byte and pixel limits apply
     else:
         st.text_input(
             "Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=session.clear_like
         )
-    if mode in ("image", "url"):
+    if mode in ("image", "camera", "url"):
         st.text_input(
             "…and in words (optional)", key="mix", placeholder="in winter", help=MIX_HELP, on_change=session.clear_like
         )
@@ -402,6 +444,9 @@ def detail_dialog(service: SearchService) -> None:
     with facts_column:
         st.subheader(literal(hit.title), anchor=False)
         st.markdown("  \n".join(f"**{label}:** {literal(value)}" for label, value in detail.facts(hit, artist)))
+        swatches = cards.palette_html(hit.payload)
+        if swatches:
+            st.html(swatches)
         if session.shown_hit(hit.artwork_id) is not None:
             st.caption(literal(detail.why_shown(hit)))
         where = detail.source_link(hit, artist)

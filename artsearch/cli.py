@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from artsearch.colour import MAX_COLOURS, parse_hex
 from artsearch.config import ONNX_PATHS, Settings, load_settings
 from artsearch.duplicates import find_duplicates
 from artsearch.errors import ArtsearchError, EmptyQuery
@@ -64,12 +65,23 @@ def year(value: str) -> int:
     return number
 
 
+def colour_flag(value: str) -> str:
+    """``--colour``: a colour as ``#rrggbb`` (the # may be left out)."""
+    parsed = parse_hex(value)
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"give a colour as #rrggbb, e.g. '#1f3a93', not {value!r}")
+    return parsed
+
+
 def facet_values(args: argparse.Namespace, facet: Facet) -> list[str]:
     """A facet's values from the flags: a keyword facet's repeated flag, a range facet's two bounds."""
     if facet.kind == "range":
         ends = [getattr(args, f"facet_{facet.name}_{bound}") for bound in facet.bounds]
         return [] if ends == [None, None] else ["" if e is None else str(e) for e in ends]
-    return getattr(args, f"facet_{facet.name}")
+    values = getattr(args, f"facet_{facet.name}")
+    if facet.kind == "colour" and len(set(values)) > MAX_COLOURS:
+        raise EmptyQuery(f"Give at most {MAX_COLOURS} colours (--colour twice: works with both).")
+    return values
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +163,11 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", default="", help='what to look for, e.g. "a gloomy winter landscape"')
     parser.add_argument("--image", type=Path, help="search with an image file")
     parser.add_argument("--url", help="search with an image URL")
+    parser.add_argument(
+        "--photo",
+        action="store_true",
+        help="--image is a photo of a painting on a wall (a gallery): find the painting in it, then search",
+    )
     parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
     parser.add_argument("--k", type=result_count, default=10, help="how many results (1-50)")
     for facet in FACETS:
@@ -160,7 +177,14 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
                     f"--{bound}", type=year, dest=f"facet_{facet.name}_{bound}", help=f"{facet.help}: {end} this year"
                 )
             continue
-        parser.add_argument(f"--{facet.name}", action="append", default=[], dest=f"facet_{facet.name}", help=facet.help)
+        parser.add_argument(
+            f"--{facet.name}",
+            action="append",
+            default=[],
+            dest=f"facet_{facet.name}",
+            help=facet.help,
+            type=colour_flag if facet.kind == "colour" else None,
+        )
     parser.add_argument(
         "--per-artist", type=int, default=0, choices=range(4), metavar="N", help="at most N (1-3) works per artist"
     )
@@ -183,10 +207,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_url=args.url or "",
         like_id=args.like or "",
         k=args.k,
+        photo=args.photo,
         filters=Filters({f.name: facet_values(args, f) for f in FACETS}),
     )
     if query.mode == "text" and not query.text.strip():
-        raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
+        raise EmptyQuery(
+            'Give something to search for: text ("a gloomy winter landscape"), --image, --url, --like or --colour.'
+        )
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
     options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
     service = SearchService(settings)
@@ -229,6 +256,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def add_eval_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", type=int, default=300, help="artworks sampled for image and ANN metrics")
     parser.add_argument("--duplicates", type=int, default=100, help="artworks copied for near-duplicate recovery")
+    parser.add_argument(
+        "--gallery", type=int, default=100, help="artworks photographed on a synthetic gallery wall (Take a photo)"
+    )
     parser.add_argument("--artist-template", default="a painting by {artist}", help="text query per artist")
     parser.add_argument("--genre-template", default="a {genre} painting", help="text query per genre")
     parser.add_argument("--min-label-count", type=int, default=5, help="only labels with at least this many works")
@@ -247,6 +277,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             genre_template=args.genre_template,
             min_label_count=args.min_label_count,
             seed=args.seed,
+            gallery_photos=args.gallery,
         )
     finally:
         service.index.close()

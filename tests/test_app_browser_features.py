@@ -199,3 +199,34 @@ def test_the_period_slider_and_the_timeline_in_a_real_browser(
         page.screenshot(path=str(line), full_page=True)
     keep_screenshot(period, "feature-period.png")
     keep_screenshot(line, "feature-timeline.png")
+
+
+def test_the_colour_pickers_in_a_real_browser(tmp_path: Path, tiny_clip_path: str, shared_encoder) -> None:
+    """A link with a colour shows the works in it, the picker switched on; the detail view shows the palette."""
+    from tests.support.datasets import jpeg_bytes, painting
+
+    images = tmp_path / "images"
+    for n in range(10):
+        (images / f"Painter {n % 3}").mkdir(parents=True, exist_ok=True)
+        (images / f"Painter {n % 3}" / f"work_{n}.jpg").write_bytes(jpeg_bytes(painting(300 + n, (320, 240))))
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+    from tests.support.indexes import test_settings
+
+    settings = test_settings(tmp_path / "colour", tiny_clip_path)
+    rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=shared_encoder, progress=False)
+    shot = tmp_path / "colour.png"
+    with serve(settings, tmp_path) as url, browser_page() as page:
+        page.goto(f"{url}/?colour=%231f3a93", wait_until="domcontentloaded")
+        page.get_by_text(re.compile(r"^\d+% in these colours$")).first.wait_for(timeout=120_000)
+        settle(page)
+        shares = [
+            int(t.split("%")[0]) for t in page.get_by_text(re.compile(r"^\d+% in these colours$")).all_inner_texts()
+        ]
+        assert shares and shares == sorted(shares, reverse=True), shares  # the most blue first
+        page.locator('[class*="st-key-open_"] button').first.click()
+        page.get_by_role("dialog").locator('[aria-label="Palette"]').wait_for()
+        settle(page)
+        no_errors(page)
+        page.screenshot(path=str(shot))
+    keep_screenshot(shot, "feature-colour.png")

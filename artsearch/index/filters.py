@@ -8,7 +8,8 @@ query parameters and the CLI as flags, all by looping over this table. Adding a 
 Two kinds: a ``keyword`` facet matches any of the chosen values (``--artist Monet --artist Manet``); a
 ``range`` facet keeps works whose span (``payload_key`` .. ``upper_key``) overlaps the chosen one, either end
 open (``--from 1850 --to 1900``: made at some time between 1850 and 1900). A work without the field never
-matches a range.
+matches a range. A ``colour`` facet keeps works that have each chosen colour (at most two, as ``#rrggbb``; the
+rule and its keys are :mod:`artsearch.colour`'s).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from qdrant_client import models
+
+from artsearch import colour
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Facet:
     label: str  #: what the sidebar calls it
     help: str  #: the CLI flag's help
     widget: str = "multiselect"  #: how the sidebar offers it
-    kind: str = "keyword"  #: "keyword" (any of the values) or "range" (a span that overlaps the chosen one)
+    kind: str = "keyword"  #: "keyword" (any of the values), "range" (a span that overlaps the chosen one) or "colour"
     upper_key: str = ""  #: a range: the payload field of the span's upper end (``payload_key`` is the lower)
     bounds: tuple[str, str] = ("", "")  #: a range: the CLI flags and link parameters of its two ends
 
@@ -43,6 +46,14 @@ FACETS: tuple[Facet, ...] = (
     Facet("genre", "genre", "Genre", "only this genre (repeatable)"),
     Facet("nationality", "nationality", "Nationality", "only this nationality (repeatable)"),
     Facet(
+        "colour",
+        colour.PAYLOAD_KEY,
+        "Colour",
+        "only works with a lot of this colour, e.g. '#1f3a93' (at most two: works with both)",
+        widget="color_picker",
+        kind="colour",
+    ),
+    Facet(
         "period",
         "year_earliest",
         "Period",
@@ -55,6 +66,7 @@ FACETS: tuple[Facet, ...] = (
 )
 FACET_NAMES: tuple[str, ...] = tuple(f.name for f in FACETS)
 KEYWORD_FACETS: tuple[Facet, ...] = tuple(f for f in FACETS if f.kind == "keyword")
+COLOUR_FACETS: tuple[Facet, ...] = tuple(f for f in FACETS if f.kind == "colour")
 RANGE_FACETS: tuple[Facet, ...] = tuple(f for f in FACETS if f.kind == "range")
 
 
@@ -69,6 +81,12 @@ def whole_number(value: object) -> int | None:
         except ValueError:
             return None
         return int(number) if number.is_integer() else None
+
+
+def colour_values(values: Sequence[object]) -> tuple[str, ...]:
+    """A colour facet's chosen colours: valid ``#rrggbb`` ones, once each, at most :data:`colour.MAX_COLOURS`."""
+    parsed = (colour.parse_hex(str(v)) for v in values)
+    return tuple(dict.fromkeys(c for c in parsed if c))[: colour.MAX_COLOURS]
 
 
 def range_values(values: Sequence[object]) -> tuple[str, ...]:
@@ -106,6 +124,8 @@ class Filters(Mapping[str, tuple[str, ...]]):
             if (
                 chosen := range_values(merged.get(f.name, ()))
                 if f.kind == "range"
+                else colour_values(merged.get(f.name, ()))
+                if f.kind == "colour"
                 else tuple(dict.fromkeys(v for v in merged.get(f.name, ()) if str(v).strip()))
             )
         }
@@ -132,6 +152,10 @@ class Filters(Mapping[str, tuple[str, ...]]):
         """The chosen values of one facet ([] when none)."""
         return list(self._values.get(name, ()))
 
+    def colours(self) -> list[str]:
+        """Every colour chosen (of the colour facets), as ``#rrggbb``."""
+        return [c for f in COLOUR_FACETS for c in self._values.get(f.name, ())]
+
     def span(self, name: str) -> tuple[int | None, int | None]:
         """A range facet's chosen ends, None where open."""
         lo, hi = self._values.get(name, ("", ""))
@@ -149,6 +173,10 @@ class Filters(Mapping[str, tuple[str, ...]]):
                     must.append(models.FieldCondition(key=f.upper_key, range=models.Range(gte=lo)))
                 if hi is not None:  # and starts at or before its end
                     must.append(models.FieldCondition(key=f.payload_key, range=models.Range(lte=hi)))
+            elif f.kind == "colour":  # each colour: any Lab cube near it, at the lowest share tier
+                for hex_colour in chosen:
+                    keys = colour.query_keys(hex_colour)
+                    must.append(models.FieldCondition(key=f.payload_key, match=models.MatchAny(any=keys)))
             else:
                 must.append(models.FieldCondition(key=f.payload_key, match=models.MatchAny(any=list(chosen))))
         must_not: list[models.Condition] = [models.HasIdCondition(has_id=list(exclude_ids))] if exclude_ids else []

@@ -198,6 +198,14 @@ class VectorIndex:
             points, _ = c.scroll(self.alias, scroll_filter=(filters or Filters()).to_qdrant(), limit=limit)
         return points
 
+    def scroll_filtered(
+        self, flt: models.Filter | None, *, limit: int, with_vectors: bool = False
+    ) -> list[models.Record]:
+        """Up to ``limit`` points a raw Qdrant filter keeps (in id order): the colour search's tiers."""
+        with self._call() as c:
+            points, _ = c.scroll(self.alias, scroll_filter=flt, limit=max(1, limit), with_vectors=with_vectors)
+        return points
+
     def facet(self, key: str, limit: int = 500, *, filters: Filters | None = None) -> list[tuple[str, int]]:
         """Distinct values of a keyword field with their counts among the artworks ``filters`` keeps, most common
         first."""

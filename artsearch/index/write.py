@@ -220,7 +220,7 @@ class IndexBuilder:
             with warnings.catch_warnings():
                 # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
                 warnings.simplefilter("ignore", UserWarning)
-                keyword_keys = [k for f in FACETS if f.kind == "keyword" for k in f.index_keys]
+                keyword_keys = [k for f in FACETS if f.kind != "range" for k in f.index_keys]
                 for name in dict.fromkeys([*keyword_keys, *LOOKUP_FIELDS]):
                     c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
                 for name in dict.fromkeys(k for f in FACETS if f.kind == "range" for k in f.index_keys):

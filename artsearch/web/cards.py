@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from artsearch.catalog import Artist
+from artsearch.colour import parse_hex
 from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery
 from artsearch.search import Hit
 from artsearch.web.escape import literal
@@ -42,6 +43,8 @@ def card_lines(hit: Hit, *, copies: bool = True) -> tuple[str, str, str]:
     """
     byline = " · ".join(part for part in (hit.artist_name or "Unknown artist", date_text(hit)) if part)
     why = [("name match" if hit.name_match else score_text(hit.score))]
+    if hit.colour_share is not None:
+        why = [f"{round(100 * hit.colour_share)}% in these colours"]
     if hit.copies and copies:
         why.append(copies_text(hit))
     return hit.title, byline, " · ".join(why)
@@ -118,6 +121,26 @@ def empty_results_message(state: PageState) -> str:
     if state.filters:
         return "Nothing matches these filters; remove some in the sidebar."
     return "Nothing in the collection matches this search."
+
+
+def palette_html(payload: Mapping[str, Any]) -> str:
+    """The palette as a row of swatches, each as wide as its share, titled with its colour and share; "" without
+    one. Only colours that parse as #rrggbb are written (the payload is ours, but a page writes nothing unchecked)."""
+    parts = []
+    for entry in payload.get("palette") or []:
+        hexed = parse_hex(str(entry.get("hex", ""))) if isinstance(entry, Mapping) else None
+        try:
+            share = float(entry.get("share", 0)) if hexed else 0.0
+        except (TypeError, ValueError):
+            share = 0.0
+        if hexed and share > 0:
+            parts.append(
+                f'<span title="{hexed}, {round(100 * share)}%" style="display:inline-block;height:14px;'
+                f'width:{max(4, round(240 * share))}px;background:{hexed}"></span>'
+            )
+    if not parts:
+        return ""
+    return f'<div aria-label="Palette" style="display:flex;border-radius:4px;overflow:hidden;width:fit-content">{"".join(parts)}</div>'
 
 
 def copies_text(hit: Hit) -> str:

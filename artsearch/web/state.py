@@ -20,7 +20,7 @@ from artsearch.search import MAX_K, Query
 PLACEHOLDER = "a gloomy landscape in the winter"
 DEFAULT_K = 12
 #: The modes a visitor picks; "like" ("more like this") is entered from a result card instead.
-MODES: dict[str, str] = {"text": "Text", "image": "Upload an image", "url": "Image URL"}
+MODES: dict[str, str] = {"text": "Text", "image": "Upload an image", "camera": "Take a photo", "url": "Image URL"}
 ALL_MODES = (*MODES, "like")
 
 
@@ -52,11 +52,17 @@ class PageState:
                     submitted, f"Choose an image file ({upload_formats()}) to find artworks that look like it."
                 )
             return Query(image=image, text=self.mix, **common)
+        if self.mode == "camera":  # a photo of a painting on a wall: the search finds the painting in it
+            if image is None:
+                return _nothing(submitted, "Take a photo of the painting (a phone opens its camera) to find it.")
+            return Query(image=image, text=self.mix, photo=True, **common)
         if self.mode == "url":
             if not self.url.strip():
                 return _nothing(submitted, "Paste the address of an image (https://...) to find artworks like it.")
             return Query(image_url=self.url, text=self.mix, **common)
         if not self.text.strip():
+            if self.filters.colours():  # "works in blue and ochre": the colours alone
+                return Query(text="", **common)
             return _nothing(submitted, f"Type a few words to search for, for example '{PLACEHOLDER}'.")
         return Query(text=self.text, **common)
 
