@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from artsearch import colour, duplicates, search
+from artsearch import colour, search
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
@@ -453,7 +453,11 @@ def detail_dialog(service: SearchService) -> None:
         if where is not None:
             st.link_button(literal(where[0]), cards.link(where[1]), icon=":material/open_in_new:")
         actions(hit.artwork_id, "detail_")
-    copies = list(dict.fromkeys([*hit.copies, *duplicates.copies_of(service.index, hit.artwork_id)]))
+    # A result with copies folded into it, or a work opened from a link, is looked up in the whole collection; a
+    # result shown alone had its near neighbours beside it already (and opening it must not search again).
+    shown_alone = session.shown_hit(hit.artwork_id) is not None and not hit.copies
+    found = [] if shown_alone else resources.copies_of(service, hit.artwork_id)
+    copies = list(dict.fromkeys([*hit.copies, *found]))
     if copies:
         where = "are folded into this result" if set(copies) == set(hit.copies) else "are in the collection"
         st.markdown(f"**{len(copies) + 1} copies of this picture** {where}:", help=detail.COPIES_HELP)

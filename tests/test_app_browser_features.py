@@ -230,3 +230,18 @@ def test_the_colour_pickers_in_a_real_browser(tmp_path: Path, tiny_clip_path: st
         no_errors(page)
         page.screenshot(path=str(shot))
     keep_screenshot(shot, "feature-colour.png")
+
+
+def test_take_a_photo_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
+    """ "Take a photo" opens the camera (Chromium's fake one here), a shot searches, and results come back."""
+    shot = tmp_path / "camera.png"
+    with browser_page(fake_camera=True) as page:
+        page.goto(f"{served_app}/?mode=camera", wait_until="domcontentloaded")
+        page.get_by_text("Take a photo of the painting").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Take Photo").click(timeout=60_000)
+        page.locator('[data-testid="stImage"] img, [class*="st-key-card_"]').first.wait_for(timeout=120_000)
+        page.locator('[class*="st-key-card_"]').first.wait_for(timeout=120_000)
+        settle(page)
+        no_errors(page)
+        page.screenshot(path=str(shot), full_page=True)
+    keep_screenshot(shot, "feature-camera.png")

@@ -230,7 +230,7 @@ def test_the_service_fetches_more_to_fill_the_page_and_says_when_it_ends(dupes_i
 def test_facet_counts_follow_the_other_filters_and_blank_values_are_not_offered(env):
     everything = payloads()
     at = new_app().run()
-    labels = {f.name: at.multiselect(key=f"f_{f.name}") for f in FACETS}
+    labels = {f.name: at.multiselect(key=f"f_{f.name}") for f in FACETS if f.kind == "keyword"}
     assert "" not in labels["nationality"].options and not any(
         o.startswith(" (") for o in labels["nationality"].options
     )
