@@ -374,7 +374,10 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
             return
         query = state.query(image, submitted=submitted)
         if query is None:
-            st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
+            st.info(
+                "Type a description, upload an image, take a photo or paste an image address (or choose a colour), "
+                "then press Enter or Search."
+            )
             return
         with st.spinner("Searching…"):
             result = session.results(service, query, options)

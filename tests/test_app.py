@@ -103,7 +103,8 @@ def test_fresh_page_explains_itself_and_shows_no_error(env):
     assert at.text_input(key="q").placeholder == QUERY
     assert not at.error
     assert [i.value for i in at.info] == [
-        "Type a description, upload an image or paste an image address, then press Enter or Search."
+        "Type a description, upload an image, take a photo or paste an image address (or choose a colour), "
+        "then press Enter or Search."
     ]
     assert cards(at) == []
 

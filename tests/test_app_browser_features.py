@@ -238,8 +238,12 @@ def test_take_a_photo_in_a_real_browser(served_app: str, tmp_path: Path) -> None
     with browser_page(fake_camera=True) as page:
         page.goto(f"{served_app}/?mode=camera", wait_until="domcontentloaded")
         page.get_by_text("Take a photo of the painting").wait_for(timeout=60_000)
+        page.wait_for_function(  # the camera is streaming before the shot is taken
+            "() => { const v = document.querySelector('video'); return v && v.readyState >= 2 && v.videoWidth > 0; }",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1000)
         page.get_by_role("button", name="Take Photo").click(timeout=60_000)
-        page.locator('[data-testid="stImage"] img, [class*="st-key-card_"]').first.wait_for(timeout=120_000)
         page.locator('[class*="st-key-card_"]').first.wait_for(timeout=120_000)
         settle(page)
         no_errors(page)
