@@ -81,6 +81,16 @@ def iter_points(service: SearchService, *, with_vectors: bool, batch: int = 1000
             return
 
 
+def stored_images(service: SearchService, points: list[Any]) -> Iterator[tuple[Any, Image.Image]]:
+    """Each point with its stored image, decoded; points whose image storage cannot give are passed over."""
+    for p in points:
+        key = (p.payload or {}).get("image_key", "")
+        try:
+            yield p, load_image(service.storage.read_image(key), name=key)
+        except ArtsearchError:
+            continue
+
+
 def near_duplicate(image: Image.Image, rng: random.Random) -> Image.Image:
     """A resized, re-compressed, slightly cropped copy, as a photo or a re-upload would be."""
     w, h = image.size
@@ -134,12 +144,7 @@ def evaluate(
     # Near duplicates: altered copies of stored images should find their original at rank 1.
     found = tried = 0
     reciprocal = 0.0
-    for p in rng.sample(points, min(duplicates, len(points))):
-        key = (p.payload or {}).get("image_key", "")
-        try:
-            image = load_image(service.storage.read_image(key), name=key)
-        except ArtsearchError:
-            continue
+    for p, image in stored_images(service, rng.sample(points, min(duplicates, len(points)))):
         vector = service.encoder.encode_images([near_duplicate(image, rng)])[0]
         ids = [str(h.id) for h in service.index.query(vector, limit=10)]
         tried += 1
@@ -154,12 +159,7 @@ def evaluate(
     # Gallery photos: the whole photo searched as an upload is, against the painting found in it ("Take a photo").
     hits_at = {False: [0, 0], True: [0, 0]}
     tried = 0
-    for p in rng.sample(points, min(gallery_photos, len(points))):
-        key = (p.payload or {}).get("image_key", "")
-        try:
-            image = load_image(service.storage.read_image(key), name=key)
-        except ArtsearchError:
-            continue
+    for p, image in stored_images(service, rng.sample(points, min(gallery_photos, len(points)))):
         buf = io.BytesIO()
         gallery.gallery_photo(image, rng).save(buf, "JPEG", quality=90)
         tried += 1

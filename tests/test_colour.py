@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,12 +16,11 @@ from PIL import Image
 from artsearch import colour
 from artsearch.rebuild import rebuild
 from artsearch.sources import SourceOptions
-from artsearch.web import resources
 from tests.support.app import assert_clean, card_titles, new_app, point_env, search_text
 from tests.support.cli import one_line_error, run_cli
 from tests.support.indexes import all_payloads, test_settings
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("fresh_services")]
 
 BLUE, OCHRE = "#1f3a93", "#cc7722"
 NEAR_BLUE = "#2b4aa3"  # ΔE76 about 9 from BLUE: counts as blue
@@ -58,13 +56,6 @@ def truly_has(stem: str, hexed: str) -> float:
     """How much of ``hexed`` the generated picture has by construction (0 when it does not have it)."""
     lab = colour.hex_lab(hexed)
     return sum(s for c, s in PICTURES[stem] if colour.delta_e(colour.hex_lab(c), lab) < colour.DELTA_E)
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    resources._service.clear()
-    yield
-    resources._service.clear()
 
 
 @pytest.fixture(scope="module")

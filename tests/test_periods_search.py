@@ -5,27 +5,18 @@ the filter applied inside Qdrant. Kaggle's undated works are placed on their art
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from artsearch.catalog import artwork_id
-from artsearch.web import resources
 from tests.support.app import assert_clean, card_titles, detail_text, new_app, point_env, search_text
 from tests.support.cli import run_cli
 from tests.support.indexes import all_payloads
 from tests.support.museum import DATED, build_dated_index
 
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    resources._service.clear()
-    yield
-    resources._service.clear()
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("fresh_services")]
 
 
 @pytest.fixture(scope="module")
