@@ -16,7 +16,7 @@ def test_filters_keep_chosen_values_once_and_drop_blanks():
     assert dict(chosen) == {"artist": ("Claude Monet",), "genre": ("Baroque",)}
     assert chosen.values_of("nationality") == []
     assert not Filters(artist=["", " "])  # a blank shell variable filters nothing out
-    with pytest.raises(KeyError, match="the facets are artist, genre, nationality, period"):
+    with pytest.raises(KeyError, match="the facets are artist, genre, nationality, colour, period"):
         Filters(painter=["Claude Monet"])
 
 
@@ -67,3 +67,13 @@ def test_the_index_counts_every_facet(kaggle_index, shared_encoder):
     # The period's choices are its bounds, from the integer indexes: Kaggle's earliest birth, latest death.
     assert counts["period"] == [("earliest", 1471), ("latest", 1926)]
     assert facet("genre").payload_key == "genre"
+
+
+def test_a_colour_facet_keeps_two_valid_colours_and_matches_their_lab_cubes():
+    chosen = Filters(colour=["#1F3A93", "blue", "1f3a93", "#cc7722", "#ffffff"])
+    assert dict(chosen) == {"colour": ("#1f3a93", "#cc7722")}  # parsed, once each, at most two; "blue" dropped
+    assert chosen.colours() == ["#1f3a93", "#cc7722"]
+    blue, ochre = chosen.to_qdrant().must
+    assert blue.key == ochre.key == "colour_keys"
+    assert "5:2:2:-6" in blue.match.any and "5:2:2:-6" not in ochre.match.any  # blue's own cube, at the 5% tier
+    assert state_from_params({"colour": ["#1f3a93"]}).filters.colours() == ["#1f3a93"]
