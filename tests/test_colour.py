@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("fresh_services"
 BLUE, OCHRE = "#1f3a93", "#cc7722"
 NEAR_BLUE = "#2b4aa3"  # ΔE76 about 9 from BLUE: counts as blue
 FAR_BLUE = "#4f7fd0"  # ΔE76 about 33: does not
+PAST_BLUE = "#000048"  # ΔE76 26: does not, though its Lab cube is one the filter asks Qdrant for
 #: file stem -> [(colour, share of the picture)], the picture split in horizontal bands.
 PICTURES = {
     "blue_most": [(BLUE, 0.7), ("#f5f5f5", 0.3)],
@@ -32,6 +33,7 @@ PICTURES = {
     "blue_some": [(BLUE, 0.3), ("#c0392b", 0.7)],
     "near_blue": [(NEAR_BLUE, 0.5), ("#111111", 0.5)],
     "far_blue": [(FAR_BLUE, 0.8), ("#111111", 0.2)],
+    "past_blue": [(PAST_BLUE, 0.8), ("#f5f5f5", 0.2)],
     "ochre_most": [(OCHRE, 0.8), ("#111111", 0.2)],
     "green": [("#2e8b57", 1.0)],
     "red_white": [("#c0392b", 0.5), ("#f5f5f5", 0.5)],
@@ -101,6 +103,9 @@ def test_a_colour_alone_returns_the_works_that_have_it_the_most_first(colour_ind
     )
     assert stems == expected == ["blue_most", "near_blue", "ochre_and_blue", "blue_some"]
     assert "far_blue" not in stems  # ΔE 33: another colour
+    # ΔE 26: Qdrant's cube filter keeps it (a cube corner within 20), the exact rule drops it.
+    past = next(p for p in all_payloads(colour_index) if p["source_id"].endswith("past_blue.png"))
+    assert set(past["colour_keys"]) & set(colour.query_keys(BLUE)) and "past_blue" not in stems
 
 
 def test_two_colours_return_the_works_with_both(colour_index):
