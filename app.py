@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from artsearch import search
+from artsearch import colour, search
 from artsearch.config import Settings, load_settings
 from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
-from artsearch.index.filters import FACETS
+from artsearch.index.filters import FACETS, Facet, Filters
 from artsearch.search import Hit, PageOptions, SearchService
-from artsearch.web import cards, detail, pictures, resources, session, style
+from artsearch.web import cards, detail, pictures, resources, session, style, timeline
 from artsearch.web import map as webmap
 from artsearch.web import state as web_state
 from artsearch.web.escape import literal
@@ -39,6 +39,11 @@ SYNTAX_HELP = (
     "e.g. `sunflowers + blue - yellow`; weigh a term with `2*blue` or `blue:0.5`. "
     "Anything else is searched as plain words. Naming an artist or title words (`Monet water lilies`) "
     "also matches titles and artist names."
+)
+COLOUR_HELP = (
+    "Works with a lot of this colour (within a colour difference of 20 in CIELAB, at least 5% of the picture); "
+    "with two, works with both. Alone, the works with the most of it come first; with words or an image, those "
+    "order the works that have it."
 )
 MIX_HELP = "Words to steer the image with, e.g. 'in winter' or 'at night' (they count half as much as the picture)."
 BUG = "Something went wrong on our side; try again, or start a new search. The details are in the server log."
@@ -74,6 +79,9 @@ def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], d
     pending = ss.get("_pending_filters", {}) if disabled else ss.pop("_pending_filters", {})
     for facet in FACETS:  # a link or an older rebuild may name values that are no longer choices: drop them
         key = web_state.filter_key(facet.name)
+        if facet.kind in ("range", "colour"):  # kept as they are (a slider, colour pickers: no list to match)
+            ss[key] = list(pending.get(facet.name, ss.get(key, [])))
+            continue
         ss[key] = web_state.known(pending.get(facet.name, ss.get(key, [])), [v for v, _ in choices.get(facet.name, [])])
     live: dict[str, list[tuple[str, int]]] = {}
     if not disabled:
@@ -87,10 +95,67 @@ def sidebar(service: SearchService, choices: dict[str, list[tuple[str, int]]], d
         st.caption("Applied inside the index: every result matches all of them. The counts follow your choices.")
         for facet in FACETS:
             key = web_state.filter_key(facet.name)
+            if facet.kind == "range":
+                range_filter(facet, dict(choices.get(facet.name, [])), disabled)
+                continue
+            if facet.kind == "colour":
+                colour_filter(facet, disabled)
+                continue
             counts = dict(live.get(facet.name, []))
             chosen = list(ss.get(key, []))
             options = list(dict.fromkeys([*chosen, *(v for v, n in counts.items() if n > 0)]))
             st.multiselect(facet.label, options, key=key, format_func=cards.facet_label(counts), disabled=disabled)
+
+
+def colour_filter(facet: Facet, disabled: bool) -> None:
+    """One or two colour pickers: works with a lot of the colour (both, with two), alone or with words or an image."""
+    key = web_state.filter_key(facet.name)
+    chosen = Filters({facet.name: ss.get(key, [])}).values_of(facet.name)
+    st.markdown(f"**{facet.label}**", help=COLOUR_HELP)
+    for n, default in enumerate(colour.DEFAULT_COLOURS):
+        on, pick = session.colour_keys(facet.name, n)
+        ss[on] = n < len(chosen)
+        ss[pick] = chosen[n] if n < len(chosen) else ss.get(pick, default)
+        with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_row{n}"):
+            st.toggle(
+                "In this colour" if n == 0 else "and this one",
+                key=on,
+                on_change=session.set_colours,
+                args=(facet.name,),
+                disabled=disabled or (n > 0 and not chosen),
+            )
+            st.color_picker(
+                f"Colour {n + 1}",
+                key=pick,
+                on_change=session.set_colours,
+                args=(facet.name,),
+                disabled=disabled,
+                label_visibility="collapsed",
+            )
+
+
+def range_filter(facet: Facet, bounds: dict[str, int], disabled: bool) -> None:
+    """A year-range slider over the collection's dated works; spanning everything, it filters nothing."""
+    if "earliest" not in bounds or bounds["earliest"] >= bounds["latest"]:
+        st.caption(f"{facet.label}: the collection has no dated works to filter by.")
+        return
+    low, high = bounds["earliest"], bounds["latest"]
+    lo, hi = Filters({facet.name: ss.get(web_state.filter_key(facet.name), [])}).span(facet.name)
+    ss[session.range_key(facet.name)] = (
+        min(max(low, lo if lo is not None else low), high),
+        max(min(high, hi if hi is not None else high), low),
+    )
+    st.slider(
+        facet.label,
+        low,
+        high,
+        key=session.range_key(facet.name),
+        on_change=session.set_range,
+        args=(facet.name, low, high),
+        disabled=disabled,
+        help="Works made at some time in these years (a span like 'c. 1765' or 'mid 16th century' counts when it "
+        "overlaps). Undated works are left out while a span is chosen.",
+    )
 
 
 def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, bool]:
@@ -121,11 +186,18 @@ def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, boo
             max_upload_size=settings.max_upload_mb,
         )
         image = upload.getvalue() if upload is not None else None
+    elif mode == "camera":
+        shot = st.camera_input(
+            "Take a photo of the painting (the wall and frame may show: the search finds the painting)",
+            key="camera",
+            on_change=session.clear_like,
+        )
+        image = shot.getvalue() if shot is not None else None  # the upload's byte and pixel limits apply
     else:
         st.text_input(
             "Image address", key="url", placeholder="https://example.org/painting.jpg", on_change=session.clear_like
         )
-    if mode in ("image", "url"):
+    if mode in ("image", "camera", "url"):
         st.text_input(
             "…and in words (optional)", key="mix", placeholder="in winter", help=MIX_HELP, on_change=session.clear_like
         )
@@ -171,6 +243,7 @@ def explore_controls(service: SearchService) -> PageOptions:
         )
         st.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
         st.toggle("Map of the collection", key="show_map")
+        st.toggle("Timeline", key="show_timeline", help="The results by year; click one to open it.")
         lucky = st.button("Surprise me", key="surprise", help="A random artwork and more like it.")
     if lucky:
         try:
@@ -210,7 +283,7 @@ def like_heading(service: SearchService, artwork_id: str) -> bool:
 
 def card(service: SearchService, hit: Hit) -> None:
     """One result: the picture in its frame (a click opens the artwork), title, "artist · date", why, actions."""
-    title, byline, why = cards.card_lines(hit)
+    title, byline, why = cards.card_lines(hit, copies=False)
     with st.container(border=True, key=f"card_{hit.artwork_id}"):
         picture = pictures.display_source(hit.image_url, service.settings)
         with st.container(key=f"pic_{hit.artwork_id}", vertical_alignment="center"):
@@ -226,7 +299,17 @@ def card(service: SearchService, hit: Hit) -> None:
             args=(hit.artwork_id,),
         )
         st.caption(literal(byline))
-        st.caption(literal(why))
+        with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"why_{hit.artwork_id}"):
+            st.caption(literal(why))
+            if hit.copies:  # opens the artwork with its copies in the collection listed
+                st.button(
+                    cards.copies_text(hit),
+                    key=f"copies_{hit.artwork_id}",
+                    type="tertiary",
+                    on_click=session.open_work,
+                    args=(hit.artwork_id,),
+                    help="See every copy of this picture in the collection",
+                )
         session.fragment(session.actions_key(hit.artwork_id), guarded(actions))(hit.artwork_id, "")
 
 
@@ -291,7 +374,10 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
             return
         query = state.query(image, submitted=submitted)
         if query is None:
-            st.info("Type a description, upload an image or paste an image address, then press Enter or Search.")
+            st.info(
+                "Type a description, upload an image, take a photo or paste an image address (or choose a colour), "
+                "then press Enter or Search."
+            )
             return
         with st.spinner("Searching…"):
             result = session.results(service, query, options)
@@ -321,6 +407,19 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
             )
     if ss.get("show_map"):
         st.fragment(guarded(collection_map), key="map_view")(service, result.vector, hits)
+    if ss.get("show_timeline"):
+        timeline_view(hits)
+
+
+def timeline_view(hits: list[Hit]) -> None:
+    """The results by year (Altair); a click opens the artwork in the detail view."""
+    rows = timeline.timeline_rows(hits)
+    if not rows:
+        st.caption("None of these results has a date to place on the timeline.")
+        return
+    chart = timeline.timeline_chart(rows)
+    st.altair_chart(chart, key="timeline", on_select=session.on_timeline_select, selection_mode="pick", width="stretch")
+    st.caption(" ".join(t for t in ("Click a work to open it.", timeline.undated_text(hits, rows)) if t))
 
 
 # --- the detail view ----------------------------------------------------------------------------------------
@@ -348,15 +447,24 @@ def detail_dialog(service: SearchService) -> None:
     with facts_column:
         st.subheader(literal(hit.title), anchor=False)
         st.markdown("  \n".join(f"**{label}:** {literal(value)}" for label, value in detail.facts(hit, artist)))
+        swatches = cards.palette_html(hit.payload)
+        if swatches:
+            st.html(swatches)
         if session.shown_hit(hit.artwork_id) is not None:
             st.caption(literal(detail.why_shown(hit)))
         where = detail.source_link(hit, artist)
         if where is not None:
             st.link_button(literal(where[0]), cards.link(where[1]), icon=":material/open_in_new:")
         actions(hit.artwork_id, "detail_")
-    if hit.copies:
-        st.markdown(f"**{len(hit.copies) + 1} copies of this picture** are folded into this result:")
-        thumbnails(service, service.artworks(hit.copies), "copy")
+    # A result with copies folded into it, or a work opened from a link, is looked up in the whole collection; a
+    # result shown alone had its near neighbours beside it already (and opening it must not search again).
+    shown_alone = session.shown_hit(hit.artwork_id) is not None and not hit.copies
+    found = [] if shown_alone else resources.copies_of(service, hit.artwork_id)
+    copies = list(dict.fromkeys([*hit.copies, *found]))
+    if copies:
+        where = "are folded into this result" if set(copies) == set(hit.copies) else "are in the collection"
+        st.markdown(f"**{len(copies) + 1} copies of this picture** {where}:", help=detail.COPIES_HELP)
+        thumbnails(service, service.artworks(copies), "copy")
     with st.container(border=True, key="detail_artist"):
         for line in cards.artist_lines(artist, hit.artist_name):
             st.markdown(line)

@@ -14,6 +14,8 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from artsearch import periods
+
 # Fixed namespace so ids are stable across machines and versions.
 ARTWORK_NAMESPACE = uuid.UUID("6f1f3a5e-3c2b-5a0e-9d55-a27e0c1c4b7a")
 
@@ -84,6 +86,12 @@ class Artwork:
     width: int | None = None
     height: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The years the work was made in, when the source gives them as numbers (else read from ``extra["date"]``
+    #: or ``year``: :func:`artsearch.periods.from_fields`); ``period_basis`` "artist" marks an undated work's
+    #: span taken from its artist's life dates.
+    earliest: int | None = None
+    latest: int | None = None
+    period_basis: str = "work"
 
     @property
     def artwork_id(self) -> str:
@@ -111,6 +119,8 @@ class Artwork:
             "height": self.height,
             NAME_TEXT_FIELD: f"{self.title} {self.artist}",
         }
+        period = periods.from_fields(self.earliest, self.latest, self.extra.get("date"), self.year)
+        data.update(periods.payload_fields(period, self.period_basis))
         for key, value in self.extra.items():
             data.setdefault(key, value)
         return data

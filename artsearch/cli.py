@@ -1,4 +1,4 @@
-"""``python -m artsearch``: ingest, search, info (and upload, eval).
+"""``python -m artsearch``: ingest, search, info (and upload, eval, duplicates).
 
 Every command takes the connection flags (``--model``, ``--qdrant-path`` /
 ``--qdrant-url``, ``--collection``), which override secrets.toml and the
@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from artsearch.colour import MAX_COLOURS, parse_hex
 from artsearch.config import ONNX_PATHS, Settings, load_settings
+from artsearch.duplicates import find_duplicates
 from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
-from artsearch.index.filters import FACETS, Filters
+from artsearch.index.filters import FACETS, Facet, Filters, whole_number
 from artsearch.model.choice import model_for_index
 from artsearch.model.encoder import clear_exports, export_model
 from artsearch.model.hub import NOISY_LOGGERS
@@ -53,6 +55,33 @@ def positive_int(value: str) -> int:
 def result_count(value: str) -> int:
     """``--k``: from 1 to the most results one search returns."""
     return _whole_number(value, MAX_K)
+
+
+def year(value: str) -> int:
+    """``--from`` / ``--to``: a year, a whole number (negative for BC)."""
+    number = whole_number(value)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"give a year as a whole number (negative for BC), not {value!r}")
+    return number
+
+
+def colour_flag(value: str) -> str:
+    """``--colour``: a colour as ``#rrggbb`` (the # may be left out)."""
+    parsed = parse_hex(value)
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"give a colour as #rrggbb, e.g. '#1f3a93', not {value!r}")
+    return parsed
+
+
+def facet_values(args: argparse.Namespace, facet: Facet) -> list[str]:
+    """A facet's values from the flags: a keyword facet's repeated flag, a range facet's two bounds."""
+    if facet.kind == "range":
+        ends = [getattr(args, f"facet_{facet.name}_{bound}") for bound in facet.bounds]
+        return [] if ends == [None, None] else ["" if e is None else str(e) for e in ends]
+    values = getattr(args, f"facet_{facet.name}")
+    if facet.kind == "colour" and len(set(values)) > MAX_COLOURS:
+        raise EmptyQuery(f"Give at most {MAX_COLOURS} colours (--colour twice: works with both).")
+    return values
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -134,10 +163,28 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", default="", help='what to look for, e.g. "a gloomy winter landscape"')
     parser.add_argument("--image", type=Path, help="search with an image file")
     parser.add_argument("--url", help="search with an image URL")
+    parser.add_argument(
+        "--photo",
+        action="store_true",
+        help="--image is a photo of a painting on a wall (a gallery): find the painting in it, then search",
+    )
     parser.add_argument("--like", metavar="ARTWORK_ID", help="more like an indexed artwork")
     parser.add_argument("--k", type=result_count, default=10, help="how many results (1-50)")
     for facet in FACETS:
-        parser.add_argument(f"--{facet.name}", action="append", default=[], dest=f"facet_{facet.name}", help=facet.help)
+        if facet.kind == "range":
+            for end, bound in zip(("from", "to"), facet.bounds, strict=True):
+                parser.add_argument(
+                    f"--{bound}", type=year, dest=f"facet_{facet.name}_{bound}", help=f"{facet.help}: {end} this year"
+                )
+            continue
+        parser.add_argument(
+            f"--{facet.name}",
+            action="append",
+            default=[],
+            dest=f"facet_{facet.name}",
+            help=facet.help,
+            type=colour_flag if facet.kind == "colour" else None,
+        )
     parser.add_argument(
         "--per-artist", type=int, default=0, choices=range(4), metavar="N", help="at most N (1-3) works per artist"
     )
@@ -160,10 +207,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_url=args.url or "",
         like_id=args.like or "",
         k=args.k,
-        filters=Filters({f.name: getattr(args, f"facet_{f.name}") for f in FACETS}),
+        photo=args.photo,
+        filters=Filters({f.name: facet_values(args, f) for f in FACETS}),
     )
     if query.mode == "text" and not query.text.strip():
-        raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
+        raise EmptyQuery(
+            'Give something to search for: text ("a gloomy winter landscape"), --image, --url, --like or --colour.'
+        )
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
     options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
     service = SearchService(settings)
@@ -206,6 +256,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def add_eval_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", type=int, default=300, help="artworks sampled for image and ANN metrics")
     parser.add_argument("--duplicates", type=int, default=100, help="artworks copied for near-duplicate recovery")
+    parser.add_argument(
+        "--gallery", type=int, default=100, help="artworks photographed on a synthetic gallery wall (Take a photo)"
+    )
     parser.add_argument("--artist-template", default="a painting by {artist}", help="text query per artist")
     parser.add_argument("--genre-template", default="a {genre} painting", help="text query per genre")
     parser.add_argument("--min-label-count", type=int, default=5, help="only labels with at least this many works")
@@ -224,10 +277,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
             genre_template=args.genre_template,
             min_label_count=args.min_label_count,
             seed=args.seed,
+            gallery_photos=args.gallery,
         )
     finally:
         service.index.close()
     print(to_json(report.to_json()) if args.json else report.table())
+    return 0
+
+
+def add_duplicates_flags(parser: argparse.ArgumentParser) -> None:
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON: the count and every group")
+    shape.add_argument("--csv", action="store_true", help="print CSV: one row per artwork of a group")
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    service = SearchService(settings_from_args(args))
+    try:
+        service.index.require_points()
+        report = find_duplicates(service.index)
+    finally:
+        service.index.close()
+    if args.json:
+        print(to_json(report.to_json()))
+    elif args.csv:
+        sys.stdout.write(report.to_csv())
+    else:
+        for line in report.table():
+            print(terminal_safe(line))
     return 0
 
 
@@ -264,6 +341,12 @@ def _commands() -> list[Command]:
             cmd_info,
         ),
         ("eval", "measure search quality on the current collection", add_eval_flags, cmd_eval),
+        (
+            "duplicates",
+            "list the groups of near-duplicate artworks (the rules the page folds copies by)",
+            add_duplicates_flags,
+            cmd_duplicates,
+        ),
         (
             "optimize",
             "export the model for the fast ONNX inference path (rebuilds do it too)",

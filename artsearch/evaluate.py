@@ -9,7 +9,10 @@ itself (its payloads, stored vectors and stored images):
 - text to image: precision@10 of templated queries, "a painting by {artist}"
   and "a {genre} painting", next to the chance level of each label;
 - ANN fidelity: recall@10 of what Qdrant returns against exact brute force over
-  the same vectors.
+  the same vectors;
+- gallery photos: synthetic phone photos of indexed artworks on a wall (frame, perspective, glare, colour
+  cast, JPEG noise; :func:`artsearch.gallery.gallery_photo`) searched through the service as the page's
+  "Take a photo" does, recall@1 / @5 of the artwork, with the whole photo and with the painting found.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from artsearch import gallery
 from artsearch.errors import ArtsearchError
 from artsearch.images import load_image
 from artsearch.search import SearchService
@@ -77,6 +81,16 @@ def iter_points(service: SearchService, *, with_vectors: bool, batch: int = 1000
             return
 
 
+def stored_images(service: SearchService, points: list[Any]) -> Iterator[tuple[Any, Image.Image]]:
+    """Each point with its stored image, decoded; points whose image storage cannot give are passed over."""
+    for p in points:
+        key = (p.payload or {}).get("image_key", "")
+        try:
+            yield p, load_image(service.storage.read_image(key), name=key)
+        except ArtsearchError:
+            continue
+
+
 def near_duplicate(image: Image.Image, rng: random.Random) -> Image.Image:
     """A resized, re-compressed, slightly cropped copy, as a photo or a re-upload would be."""
     w, h = image.size
@@ -104,6 +118,7 @@ def evaluate(
     artist_template: str = "a painting by {artist}",
     genre_template: str = "a {genre} painting",
     seed: int = 0,
+    gallery_photos: int = 100,
 ) -> EvalReport:
     """Compute every metric on (a seeded sample of) the live collection."""
     rng = random.Random(seed)
@@ -129,12 +144,7 @@ def evaluate(
     # Near duplicates: altered copies of stored images should find their original at rank 1.
     found = tried = 0
     reciprocal = 0.0
-    for p in rng.sample(points, min(duplicates, len(points))):
-        key = (p.payload or {}).get("image_key", "")
-        try:
-            image = load_image(service.storage.read_image(key), name=key)
-        except ArtsearchError:
-            continue
+    for p, image in stored_images(service, rng.sample(points, min(duplicates, len(points)))):
         vector = service.encoder.encode_images([near_duplicate(image, rng)])[0]
         ids = [str(h.id) for h in service.index.query(vector, limit=10)]
         tried += 1
@@ -146,6 +156,21 @@ def evaluate(
         report.metrics.append(Metric("near-duplicate recall@1", found / tried, tried, 1 / len(points)))
         report.metrics.append(Metric("near-duplicate MRR@10", reciprocal / tried, tried))
 
+    # Gallery photos: the whole photo searched as an upload is, against the painting found in it ("Take a photo").
+    hits_at = {False: [0, 0], True: [0, 0]}
+    tried = 0
+    for p, image in stored_images(service, rng.sample(points, min(gallery_photos, len(points)))):
+        buf = io.BytesIO()
+        gallery.gallery_photo(image, rng).save(buf, "JPEG", quality=90)
+        tried += 1
+        for photo in (False, True):
+            ids = [str(h.id) for h in service.index.query(service.image_vector(buf.getvalue(), photo=photo), limit=5)]
+            hits_at[photo][0] += bool(ids) and ids[0] == str(p.id)
+            hits_at[photo][1] += str(p.id) in ids
+    if tried:
+        for photo, label in ((False, "whole photo"), (True, "painting found")):
+            report.metrics.append(Metric(f"gallery photo recall@1 ({label})", hits_at[photo][0] / tried, tried))
+            report.metrics.append(Metric(f"gallery photo recall@5 ({label})", hits_at[photo][1] / tried, tried))
     # Text to image: templated queries per frequent label, precision@10 against the label's share.
     for key, template in (("artist", artist_template), ("genre", genre_template)):
         label_counts = Counter(label for pl in payload_by_id.values() for label in _labels(pl, key) if label)

@@ -21,6 +21,8 @@ from typing import Any
 
 from PIL import Image
 
+from artsearch import colour
+from artsearch.colour import colour_keys, palette
 from artsearch.dedupe import dhash
 from artsearch.images import LIBRARY_FORMATS, image_size
 
@@ -46,6 +48,9 @@ PIXEL_FIELDS: tuple[PixelField, ...] = (
     # The stored size from the header, without decoding (the image has decoded already: its format is allowed).
     PixelField("width", 1, lambda data, image: image_size(data, LIBRARY_FORMATS)[0], source_first=True),
     PixelField("height", 1, lambda data, image: image_size(data, LIBRARY_FORMATS)[1], source_first=True),
+    # The dominant colours in CIELAB with their shares, and the Lab-cube keys the colour search filters on.
+    PixelField("palette", 1, lambda data, image: palette(image)),
+    PixelField(colour.PAYLOAD_KEY, 1, lambda data, image: colour_keys(palette(image))),
 )
 
 #: What the cache keeps per image: field name -> [version, value].

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
-from artsearch import query_syntax
+from artsearch import colour, gallery, query_syntax
 from artsearch.catalog import NAME_TEXT_FIELD, Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
@@ -52,6 +52,8 @@ MODEL_CHECK_SECONDS = 60.0
 #: Extra fetches :meth:`SearchService.page` may make to fill a page whose copies folded away; past that the page is
 #: shown short (a collection that is mostly copies of a few pictures must not turn one search into hundreds).
 MAX_FILL_ROUNDS = 6
+#: The colours alone: works read per share tier and ranked by how much of the colours they have.
+COLOUR_TIER_FETCH = 200
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Query:
     like_id: str = ""
     filters: Filters = field(default_factory=Filters)
     k: int = 12
+    #: The image is a photo of a painting on a wall (the page's "Take a photo"): find the painting in it first.
+    photo: bool = False
 
     def __post_init__(self) -> None:
         # The one place a query's text is cut (MAX_QUERY_CHARS) and cleaned, before anything parses it.
@@ -78,6 +82,8 @@ class Query:
             return "image"
         if self.image_url.strip():
             return "url"
+        if not self.text.strip() and self.filters.colours():
+            return "colour"  # "works in blue and ochre": the colours alone
         return "text"
 
 
@@ -95,6 +101,8 @@ class Hit:
     #: The query named words of its title or artist, and the fused ranking moved it up for that: its place
     #: comes from the name match, not from ``score`` alone (which stays the cosine similarity).
     name_match: bool = False
+    #: The colours alone: the share of the picture in the asked colours (the least of two), which ranked it.
+    colour_share: float | None = None
 
     @property
     def title(self) -> str:
@@ -121,6 +129,12 @@ class Hit:
             "nationality": self.payload.get("nationality") or "",
             "source_url": self.payload.get("source_url") or "",
             "copies": list(self.copies),  # ids of near-duplicates folded into this result
+            "date": self.payload.get("date") or "",
+            # The years the period filter uses; basis "artist": an undated work's artist's lifetime.
+            "period": [self.payload.get(k) for k in ("year_earliest", "year_latest")]
+            if self.payload.get("year_earliest") is not None
+            else None,
+            "period_basis": self.payload.get("period_basis") or "",
         }
 
 
@@ -251,16 +265,22 @@ class SearchService:
             raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
         return self.encoder.encode_texts([text])[0]
 
-    def image_vector(self, data: bytes, name: str = "the uploaded image") -> np.ndarray:
+    def image_vector(self, data: bytes, name: str = "the uploaded image", *, photo: bool = False) -> np.ndarray:
+        """An image's embedding; a ``photo`` taken in a gallery is searched by the painting found in it (straightened,
+        without frame and colour cast: :mod:`artsearch.gallery`), the views' mean when there are several."""
         image = load_image(
             data,
             max_pixels=self.settings.max_image_pixels,
             max_bytes=self.settings.max_upload_mb * 1024 * 1024,
-            draft_size=QUERY_DRAFT_SIZE,
+            draft_size=None if photo else QUERY_DRAFT_SIZE,  # the painting may be a small part of the photo
             max_decode_bytes=self.settings.max_decode_bytes,
             name=name,
         )
-        return self.encoder.encode_images([image])[0]
+        if not photo:
+            return self.encoder.encode_images([image])[0]
+        vectors = self.encoder.encode_images(gallery.photo_views(image))
+        combined = query_syntax.combine(list(vectors), [1.0] * len(vectors))
+        return combined if combined is not None else vectors[0]
 
     def url_vector(self, url: str) -> np.ndarray:
         data = fetch_image_bytes(
@@ -276,12 +296,14 @@ class SearchService:
             raise NotFound(f"Artwork {artwork_id} is not in the collection (it may have been removed by a rebuild).")
         return np.asarray(records[0].vector, dtype=np.float32)
 
-    def query_vector(self, query: Query) -> np.ndarray:
-        """The embedding a query searches with (for modes that have one)."""
+    def query_vector(self, query: Query) -> np.ndarray | None:
+        """The embedding a query searches with (None for the colours alone, which need none)."""
+        if query.mode == "colour":
+            return None
         if query.mode == "like":
             return self.stored_vector(query.like_id)
         if query.mode == "image":
-            return self.mixed_vector(self.image_vector(query.image or b""), query.text)
+            return self.mixed_vector(self.image_vector(query.image or b"", photo=query.photo), query.text)
         if query.mode == "url":
             return self.mixed_vector(self.url_vector(query.image_url), query.text)
         return self.arithmetic_vector(query.text)
@@ -334,12 +356,20 @@ class SearchService:
 
         With ``filters``, each facet is counted inside Qdrant among the artworks that match the *other*
         facets' chosen values (the usual faceted search: picking an artist narrows the nationalities to
-        theirs, while the other artists stay on offer). Blank values are never choices.
+        theirs, while the other artists stay on offer). Blank values are never choices. A range facet's
+        choices are its bounds there: ``[("earliest", 1480), ("latest", 1926)]``, or [] with no dated work.
         """
         filters = filters or Filters()
         out = {}
         for f in FACETS:
             others = Filters({name: filters.values_of(name) for name in filters if name != f.name})
+            if f.kind == "colour":  # chosen with a picker, not from a list
+                out[f.name] = []
+                continue
+            if f.kind == "range":
+                bounds = self.index.span_bounds(f.payload_key, f.upper_key, filters=others)
+                out[f.name] = [("earliest", bounds[0]), ("latest", bounds[1])] if bounds else []
+                continue
             counts = self.index.facet(f.payload_key, filters=others)
             out[f.name] = [(value, count) for value, count in counts if value.strip()]
         return out
@@ -439,7 +469,7 @@ class SearchService:
         found: list[Hit] = list(previous.found) if previous is not None else []
         ended = previous is not None and not previous.more
         want = max(1, options.pages) * k
-        shown = self._fold(found, options)
+        shown = self._fold(found, options, query)
         for _ in range(max(1, options.pages) + MAX_FILL_ROUNDS):
             if ended or len(shown) > want:
                 break
@@ -451,26 +481,31 @@ class SearchService:
             )
             found.extend(batch)
             ended = len(batch) < need
-            shown = self._fold(found, options)
+            shown = self._fold(found, options, query)
         if not found:
             self.index.require_points()  # an empty collection says how to build it; otherwise nothing matched
         # A result fetched past the page stays in ``found``: the next page shows it first.
         return ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
 
     @staticmethod
-    def _fold(found: list[Hit], options: PageOptions) -> list[Hit]:
+    def _fold(found: list[Hit], options: PageOptions, query: Query) -> list[Hit]:
+        colours = query.filters.colours()
+        if colours:  # the Lab cubes Qdrant filtered on reach a little past the colour: the exact rule decides
+            found = [h for h in found if colour.has_colours(h.payload, colours)]
         return collapse_hits(found) if options.collapse else list(found)
 
     def _one_page(
         self,
         query: Query,
-        vector: np.ndarray,
+        vector: np.ndarray | None,
         k: int,
         options: PageOptions,
         *,
         exclude_ids: Sequence[str],
         exclude_artists: Sequence[str],
     ) -> list[Hit]:
+        if vector is None:
+            return self._by_colour(query, k, exclude_ids)
         liked, disliked = list(options.liked), list(options.disliked)
         exclude = list(dict.fromkeys([*exclude_ids, *disliked, *([query.like_id] if query.like_id else [])]))
         target: Any = vector.astype(np.float32).tolist()
@@ -512,6 +547,30 @@ class SearchService:
             return hits
         points = self.index.query(target, filters=query.filters, limit=k, exclude_ids=exclude, with_vectors=True)
         return self._hits(points)
+
+    def _by_colour(self, query: Query, k: int, exclude_ids: Sequence[str]) -> list[Hit]:
+        """The colours alone: works with the most of them first. Share tier by share tier (40 %, 20 %, 5 % of the
+        picture, :data:`artsearch.colour.TIERS`), each a Qdrant filter on the colour keys; within a tier, by how
+        much of the colours each has (the least of them, when two are asked for)."""
+        colours, exclude, out = query.filters.colours(), list(exclude_ids), []
+        for tier in colour.TIERS:
+            tiered = [
+                models.FieldCondition(key=colour.PAYLOAD_KEY, match=models.MatchAny(any=colour.query_keys(c, tier)))
+                for c in colours
+            ]
+            base = query.filters.to_qdrant(exclude)
+            flt = models.Filter(must=[*tiered, *([base] if base is not None else [])])
+            # A whole tier's first COLOUR_TIER_FETCH (not just k), so the works with the most of it come first.
+            points = self.index.scroll_filtered(flt, limit=max(k - len(out), COLOUR_TIER_FETCH), with_vectors=True)
+            batch = self._hits(points)
+            for hit in batch:
+                hit.score = hit.colour_share = colour.amount(hit.payload, colours)
+            batch.sort(key=lambda h: -(h.colour_share or 0.0))
+            out.extend(batch)
+            exclude += [h.artwork_id for h in batch]
+            if len(out) >= k:
+                break
+        return out
 
     def surprise(self, filters: Filters | None = None) -> Hit | None:
         """A random artwork from the collection (Qdrant's random sample query), or None when it is empty."""

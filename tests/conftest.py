@@ -131,6 +131,19 @@ def denying_server():
         yield url
 
 
+# --- the page's process-wide service, fresh per test (a test points the page at its own index) ---------------
+
+
+@pytest.fixture
+def fresh_services():
+    """The page's cached SearchService forgotten before and after the test."""
+    from artsearch.web import resources
+
+    resources._service.clear()
+    yield
+    resources._service.clear()
+
+
 # --- other stand-ins -----------------------------------------------------------------------------------------
 
 

@@ -103,7 +103,8 @@ def test_fresh_page_explains_itself_and_shows_no_error(env):
     assert at.text_input(key="q").placeholder == QUERY
     assert not at.error
     assert [i.value for i in at.info] == [
-        "Type a description, upload an image or paste an image address, then press Enter or Search."
+        "Type a description, upload an image, take a photo or paste an image address (or choose a colour), "
+        "then press Enter or Search."
     ]
     assert cards(at) == []
 
@@ -243,8 +244,10 @@ def test_the_detail_view_for_an_artist_without_a_record(env):
 def test_filters_come_from_the_payload_and_restrict_every_result(env):
     _ = env
     at = new_app().run()
-    # one sidebar widget per facet of the table, with its label
-    assert [m.label for m in at.sidebar.multiselect] == [f.label for f in FACETS]
+    # one sidebar widget per facet of the table, with its label: a list for keywords, a slider for a range
+    assert [m.label for m in at.sidebar.multiselect] == [f.label for f in FACETS if f.kind == "keyword"]
+    assert [s.label for s in at.sidebar.slider] == [f.label for f in FACETS if f.kind == "range"]
+    assert len(at.sidebar.color_picker) == 2 * len([f for f in FACETS if f.kind == "colour"])
     options = at.multiselect(key="f_artist").options
     assert {"Claude Monet", "Vincent van Gogh", "Albrecht Dürer", "Mystery Painter"} <= {
         o.split(" (")[0] for o in options

@@ -150,13 +150,102 @@ def test_map_refine_and_one_per_artist_in_a_real_browser(served_app: str, tmp_pa
 
 def test_near_duplicates_show_once_in_a_real_browser(tmp_path: Path, tiny_clip_path: str, shared_encoder) -> None:
     settings, _ = build_dupes_index(tmp_path / "dupes", tiny_clip_path, shared_encoder)
-    shot = tmp_path / "duplicates.png"
+    shot, group_shot = tmp_path / "duplicates.png", tmp_path / "copies-group.png"
     with serve(settings, tmp_path) as url, browser_page() as page:
         # All ten artworks come back; the picture and its three copies are one card.
         search(page, f"{url}/?k=12", "a sunset", 7)
-        assert page.get_by_text(re.compile(r"^(similarity \d\.\d\d|name match) · 4 copies$")).count() == 1
+        copies = page.get_by_role("button", name="4 copies")
+        assert copies.count() == 1
         assert len(_result_captions(page)) == 7
         no_errors(page)
         page.mouse.move(0, 0)
         page.screenshot(path=str(shot), full_page=True)
+        # "4 copies" opens the artwork with the group: the three copies as pictures that open in the same view.
+        copies.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("4 copies of this picture").wait_for()
+        assert dialog.locator('[class*="st-key-tile_copy_"]').count() == 3
+        settle(page)
+        no_errors(page)
+        page.screenshot(path=str(group_shot))
     keep_screenshot(shot, "feature-duplicates.png")
+    keep_screenshot(group_shot, "feature-copies-group.png")
+
+
+def test_the_period_slider_and_the_timeline_in_a_real_browser(
+    tmp_path: Path, tiny_clip_path: str, shared_encoder
+) -> None:
+    """A link with from/to shows the works of those years with the slider set; the timeline draws the results."""
+    from tests.support.museum import DATED, build_dated_index
+
+    settings = build_dated_index(tmp_path / "dated", tiny_clip_path, shared_encoder)
+    period, line = tmp_path / "period.png", tmp_path / "timeline.png"
+    with serve(settings, tmp_path) as url, browser_page() as page:
+        page.goto(f"{url}/?q=a+painting&from=1850&to=1900", wait_until="domcontentloaded")
+        wait_for_cards(page, 2)  # "1889" and "1884 - 1920"
+        settle(page)
+        thumbs = page.locator('[data-testid="stSidebar"] [data-testid="stSliderThumbValue"]').all_inner_texts()
+        assert thumbs == ["1850", "1900"], thumbs
+        no_errors(page)
+        page.screenshot(path=str(period), full_page=True)
+        page.goto(f"{url}/?q=a+painting", wait_until="domcontentloaded")
+        wait_for_cards(page, len(DATED))
+        _toggle(page, "Timeline")
+        page.locator('[data-testid="stVegaLiteChart"]').wait_for(timeout=60_000)
+        page.get_by_text("1 of the 8 results have no date").wait_for()
+        settle(page)
+        no_errors(page)
+        page.locator('[data-testid="stVegaLiteChart"]').scroll_into_view_if_needed()
+        page.screenshot(path=str(line), full_page=True)
+    keep_screenshot(period, "feature-period.png")
+    keep_screenshot(line, "feature-timeline.png")
+
+
+def test_the_colour_pickers_in_a_real_browser(tmp_path: Path, tiny_clip_path: str, shared_encoder) -> None:
+    """A link with a colour shows the works in it, the picker switched on; the detail view shows the palette."""
+    from tests.support.datasets import jpeg_bytes, painting
+
+    images = tmp_path / "images"
+    for n in range(10):
+        (images / f"Painter {n % 3}").mkdir(parents=True, exist_ok=True)
+        (images / f"Painter {n % 3}" / f"work_{n}.jpg").write_bytes(jpeg_bytes(painting(300 + n, (320, 240))))
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+    from tests.support.indexes import test_settings
+
+    settings = test_settings(tmp_path / "colour", tiny_clip_path)
+    rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=shared_encoder, progress=False)
+    shot = tmp_path / "colour.png"
+    with serve(settings, tmp_path) as url, browser_page() as page:
+        page.goto(f"{url}/?colour=%231f3a93", wait_until="domcontentloaded")
+        page.get_by_text(re.compile(r"^\d+% in these colours$")).first.wait_for(timeout=120_000)
+        settle(page)
+        shares = [
+            int(t.split("%")[0]) for t in page.get_by_text(re.compile(r"^\d+% in these colours$")).all_inner_texts()
+        ]
+        assert shares and shares == sorted(shares, reverse=True), shares  # the most blue first
+        page.locator('[class*="st-key-open_"] button').first.click()
+        page.get_by_role("dialog").locator('[aria-label="Palette"]').wait_for()
+        settle(page)
+        no_errors(page)
+        page.screenshot(path=str(shot))
+    keep_screenshot(shot, "feature-colour.png")
+
+
+def test_take_a_photo_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
+    """ "Take a photo" opens the camera (Chromium's fake one here), a shot searches, and results come back."""
+    shot = tmp_path / "camera.png"
+    with browser_page(fake_camera=True) as page:
+        page.goto(f"{served_app}/?mode=camera", wait_until="domcontentloaded")
+        page.get_by_text("Take a photo of the painting").wait_for(timeout=60_000)
+        page.wait_for_function(  # the camera is streaming before the shot is taken
+            "() => { const v = document.querySelector('video'); return v && v.readyState >= 2 && v.videoWidth > 0; }",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Take Photo").click(timeout=60_000)
+        page.locator('[class*="st-key-card_"]').first.wait_for(timeout=120_000)
+        settle(page)
+        no_errors(page)
+        page.screenshot(path=str(shot), full_page=True)
+    keep_screenshot(shot, "feature-camera.png")

@@ -82,10 +82,13 @@ def test_a_museum_artwork_shows_every_fact_of_its_record_and_links_to_the_museum
     assert picture.value and len(picture.value) == 1
 
 
-def test_a_folder_artwork_names_its_file_and_lists_the_copies_folded_into_it(
-    tmp_path_factory, tiny_clip_path, shared_encoder, monkeypatch, tmp_path
-):
-    settings, original = build_dupes_index(tmp_path_factory.mktemp("detail_dupes"), tiny_clip_path, shared_encoder)
+@pytest.fixture(scope="module")
+def dupes_index(tmp_path_factory, tiny_clip_path, shared_encoder):
+    return build_dupes_index(tmp_path_factory.mktemp("detail_dupes"), tiny_clip_path, shared_encoder)
+
+
+def test_a_folder_artwork_names_its_file_and_lists_the_copies_folded_into_it(dupes_index, monkeypatch, tmp_path):
+    settings, original = dupes_index
     point_env(monkeypatch, settings, tmp_path)
     at = upload(new_app().run(), "sunset.jpg", original.read_bytes())
     assert_clean(at)
@@ -101,3 +104,23 @@ def test_a_folder_artwork_names_its_file_and_lists_the_copies_folded_into_it(
     # A copy opens in the same view, and says where it lives.
     at = view.button(key=copies[0].key).click().run()
     assert "File: Copyist" in detail_text(at) and at.query_params["work"] == copies[0].key.removeprefix("see_copy_")
+
+
+def test_the_cards_n_copies_opens_the_group_and_a_linked_copy_lists_the_others(dupes_index, monkeypatch, tmp_path):
+    """ "4 copies" on a card is a button that opens the artwork with its copies; a copy opened from a link (no
+    result folded into it) still lists the other three, found in the collection by the same rule."""
+    settings, original = dupes_index
+    point_env(monkeypatch, settings, tmp_path)
+    at = upload(new_app().run(), "sunset.jpg", original.read_bytes())
+    first = cards(at)[0]
+    at = at.button(key=f"copies_{first}").click().run()
+    assert at.query_params["work"] == first and "4 copies of this picture are folded into this result:" in detail_text(
+        at
+    )
+    copy_ids = [b.key.removeprefix("see_copy_") for b in detail_view(at).button if b.key.startswith("see_copy_")]
+    assert len(copy_ids) == 3
+    linked = new_app(work=copy_ids[0]).run()
+    assert_clean(linked)
+    assert "4 copies of this picture are in the collection:" in detail_text(linked)
+    listed = {b.key.removeprefix("see_copy_") for b in detail_view(linked).button if b.key.startswith("see_copy_")}
+    assert listed == {first, *copy_ids[1:]}  # the original and the two other copies; none of the six others

@@ -28,7 +28,6 @@ from tests.support.app import (
     open_artwork,
     payloads,
     point_env,
-    result_captions,
     search_text,
     upload,
 )
@@ -199,11 +198,11 @@ def test_a_page_still_shows_k_cards_when_copies_fold(dupes_index, monkeypatch, t
     at = upload(at, "sunset.jpg", original.read_bytes())
     assert_clean(at)
     assert len(cards(at)) == 7 and card_titles(at)[0] == "Sunset"
-    assert sum("4 copies" in c for c in result_captions(at)) == 1
+    assert [b.label for b in at.button if b.key.startswith("copies_")] == ["4 copies"]
     assert not [b for b in at.button if b.key == "more"]  # the collection is exhausted: no Load more
     # k=3: three cards; the copies fold into the first and two other pictures follow
     at.slider(key="k").set_value(3).run()
-    assert len(cards(at)) == 3 and sum("4 copies" in c for c in result_captions(at)) == 1
+    assert len(cards(at)) == 3 and [b.label for b in at.button if b.key.startswith("copies_")] == ["4 copies"]
     at.button(key="more").click().run()
     assert len(cards(at)) == 6 == len(set(cards(at)))  # load more adds k cards too, none repeated
 
@@ -231,7 +230,7 @@ def test_the_service_fetches_more_to_fill_the_page_and_says_when_it_ends(dupes_i
 def test_facet_counts_follow_the_other_filters_and_blank_values_are_not_offered(env):
     everything = payloads()
     at = new_app().run()
-    labels = {f.name: at.multiselect(key=f"f_{f.name}") for f in FACETS}
+    labels = {f.name: at.multiselect(key=f"f_{f.name}") for f in FACETS if f.kind == "keyword"}
     assert "" not in labels["nationality"].options and not any(
         o.startswith(" (") for o in labels["nationality"].options
     )

@@ -42,9 +42,13 @@ def test_a_remote_build_creates_its_collection_with_the_documented_parameters(re
     indexes = {
         b["field_name"]: b["field_schema"] for b in recorder.bodies("PUT", rf"/collections/{builder.collection}/index")
     }
-    assert {name: indexes[name] for name in {f.payload_key for f in FACETS} | set(LOOKUP_FIELDS)} == dict.fromkeys(
-        {f.payload_key for f in FACETS} | set(LOOKUP_FIELDS), "keyword"
-    )
+    keywords = {k for f in FACETS if f.kind != "range" for k in f.index_keys} | set(LOOKUP_FIELDS)
+    ranges = {k for f in FACETS if f.kind == "range" for k in f.index_keys}
+    assert ranges == {"year_earliest", "year_latest"}  # the period: range filters and order_by inside Qdrant
+    assert {name: indexes[name] for name in keywords | ranges} == {
+        **dict.fromkeys(keywords, "keyword"),
+        **dict.fromkeys(ranges, "integer"),
+    }
     assert indexes[NAME_TEXT_FIELD]["type"] == "text" and indexes[NAME_TEXT_FIELD]["lowercase"] is True
 
 

@@ -171,8 +171,10 @@ class VectorIndex:
         limit: int = 12,
         exclude_ids: Sequence[str] = (),
         with_vectors: bool = False,
+        score_threshold: float | None = None,
     ) -> list[models.ScoredPoint]:
-        """Nearest artworks to a vector, a stored point id, or a recommend/sample query."""
+        """Nearest artworks to a vector, a stored point id, or a recommend/sample query (those scoring at least
+        ``score_threshold`` when given)."""
         query = _as_query(query)
         flt = (filters or Filters()).to_qdrant(exclude_ids)
         with self._call() as c:
@@ -184,6 +186,7 @@ class VectorIndex:
                 limit=limit,
                 with_payload=True,
                 with_vectors=with_vectors,
+                score_threshold=score_threshold,
             ).points
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[models.Record]:
@@ -195,6 +198,14 @@ class VectorIndex:
             points, _ = c.scroll(self.alias, scroll_filter=(filters or Filters()).to_qdrant(), limit=limit)
         return points
 
+    def scroll_filtered(
+        self, flt: models.Filter | None, *, limit: int, with_vectors: bool = False
+    ) -> list[models.Record]:
+        """Up to ``limit`` points a raw Qdrant filter keeps (in id order): the colour search's tiers."""
+        with self._call() as c:
+            points, _ = c.scroll(self.alias, scroll_filter=flt, limit=max(1, limit), with_vectors=with_vectors)
+        return points
+
     def facet(self, key: str, limit: int = 500, *, filters: Filters | None = None) -> list[tuple[str, int]]:
         """Distinct values of a keyword field with their counts among the artworks ``filters`` keeps, most common
         first."""
@@ -202,6 +213,26 @@ class VectorIndex:
         with self._call() as c:
             hits = c.facet(self.alias, key=key, limit=limit, exact=True, facet_filter=flt).hits
         return [(str(h.value), int(h.count)) for h in hits]
+
+    def span_bounds(self, lower_key: str, upper_key: str, *, filters: Filters | None = None) -> tuple[int, int] | None:
+        """The lowest ``lower_key`` and the highest ``upper_key`` among the artworks ``filters`` keeps (two
+        ordered scrolls on their integer indexes), or None when none has them."""
+        flt = (filters or Filters()).to_qdrant()
+        ends = []
+        for key, direction in ((lower_key, models.Direction.ASC), (upper_key, models.Direction.DESC)):
+            with self._call() as c:
+                points, _ = c.scroll(
+                    self.alias,
+                    scroll_filter=flt,
+                    limit=1,
+                    order_by=models.OrderBy(key=key, direction=direction),
+                    with_payload=[key],
+                )
+            value = (points[0].payload or {}).get(key) if points else None
+            if not isinstance(value, (int, float)):
+                return None
+            ends.append(int(value))
+        return ends[0], ends[1]
 
     # --- beyond one nearest-neighbour query: the map, fused name search, groups, random samples ---------
     def live_collection(self) -> str | None:

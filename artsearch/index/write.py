@@ -220,8 +220,12 @@ class IndexBuilder:
             with warnings.catch_warnings():
                 # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
                 warnings.simplefilter("ignore", UserWarning)
-                for name in dict.fromkeys([*(f.payload_key for f in FACETS), *LOOKUP_FIELDS]):
+                keyword_keys = [k for f in FACETS if f.kind != "range" for k in f.index_keys]
+                for name in dict.fromkeys([*keyword_keys, *LOOKUP_FIELDS]):
                     c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+                for name in dict.fromkeys(k for f in FACETS if f.kind == "range" for k in f.index_keys):
+                    # Integer indexes: range filters and order_by (the sidebar's bounds) inside Qdrant.
+                    c.create_payload_index(self.collection, name, models.PayloadSchemaType.INTEGER)
                 # Titles and artist names as words, for searches that name an artist or a title.
                 c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
 

@@ -3,7 +3,7 @@
 The artist is the name of the image's top-level sub-folder (``root/Claude
 Monet/water-lilies.jpg``), or comes from an optional CSV with a ``path``
 column (relative to the folder) and any of ``title, artist, genre,
-nationality, year`` (``metadata.csv`` beside the images is read when no CSV is named). An ``artists.json`` beside
+nationality, year, date`` (``metadata.csv`` beside the images is read when no CSV is named). An ``artists.json`` beside
 the images (as the data-preparation notebook writes) supplies bios, years and links.
 
 Every file that is not hidden is considered, in every format Pillow decodes itself
@@ -158,6 +158,8 @@ class FolderSource:
             nationality=(row.get("nationality") or "").strip(),
             year=_year(row.get("year")),
             image_key=self.image_key(path),
+            # A "date" column as written ("c. 1765", "mid 16th century"): shown as it is, read for the period.
+            extra={"date": date} if (date := (row.get("date") or "").strip()) else {},
         )
 
     def items(self) -> Iterator[SourceItem]:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from artsearch import periods
 from artsearch.catalog import Artist, Artwork, slugify
 from artsearch.config import Settings
 from artsearch.errors import MissingCredentials, SourceError
@@ -291,6 +292,10 @@ class KaggleSource(FolderSource):
         artwork.artist = record.name
         artwork.genre = record.genre
         artwork.nationality = record.nationality
+        # Kaggle dates no artwork: the span it was made in is its artist's life, and the payload says so.
+        span = periods.artist_period(record.birth_year, record.death_year)
+        if span is not None:
+            artwork.earliest, artwork.latest, artwork.period_basis = span.earliest, span.latest, "artist"
         return artwork
 
     def note_artist(self, artwork: Artwork) -> None:

@@ -403,6 +403,8 @@ class MuseumSource:
             genre=_text(record.get("type")),
             nationality=first.nationality if first else "",
             year=_int_or_none(record.get("creation_date_earliest")),
+            earliest=_int_or_none(record.get("creation_date_earliest")),
+            latest=_int_or_none(record.get("creation_date_latest")),
             image_key=key,
             source_url=_text(record.get("url")),
             width=_int_or_none(web.get("width")),

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from artsearch.catalog import Artist
+from artsearch.colour import parse_hex
 from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery
 from artsearch.search import Hit
 from artsearch.web.escape import literal
@@ -32,16 +33,19 @@ def date_text(hit: Hit) -> str:
     return date or (str(hit.year) if hit.year else "")
 
 
-def card_lines(hit: Hit) -> tuple[str, str, str]:
+def card_lines(hit: Hit, *, copies: bool = True) -> tuple[str, str, str]:
     """A result card's three lines, as plain text: the title, "artist · date", and why it is here.
 
     The last line is the similarity, or "name match" where the fused ranking put the work up because
     the query named its artist or title words (its similarity alone would not have), so the numbers
-    shown never climb down the page and up again; then "N copies" when copies folded into it.
+    shown never climb down the page and up again; then "N copies" when copies folded into it (unless
+    ``copies`` is False: the page shows them as a button that opens the group).
     """
     byline = " · ".join(part for part in (hit.artist_name or "Unknown artist", date_text(hit)) if part)
     why = [("name match" if hit.name_match else score_text(hit.score))]
-    if hit.copies:
+    if hit.colour_share is not None:
+        why = [f"{round(100 * hit.colour_share)}% in these colours"]
+    if hit.copies and copies:
         why.append(copies_text(hit))
     return hit.title, byline, " · ".join(why)
 
@@ -117,6 +121,26 @@ def empty_results_message(state: PageState) -> str:
     if state.filters:
         return "Nothing matches these filters; remove some in the sidebar."
     return "Nothing in the collection matches this search."
+
+
+def palette_html(payload: Mapping[str, Any]) -> str:
+    """The palette as a row of swatches, each as wide as its share, titled with its colour and share; "" without
+    one. Only colours that parse as #rrggbb are written (the payload is ours, but a page writes nothing unchecked)."""
+    parts = []
+    for entry in payload.get("palette") or []:
+        hexed = parse_hex(str(entry.get("hex", ""))) if isinstance(entry, Mapping) else None
+        try:
+            share = float(entry.get("share", 0)) if hexed else 0.0
+        except (TypeError, ValueError):
+            share = 0.0
+        if hexed and share > 0:
+            parts.append(
+                f'<span title="{hexed}, {round(100 * share)}%" style="display:inline-block;height:14px;'
+                f'width:{max(4, round(240 * share))}px;background:{hexed}"></span>'
+            )
+    if not parts:
+        return ""
+    return f'<div aria-label="Palette" style="display:flex;border-radius:4px;overflow:hidden;width:fit-content">{"".join(parts)}</div>'
 
 
 def copies_text(hit: Hit) -> str:

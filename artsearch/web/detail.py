@@ -9,6 +9,7 @@ without the ones a source does not have; :func:`source_link` is the page to read
 
 from __future__ import annotations
 
+from artsearch import periods
 from artsearch.catalog import Artist
 from artsearch.search import Hit
 from artsearch.web.cards import artist_line, date_text, score_text
@@ -27,6 +28,10 @@ _RECORD_FIELDS = (
     ("accession_number", "Accession number"),
     ("credit_line", "Credit line"),
 )
+COPIES_HELP = (
+    "Near-duplicates: the same picture resized, re-compressed or cropped (by the colour hash, as results fold). "
+    "python -m artsearch duplicates lists every group in the collection."
+)
 _LICENCES = {"CC0": "CC0 (public domain: free to use for any purpose)"}
 
 
@@ -34,7 +39,7 @@ def facts(hit: Hit, artist: Artist | None = None) -> list[tuple[str, str]]:
     """The artwork's facts as (label, plain text value), the empty ones left out."""
     payload = hit.payload
     artist = artist or hit.artist
-    rows = [("Artist", artist_line(artist, hit.artist_name)), ("Date", date_text(hit))]
+    rows = [("Artist", artist_line(artist, hit.artist_name)), ("Date", date_text(hit)), ("Period", period_text(hit))]
     genre = payload.get("genre") or []
     rows.append(("Genre" if payload.get("source") != "museum" else "Type", _joined(genre)))
     rows += [(label, _joined(payload.get(key))) for key, label in _RECORD_FIELDS]
@@ -48,6 +53,18 @@ def facts(hit: Hit, artist: Artist | None = None) -> list[tuple[str, str]]:
     if source == "folder" and payload.get("source_id"):
         rows.append(("File", str(payload["source_id"])))
     return [(label, value) for label, value in rows if value]
+
+
+def period_text(hit: Hit) -> str:
+    """The years the period filter and the timeline use, when they say more than the date: a span read from the
+    date text ("1530–1570" for "mid 16th century"), or an undated work's artist's lifetime, labelled so."""
+    lo, hi = hit.payload.get(periods.EARLIEST), hit.payload.get(periods.LATEST)
+    if not isinstance(lo, int) or not isinstance(hi, int):
+        return ""
+    span = periods.Period(lo, hi).text()
+    if hit.payload.get(periods.BASIS) == "artist":
+        return f"{span} (the artist's lifetime: the work itself is undated)"
+    return "" if span == date_text(hit) else span
 
 
 def why_shown(hit: Hit) -> str:

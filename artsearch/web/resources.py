@@ -21,6 +21,7 @@ from typing import Any
 import streamlit as st
 from PIL import Image
 
+from artsearch import duplicates
 from artsearch.catalog import Artist
 from artsearch.config import Settings, read_secrets_file
 from artsearch.errors import ArtsearchError
@@ -137,6 +138,16 @@ def _artist_works(key: str, artist: str, limit: int, _service: SearchService) ->
 def artist_works(service: SearchService, artist: str, limit: int) -> list[Hit]:
     """Works by ``artist`` in the collection, copies folded, read at most once a minute per artist and server."""
     return _artist_works(settings_key(service.settings), artist, limit, service) if artist else []
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=512)
+def _copies_of(key: str, artwork_id: str, _service: SearchService) -> list[str]:
+    return duplicates.copies_of(_service.index, artwork_id)
+
+
+def copies_of(service: SearchService, artwork_id: str) -> list[str]:
+    """The collection's copies of one artwork (the duplicates report's rule), looked up at most once a minute."""
+    return _copies_of(settings_key(service.settings), artwork_id, service) if artwork_id else []
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=4)

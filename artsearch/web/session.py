@@ -42,7 +42,7 @@ def actions_key(artwork_id: str) -> str:
 def search_key(query: Query) -> tuple[Any, ...]:
     """What identifies a search, apart from how it is paged and shaped (an upload by its bytes' digest)."""
     digest = hashlib.sha256(query.image).hexdigest() if query.image is not None else ""
-    return (query.mode, query.text, query.image_url, query.like_id, digest, query.filters, query.k)
+    return (query.mode, query.text, query.image_url, query.like_id, digest, query.filters, query.k, query.photo)
 
 
 def _shape(options: PageOptions) -> tuple[Any, ...]:
@@ -185,6 +185,39 @@ def init_from_link() -> None:
     ss.work = valid_id(state.work)
     ss._pending_filters = {name: list(values) for name, values in state.filters.items()}
     ss._initialised = True
+
+
+def colour_keys(name: str, n: int) -> tuple[str, str]:
+    """The session-state keys of a colour facet's n-th toggle and picker."""
+    return f"{filter_key(name)}_on{n}", f"{filter_key(name)}_pick{n}"
+
+
+def set_colours(name: str) -> None:
+    """A colour toggle or picker changed: the colours switched on become the filter (the second needs the first)."""
+    chosen = []
+    for n in range(2):
+        on, pick = colour_keys(name, n)
+        if ss.get(on) and (n == 0 or chosen):
+            chosen.append(str(ss.get(pick, "")))
+    ss[filter_key(name)] = chosen
+
+
+def set_range(name: str, low: int, high: int) -> None:
+    """A range slider moved: its span becomes the filter, or no filter when it spans everything."""
+    value = tuple(ss.get(range_key(name), (low, high)))
+    ss[filter_key(name)] = [] if value == (low, high) else [str(value[0]), str(value[1])]
+
+
+def range_key(name: str) -> str:
+    """The session-state key of a range facet's slider (its filter lives under :func:`filter_key`)."""
+    return f"{filter_key(name)}_slider"
+
+
+def on_timeline_select() -> None:
+    """A click on the timeline opens that artwork."""
+    picked = webmap.selected_id(ss.get("timeline"))
+    if picked:
+        open_work(picked)
 
 
 def chosen_filters() -> Filters:

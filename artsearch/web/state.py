@@ -20,7 +20,7 @@ from artsearch.search import MAX_K, Query
 PLACEHOLDER = "a gloomy landscape in the winter"
 DEFAULT_K = 12
 #: The modes a visitor picks; "like" ("more like this") is entered from a result card instead.
-MODES: dict[str, str] = {"text": "Text", "image": "Upload an image", "url": "Image URL"}
+MODES: dict[str, str] = {"text": "Text", "image": "Upload an image", "camera": "Take a photo", "url": "Image URL"}
 ALL_MODES = (*MODES, "like")
 
 
@@ -52,11 +52,17 @@ class PageState:
                     submitted, f"Choose an image file ({upload_formats()}) to find artworks that look like it."
                 )
             return Query(image=image, text=self.mix, **common)
+        if self.mode == "camera":  # a photo of a painting on a wall: the search finds the painting in it
+            if image is None:
+                return _nothing(submitted, "Take a photo of the painting (a phone opens its camera) to find it.")
+            return Query(image=image, text=self.mix, photo=True, **common)
         if self.mode == "url":
             if not self.url.strip():
                 return _nothing(submitted, "Paste the address of an image (https://...) to find artworks like it.")
             return Query(image_url=self.url, text=self.mix, **common)
         if not self.text.strip():
+            if self.filters.colours():  # "works in blue and ochre": the colours alone
+                return Query(text="", **common)
             return _nothing(submitted, f"Type a few words to search for, for example '{PLACEHOLDER}'.")
         return Query(text=self.text, **common)
 
@@ -115,7 +121,12 @@ def state_from_params(params: Mapping[str, Any]) -> PageState:
         url=_one(params, "url"),
         like_id=like_id,
         k=clamp_k(_one(params, "k") or DEFAULT_K),
-        filters=Filters({f.name: _many(params, f.name) for f in FACETS}),
+        filters=Filters(
+            {
+                f.name: [_one(params, b) for b in f.bounds] if f.kind == "range" else _many(params, f.name)
+                for f in FACETS
+            }
+        ),
         mix=_one(params, "mix"),
         work=valid_id(_one(params, "work")),
     )
@@ -136,8 +147,12 @@ def params_from_state(state: PageState) -> dict[str, str | list[str]]:
         params["mix"] = state.mix.strip()
     if clamp_k(state.k) != DEFAULT_K:
         params["k"] = str(clamp_k(state.k))
-    for name, values in state.filters.items():
-        params[name] = list(values)
+    for f in FACETS:
+        values = state.filters.get(f.name, ())
+        if f.kind == "range":
+            params.update({bound: value for bound, value in zip(f.bounds, values, strict=False) if value})
+        elif values:
+            params[f.name] = list(values)
     if valid_id(state.work):
         params["work"] = valid_id(state.work)
     return params

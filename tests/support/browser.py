@@ -92,13 +92,15 @@ def serve_process(
 
 
 @contextmanager
-def browser_page(viewport: tuple[int, int] = (1440, 1500)) -> Iterator[Any]:
+def browser_page(viewport: tuple[int, int] = (1440, 1500), *, fake_camera: bool = False) -> Iterator[Any]:
     """A page in Debian's Chromium (never a downloaded browser), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        # fake_camera: Chromium's own test pattern as the camera, allowed without asking (st.camera_input).
+        camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"] if fake_camera else []
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *camera], headless=True)
         try:
             yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         finally:

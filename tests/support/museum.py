@@ -151,6 +151,7 @@ def record(
     department: str = "European Painting and Sculpture",
     date: str = "1889",
     earliest: int | None = 1889,
+    latest: int | None | str = "earliest",
     culture: list[str] | None = None,
     measurements: str = "Framed: 90 x 110 cm (35 7/16 x 43 5/16 in.); Unframed: 73.5 x 92 cm (28 15/16 x 36 1/4 in.)",
 ) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def record(
         "title": title,
         "creation_date": date,
         "creation_date_earliest": earliest,
-        "creation_date_latest": earliest,
+        "creation_date_latest": earliest if latest == "earliest" else latest,
         "culture": culture if culture is not None else ["Europe, 19th century"],
         "technique": "oil on canvas",
         "creditline": f"Leonard C. Hanna Jr. Fund {rid}",
@@ -234,3 +235,47 @@ def running_museum() -> Iterator[FakeMuseum]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: Museum records dated in every form the API uses: (id, title, creation_date, creation_date_earliest,
+#: creation_date_latest, the span stored). The API gives the numbers for most; two have only the text.
+DATED = [
+    (2001, "Circa", "c. 1765", 1760, 1770, (1760, 1770)),
+    (2002, "Span", "1884 - 1920", 1884, 1920, (1884, 1920)),
+    (2003, "Century part", "mid 16th century", None, None, (1530, 1570)),  # no numbers: read from the text
+    (2004, "Decade", "1630s", 1630, 1639, (1630, 1639)),
+    (2005, "Before", "before 1500", None, None, (1450, 1500)),
+    (2006, "Circa span", "ca. 1500–1510", 1500, 1510, (1500, 1510)),
+    (2007, "One year", "1889", 1889, 1889, (1889, 1889)),
+    (2008, "Undated", "", None, None, None),
+]
+
+
+def build_dated_index(root, model: str, encoder):
+    """The :data:`DATED` records served by the stand-in and ingested by the real rebuild; returns the settings."""
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+    from tests.support.indexes import test_settings
+
+    with running_museum() as museum:
+        makers = [GOGH, COLE, MASTER, HOKUSAI]
+        museum.records = [
+            record(museum, rid, title, [makers[n % 4]], date=date, earliest=lo, latest=hi)
+            for n, (rid, title, date, lo, hi, _) in enumerate(DATED)
+        ]
+        museum.images = {f"/images/{rid}_web.jpg": _blobs(rid) for rid, *_ in DATED}
+        settings = test_settings(root, model, museum_api_url=f"{museum.base}/api/artworks/")
+        rebuild(settings, SourceOptions(source="museum"), encoder=encoder, progress=False)
+    return settings
+
+
+def _blobs(seed: int) -> bytes:
+    """A distinct picture per record (blobs of colour), so near-duplicate folding keeps them apart."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((160, 120), Image.Resampling.BICUBIC).save(
+        buf, "JPEG"
+    )
+    return buf.getvalue()
