@@ -136,7 +136,7 @@ def test_the_page_shows_matching_shapes_first(shapes_index, monkeypatch, tmp_pat
         at.run()
         assert not at.exception and not at.error
         titles = [t.split(" ", 1)[1] for t in card_titles(at)]  # "00110 yellow star on green": number, shape
-        assert len(titles) == 4
+        assert len(titles) == 4, [e.value for e in at.info]
         # Colour is near perfect for this model; star vs triangle is its known weak spot (see its README).
         assert all(t.startswith("yellow") for t in titles) and titles[0].startswith("yellow star"), titles
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamlit import config as st_config
-from streamlit.runtime.secrets import Secrets
+from streamlit.runtime.secrets import Secrets, secrets_singleton
 
 from artsearch.config import load_settings
 from artsearch.web import resources
@@ -33,6 +33,7 @@ def test_secrets_without_a_file_are_empty(tmp_path: Path):
         assert load_settings(secrets=secrets, env={}).collection_name == "paintings"
     finally:
         st_config.set_option("secrets.files", previous)
+        secrets_singleton._reset()  # st.secrets keeps what it parsed: later pages must not run on this file
 
 
 def test_a_malformed_secrets_file_is_one_line_on_the_page_not_a_silent_fallback(tmp_path, monkeypatch):
@@ -64,3 +65,4 @@ def test_a_malformed_secrets_file_is_one_line_on_the_page_not_a_silent_fallback(
         assert not any("secrets file" in unescaped(e.value) for e in at.error), [e.value for e in at.error]
     finally:
         st_config.set_option("secrets.files", previous)
+        secrets_singleton._reset()  # st.secrets keeps what it parsed: later pages must not run on this file
