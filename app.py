@@ -106,7 +106,7 @@ def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, boo
     image = None
     if mode == "text":
         st.text_input(
-            "Describe the artwork",
+            "Describe the artwork, in any language" if settings.text_embedder_name else "Describe the artwork",
             key="q",
             placeholder=web_state.PLACEHOLDER,
             on_change=session.clear_like,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from artsearch.config import ONNX_PATHS, Settings, load_settings
+from artsearch.crosslingual import load_queries
 from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
@@ -62,11 +63,16 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         help="CLIP model name or local folder (EMBEDDER_NAME; default: the index's own, and clip-ViT-B-32 for a new build)",
     )
     group.add_argument(
+        "--text-model",
+        help="a text model distilled into the image model's space, for queries in other languages, such as "
+        "clip-ViT-B-32-multilingual-v1 (TEXT_EMBEDDER_NAME; default: the image model embeds text too)",
+    )
+    group.add_argument(
         "--allow-other-model",
         action="store_true",
         default=None,
-        help="search with --model even though the index was built with another model of the same vector size "
-        "(ARTSEARCH_ALLOW_OTHER_MODEL)",
+        help="search with --model (or --text-model) even though the index was built with another model of the "
+        "same vector size (ARTSEARCH_ALLOW_OTHER_MODEL)",
     )
     group.add_argument("--qdrant-path", type=Path, help="embedded Qdrant folder (QDRANT_PATH)")
     group.add_argument("--qdrant-url", help="remote Qdrant URL, e.g. a Qdrant Cloud cluster (QDRANT_URL)")
@@ -78,6 +84,7 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(
         embedder_name=args.model,
+        text_embedder_name=args.text_model,
         qdrant_path=args.qdrant_path,
         qdrant_url=args.qdrant_url,
         collection_name=args.collection,
@@ -210,6 +217,12 @@ def add_eval_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--genre-template", default="a {genre} painting", help="text query per genre")
     parser.add_argument("--min-label-count", type=int, default=5, help="only labels with at least this many works")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        help="parallel queries (JSON) for the cross-lingual measures, run with a text model (--text-model); "
+        "default: artsearch/assets/multilingual_queries.json",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -224,6 +237,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             genre_template=args.genre_template,
             min_label_count=args.min_label_count,
             seed=args.seed,
+            queries=load_queries(args.queries) if args.queries else None,
         )
     finally:
         service.index.close()

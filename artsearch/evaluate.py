@@ -9,7 +9,9 @@ itself (its payloads, stored vectors and stored images):
 - text to image: precision@10 of templated queries, "a painting by {artist}"
   and "a {genre} painting", next to the chance level of each label;
 - ANN fidelity: recall@10 of what Qdrant returns against exact brute force over
-  the same vectors.
+  the same vectors;
+- with a text model (``TEXT_EMBEDDER_NAME``): per language, top-10 overlap with the same
+  query in English and text->image precision@10 (:mod:`artsearch.crosslingual`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from artsearch import crosslingual
 from artsearch.errors import ArtsearchError
 from artsearch.images import load_image
 from artsearch.search import SearchService
@@ -104,8 +107,10 @@ def evaluate(
     artist_template: str = "a painting by {artist}",
     genre_template: str = "a {genre} painting",
     seed: int = 0,
+    queries: crosslingual.QuerySet | None = None,
 ) -> EvalReport:
-    """Compute every metric on (a seeded sample of) the live collection."""
+    """Compute every metric on (a seeded sample of) the live collection. ``queries``: the parallel queries of the
+    cross-lingual measures (default: :data:`artsearch.crosslingual.DEFAULT_QUERIES`), run with a text model only."""
     rng = random.Random(seed)
     total = service.index.require_points()
     report = EvalReport(service.index.alias, service.encoder.name, total)
@@ -175,4 +180,25 @@ def evaluate(
             returned = {str(h.id) for h in service.index.query(query, limit=10)}
             recall.append(len(exact & returned) / len(exact))
         report.metrics.append(Metric("ANN recall@10 vs exact", float(np.mean(recall)), len(chosen)))
+    if service.settings.text_embedder_name:
+        artists = [a for a, c in counts.most_common(max_labels) if a and c >= min_label_count]
+        report.metrics.extend(cross_lingual_metrics(service, queries or crosslingual.load_queries(), artists))
     return report
+
+
+def cross_lingual_metrics(service: SearchService, queries: crosslingual.QuerySet, artists: list[str]) -> list[Metric]:
+    """Per language, top-10 overlap with English and precision@10 (English too) through the text model."""
+    figures = crosslingual.measure(service, queries.expanded(artists))
+    out = []
+    for language, values in figures.items():
+        if "overlap" in values:
+            name = f"{language} query: top-10 overlap with English"
+            out.append(
+                Metric(name, values["overlap"], int(values["n_overlap"]), note=service.settings.text_embedder_name)
+            )
+            name = f"{language} query: top-10 overlap with English via the image model"
+            out.append(Metric(name, values["overlap_image_model"], int(values["n_overlap"])))
+        if "precision" in values:
+            name = f"{language} query: text->image artist precision@10"
+            out.append(Metric(name, values["precision"], int(values["n_precision"])))
+    return out

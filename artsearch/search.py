@@ -34,6 +34,8 @@ from artsearch.index.filters import FACETS, Filters
 from artsearch.index.read import VectorIndex
 from artsearch.model.choice import IndexModel, check_vector_size, model_for_index
 from artsearch.model.encoder import Encoder
+from artsearch.model.locate import locate
+from artsearch.model.pairing import check_text_model
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
@@ -164,12 +166,16 @@ class SearchService:
         encoder: Encoder | None = None,
         index: VectorIndex | None = None,
         storage: Storage | None = None,
+        text_encoder: Encoder | None = None,
     ) -> None:
         """``encoder``, when given, is used as it is (tests, benchmarks); otherwise the model is chosen from the
-        live index's record and the settings, and loaded on first use."""
+        live index's record and the settings, and loaded on first use. ``text_encoder`` likewise for the text
+        model (``TEXT_EMBEDDER_NAME``), which is checked against the index either way."""
         self.settings = settings
         self._encoder = encoder
         self._fixed_encoder = encoder is not None
+        self._text_encoder = text_encoder
+        self._text_checked: str | None | bool = False  # the live collection the text model was checked for
         self._checked: tuple[str | None, float] | None = None  # (live collection, when) the model was chosen for
         self.index = index or VectorIndex(settings)
         self.storage = storage or open_storage(settings)
@@ -233,6 +239,36 @@ class SearchService:
         self._checked = (collection, time.monotonic())
         return encoder
 
+    @property
+    def text_encoder(self) -> Encoder:
+        """The model text queries use: the text model (``TEXT_EMBEDDER_NAME``) once it is checked against the live
+        index (same vector size, distilled for the index's image model: ModelMismatch if not), else the image
+        model itself."""
+        if not self.settings.text_embedder_name:
+            return self.encoder
+        collection = self._live_collection()
+        current = self._text_encoder
+        if current is not None and self._text_checked == collection:
+            return current
+        with self._lock:
+            return self._text_encoder_for_index(collection)
+
+    def _text_encoder_for_index(self, collection: str | None) -> Encoder:
+        name = str(self.settings.text_embedder_name)
+        if self._text_encoder is not None and self._text_checked == collection:
+            return self._text_encoder
+        recorded = self.index_model() if collection else None
+        if recorded is None:  # built before models were recorded, or nothing built yet: the image model's files
+            image = self._encoder if self._encoder is not None else self._encoder_for_index()
+            recorded = image.index_model()
+        check_text_model(locate(name), recorded, allow_other=self.settings.allow_other_model)
+        encoder = self._text_encoder
+        if encoder is None:
+            encoder = Encoder.from_settings(self.settings, name=name)
+        check_vector_size(name, encoder.dim, recorded.dim, recorded)
+        self._text_encoder, self._text_checked = encoder, collection
+        return encoder
+
     def artists(self) -> dict[str, Artist]:
         # A local copy: refresh() on another session's thread may reset the attribute between the lines.
         artists = self._artists
@@ -249,7 +285,7 @@ class SearchService:
         text = query_text(text)
         if not text:
             raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
-        return self.encoder.encode_texts([text])[0]
+        return self.text_encoder.encode_texts([text])[0]
 
     def image_vector(self, data: bytes, name: str = "the uploaded image") -> np.ndarray:
         image = load_image(
@@ -362,6 +398,15 @@ class SearchService:
             info["model"] = model_for_index(self.settings, recorded)
         except (ModelMismatch, ModelLoadError) as exc:
             info["model_problem"] = str(exc)
+        if self.settings.text_embedder_name:
+            try:
+                image = recorded or self.encoder.index_model()
+                check_text_model(
+                    locate(self.settings.text_embedder_name), image, allow_other=self.settings.allow_other_model
+                )
+                info["text_model"] = self.settings.text_embedder_name
+            except (ModelMismatch, ModelLoadError) as exc:
+                info["text_model_problem"] = str(exc)
         info["artists"] = len(self.artists())
         return info
 
@@ -375,7 +420,7 @@ class SearchService:
         terms = query_syntax.parse(text)
         if not terms or len(terms) < 2 and terms[0].weight == 1.0:
             return self.text_vector(text)
-        vectors = self.encoder.encode_texts([t.text for t in terms])  # each a piece of an already cut query
+        vectors = self.text_encoder.encode_texts([t.text for t in terms])  # each a piece of an already cut query
         combined = query_syntax.combine(list(vectors), [t.weight for t in terms])
         return combined if combined is not None else self.text_vector(text)
 

@@ -182,3 +182,29 @@ def collection_view(client, name: str, dim: int, query_seed: int = 7) -> dict:
         seen.update(json.dumps([str(p.id), p.payload], sort_keys=True).encode())
         seen.update(np.asarray(p.vector, dtype=np.float32).tobytes())
     return {"count": client.count(name, exact=True).count, "top": top, "digest": seen.hexdigest()}
+
+
+# --- the trained tiny CLIP over a held-out synthetic collection -------------------------------------------
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+TRAINED_CLIP = str(MODELS / "tiny-clip-shapes")
+STUDENT = str(MODELS / "tiny-clip-shapes-multilingual")
+
+
+def build_shapes_index(root: Path, n: int, seed: int, encoder, **overrides):
+    """A folder index of ``n`` synthetic shapes (seed ``seed``; one "artist" per colour x shape, such as
+    "red circle"), built with ``encoder`` (the trained tiny CLIP) through the real rebuild.
+
+    Returns (settings, written samples)."""
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+    from artsearch.testing.synthetic import write_dataset
+
+    root = Path(root)
+    written = write_dataset(root / "shapes", n, seed=seed, image_format="jpg")
+    settings = test_settings(root, TRAINED_CLIP, batch_size=32, **overrides)
+    report = rebuild(
+        settings, SourceOptions(source="folder", images_dir=root / "shapes"), encoder=encoder, progress=False
+    )
+    assert report.indexed == len(written) and not report.skipped, report.summary()
+    return settings, written
