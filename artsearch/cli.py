@@ -16,12 +16,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from artsearch.calibration import NOTHING_MATCHES
 from artsearch.config import ONNX_PATHS, Settings, load_settings
 from artsearch.crosslingual import load_queries
 from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
 from artsearch.index.filters import FACETS, Filters
+from artsearch.match_measures import load_absent
 from artsearch.model.choice import model_for_index
 from artsearch.model.encoder import clear_exports, export_model
 from artsearch.model.hub import NOISY_LOGGERS
@@ -153,6 +155,12 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="list near-duplicates of one picture separately (default: folded, per ARTSEARCH_COLLAPSE_DUPLICATES)",
     )
+    parser.add_argument(
+        "--hide-weak",
+        action="store_true",
+        default=None,
+        help='leave out results labelled "weak match" (ARTSEARCH_HIDE_WEAK_MATCHES)',
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -172,22 +180,31 @@ def cmd_search(args: argparse.Namespace) -> int:
     if query.mode == "text" and not query.text.strip():
         raise EmptyQuery('Give something to search for: text ("a gloomy winter landscape"), --image, --url or --like.')
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
-    options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
+    options = PageOptions(
+        per_artist=args.per_artist,
+        collapse=settings.collapse_duplicates and not args.all_copies,
+        hide_weak=bool(args.hide_weak) or settings.hide_weak_matches,
+    )
     service = SearchService(settings)
     try:
-        hits = service.page(query, options).hits
+        result = service.page(query, options)
     finally:
         service.index.close()  # deletes this process's snapshot of the index at once
+    hits = result.hits
     if args.json:
         print(to_json([h.to_json() for h in hits]))
         return 0
-    if not hits:
+    if result.nothing_matches:
+        print(NOTHING_MATCHES if hits else NOTHING_MATCHES.split(";")[0] + " (weak matches hidden).")
+    elif not hits:
         print("No matching artworks.")
     for rank, hit in enumerate(hits, 1):
         year = f" ({hit.year})" if hit.year else ""
         copies = f"  (+{len(hit.copies)} copies: {', '.join(hit.copies)})" if hit.copies else ""
         title, artist = terminal_safe(hit.title, one_line=True), terminal_safe(hit.artist_name, one_line=True)
-        print(f"{rank:>2}. {hit.score:.3f}  {title}{year} - {artist}  [{hit.artwork_id}]{copies}")
+        label = f"  {hit.match}" if hit.match else ""
+        why = f"  ({terminal_safe(' · '.join(hit.why), one_line=True)})" if hit.why else ""
+        print(f"{rank:>2}. {hit.score:.3f}{label}  {title}{year} - {artist}  [{hit.artwork_id}]{why}{copies}")
     return 0
 
 
@@ -223,6 +240,12 @@ def add_eval_flags(parser: argparse.ArgumentParser) -> None:
         help="parallel queries (JSON) for the cross-lingual measures, run with a text model (--text-model); "
         "default: artsearch/assets/multilingual_queries.json",
     )
+    parser.add_argument(
+        "--absent",
+        type=Path,
+        help='queries the collection holds nothing of, one a line, for the "nothing matches" rate '
+        "(default: a few things no art collection shows)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -238,6 +261,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             min_label_count=args.min_label_count,
             seed=args.seed,
             queries=load_queries(args.queries) if args.queries else None,
+            absent=load_absent(args.absent) if args.absent else None,
         )
     finally:
         service.index.close()

@@ -92,6 +92,8 @@ class Settings:
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
     projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
     allow_other_model: bool = False  # search an index with a configured model other than the one that built it
+    hide_weak_matches: bool = False  # results labelled "weak match" are left out (the page's toggle starts so)
+    vocabulary: Path | None = None  # the art terms file (artsearch/vocabulary.py); None: the shipped one
 
     @property
     def model_name(self) -> str:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 
+from artsearch.annotate import TextEncoder, annotate_build
 from artsearch.config import Settings
-from artsearch.errors import ArtsearchError, SourceError
+from artsearch.errors import ArtsearchError, ModelMismatch, SourceError
 from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import EncoderOnDemand, IngestReport, ModelChanged, run_ingest
@@ -30,6 +32,7 @@ from artsearch.model.choice import IndexModel, model_for_index
 from artsearch.model.encoder import Encoder
 from artsearch.model.identity import identify, predicted_device
 from artsearch.model.locate import locate
+from artsearch.model.pairing import check_text_model
 from artsearch.projection import Projection, fit
 from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
@@ -104,6 +107,7 @@ def rebuild(
                 storage.write_map(builder.collection, projection.to_json())
             else:
                 add_map(builder, storage, settings)
+            annotate_build(builder, settings, *vocabulary_model(settings, lazy, name))
             live = builder.live_collection()
             builder.publish()
             published = True
@@ -117,6 +121,23 @@ def rebuild(
     finally:
         cache.close()
     return report
+
+
+def vocabulary_model(settings: Settings, lazy: EncoderOnDemand, name: str) -> tuple[str, Callable[[], TextEncoder]]:
+    """The model that embeds the vocabulary at a build: the text model when it fits this build's image model
+    (else the image model, with a warning), as (its identity key, how to load it)."""
+    text = settings.text_embedder_name
+    if text:
+        try:
+            files = locate(text)
+            check_text_model(files, index_model(lazy, name), allow_other=settings.allow_other_model)
+            return (
+                f"text:{files.name}:{files.fingerprint}",
+                lambda: Encoder.from_settings(settings, name=text).encode_texts,
+            )
+        except (ModelMismatch, ArtsearchError) as exc:
+            log.warning("the vocabulary is embedded with the image model: %s", exc)
+    return lazy.model.key, lambda: lazy.get().encode_texts
 
 
 def prune_maps(storage: Storage, keep: set[str | None]) -> list[str]:

@@ -24,10 +24,20 @@ import numpy as np
 from qdrant_client import models
 
 from artsearch import query_syntax
+from artsearch.calibration import SAMPLE_FIELD, SAMPLE_SIZE, SAMPLE_YES, WEAK, Calibration, is_match
+from artsearch.calibration import label as match_label
 from artsearch.catalog import NAME_TEXT_FIELD, Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
-from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery, ModelLoadError, ModelMismatch, NotFound
+from artsearch.errors import (
+    ArtsearchError,
+    CollectionMissing,
+    ConfigError,
+    EmptyQuery,
+    ModelLoadError,
+    ModelMismatch,
+    NotFound,
+)
 from artsearch.fetch import fetch_image_bytes
 from artsearch.images import load_image
 from artsearch.index.filters import FACETS, Filters
@@ -39,7 +49,10 @@ from artsearch.model.pairing import check_text_model
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
+from artsearch.terms import SUBJECTS_FIELD, TERMS_FIELD
+from artsearch.terms import why as why_terms
 from artsearch.text import MAX_QUERY_CHARS, clean_text, query_text  # noqa: F401 - MAX_QUERY_CHARS: search.MAX_QUERY_CHARS
+from artsearch.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +110,12 @@ class Hit:
     #: The query named words of its title or artist, and the fused ranking moved it up for that: its place
     #: comes from the name match, not from ``score`` alone (which stays the cosine similarity).
     name_match: bool = False
+    #: How good a match it is on its query's scale (:mod:`artsearch.calibration`): the calibrated score and
+    #: "strong match", "match" or "weak match"; None when the build keeps no calibration sample.
+    calibrated: float | None = None
+    match: str | None = None
+    #: The artwork's terms closest to the query too (:mod:`artsearch.terms`): why it matched.
+    why: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -123,6 +142,10 @@ class Hit:
             "nationality": self.payload.get("nationality") or "",
             "source_url": self.payload.get("source_url") or "",
             "copies": list(self.copies),  # ids of near-duplicates folded into this result
+            "match": self.match,
+            "calibrated": None if self.calibrated is None else round(self.calibrated, 3),
+            "why": list(self.why),
+            "subjects": list(self.payload.get(SUBJECTS_FIELD) or []),
         }
 
 
@@ -135,6 +158,7 @@ class PageOptions:
     disliked: Sequence[str] = ()
     per_artist: int = 0  # 0: off, else 1-3 results per artist
     collapse: bool = True  # near-duplicates shown once, with their copies listed
+    hide_weak: bool = False  # results labelled "weak match" are left out
 
 
 @dataclass
@@ -149,6 +173,9 @@ class ResultPage:
     vector: np.ndarray | None = field(default=None, repr=False)
     found: list[Hit] = field(default_factory=list, repr=False)
     more: bool = False  # there is at least one more result to show: "load more" will find it
+    #: No result is a match (calibration.NOTHING_MATCHES): the page says so over the closest ones.
+    nothing_matches: bool = False
+    hidden: int = 0  # weak matches left out (PageOptions.hide_weak)
 
     @property
     def fetched(self) -> int:
@@ -175,6 +202,7 @@ class SearchService:
         self._encoder = encoder
         self._fixed_encoder = encoder is not None
         self._text_encoder = text_encoder
+        self._quality: tuple[Any, Calibration | None, dict[str, np.ndarray]] | None = None
         self._text_checked: str | None | bool = False  # the live collection the text model was checked for
         self._checked: tuple[str | None, float] | None = None  # (live collection, when) the model was chosen for
         self.index = index or VectorIndex(settings)
@@ -500,7 +528,49 @@ class SearchService:
         if not found:
             self.index.require_points()  # an empty collection says how to build it; otherwise nothing matched
         # A result fetched past the page stays in ``found``: the next page shows it first.
-        return ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
+        result = ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
+        return self._judge(result, "text" if query.mode == "text" else "image", options)
+
+    # How good the matches are, and why ---------------------------------------------------------------
+    def quality(self) -> tuple[Calibration | None, dict[str, np.ndarray]]:
+        """The live build's calibration and the vocabulary's vectors by the text model, learnt once per build and
+        text model; (None, {}) for a build without a calibration sample (labels are then not shown)."""
+        key = (self._live_collection(), self.settings.text_embedder_name, str(self.settings.vocabulary))
+        cached = self._quality
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        try:
+            sample = self.index.flagged_vectors(SAMPLE_FIELD, SAMPLE_YES, limit=SAMPLE_SIZE)
+            vocabulary = load_vocabulary(self.settings.vocabulary)
+            terms = self.text_encoder.encode_texts(list(vocabulary.texts))
+        except ConfigError as exc:
+            log.warning("no match labels or terms: %s", exc)
+            return None, {}
+        calibration = Calibration.fit(sample, terms) if len(sample) else None
+        vectors = dict(zip(vocabulary.labels, terms, strict=True))
+        self._quality = (key, calibration, vectors)
+        return calibration, vectors
+
+    def _judge(self, result: ResultPage, mode: str, options: PageOptions) -> ResultPage:
+        if not result.hits or result.vector is None:
+            return result
+        calibration, term_vectors = self.quality()
+        query = normalise_vector(result.vector)
+        for hit in result.hits:
+            similarity = cosine(query, hit.vector) if hit.vector is not None else hit.score
+            if calibration is not None:
+                hit.calibrated = calibration.score(similarity, mode)
+                hit.match = match_label(hit.calibrated)
+            hit.why = why_terms(query, hit.payload.get(TERMS_FIELD) or [], term_vectors)
+        if calibration is None:
+            return result
+        result.nothing_matches = not any(is_match(h.match) for h in result.hits)
+        if options.hide_weak:
+            kept = [h for h in result.hits if h.match != WEAK]
+            result.hidden = len(result.hits) - len(kept)
+            result.hits = kept
+            result.more = result.more and not result.hidden  # what comes next scores lower still
+        return result
 
     @staticmethod
     def _fold(found: list[Hit], options: PageOptions) -> list[Hit]:
@@ -636,6 +706,11 @@ def names_match(words: Sequence[str], name_text: str) -> bool:
     """Whether any query word is a word of ``name_text`` (title and artist), as the full-text index splits
     and lowercases it: the hits the fused ranking moved up for their name."""
     return bool(set(words) & {w.lower() for w in re.findall(r"[^\W_]+", name_text)})
+
+
+def normalise_vector(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

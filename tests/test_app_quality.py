@@ -1,5 +1,6 @@
-"""The page with the search-quality features, through AppTest on an index of the trained tiny CLIP: queries in
-another language (TEXT_EMBEDDER_NAME = the multilingual student)."""
+"""The page with the search-quality features, through AppTest on indexes of the trained tiny CLIP: queries in
+another language (TEXT_EMBEDDER_NAME = the multilingual student), match labels with "nothing matches" and
+"Hide weak matches", why each result matched and the Subjects filter."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from artsearch.calibration import NOTHING_MATCHES
 from artsearch.model.encoder import Encoder
 from artsearch.web import resources
 from tests.support.app import assert_clean, new_app, point_env, result_captions, search_text
-from tests.support.indexes import STUDENT, TRAINED_CLIP, build_shapes_index
+from tests.support.indexes import (
+    SHAPES_VOCABULARY,
+    STUDENT,
+    TRAINED_CLIP,
+    build_partial_shapes_index,
+    build_shapes_index,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -19,6 +27,12 @@ pytestmark = pytest.mark.timeout(300)
 def shapes(tmp_path_factory):
     encoder = Encoder(TRAINED_CLIP, device="cpu", batch_size=32)
     return build_shapes_index(tmp_path_factory.mktemp("app_quality"), 150, 2027, encoder)
+
+
+@pytest.fixture(scope="module")
+def partial(tmp_path_factory):
+    encoder = Encoder(TRAINED_CLIP, device="cpu", batch_size=32)
+    return build_partial_shapes_index(tmp_path_factory.mktemp("app_partial"), encoder, n=600)
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +53,23 @@ def test_the_search_box_takes_any_language_with_a_text_model(shapes, monkeypatch
     assert len(captions) == 5
     # "jaune" is understood (every result yellow) and the shape too (the best one a square).
     assert all(c.startswith("yellow") for c in captions) and captions[0].startswith("yellow square"), captions
+
+
+def test_cards_carry_their_label_and_why_and_nothing_matching_is_said(partial, monkeypatch, tmp_path):
+    settings, _ = partial
+    point_env(monkeypatch, settings, tmp_path, ARTSEARCH_VOCABULARY=str(SHAPES_VOCABULARY))
+    at = search_text(new_app().run(), "a red circle", k=4)
+    assert_clean(at)
+    captions = result_captions(at)
+    assert len(captions) == 4 and all(c.endswith(("· strong match", "· match")) for c in captions), captions
+    whys = [c.value for c in at.caption if c.help and "close to both" in c.help]
+    assert len(whys) == 4 and all("circle" in w or "red" in w for w in whys), whys
+    assert not [w.value for w in at.warning]
+    assert "Subjects" in [m.label for m in at.multiselect]
+
+    at = search_text(at, "a purple star", k=4)
+    assert [w.value for w in at.warning] == [NOTHING_MATCHES]
+    assert all(c.endswith("· weak match") for c in result_captions(at)) and len(result_captions(at)) == 4
+    at.toggle(key="hide_weak").set_value(True)
+    at = at.run()
+    assert result_captions(at) == [] and "Hide weak matches" in at.warning[0].value

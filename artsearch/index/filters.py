@@ -29,6 +29,7 @@ FACETS: tuple[Facet, ...] = (
     Facet("artist", "artist", "Artist", "only this artist (repeatable)"),
     Facet("genre", "genre", "Genre", "only this genre (repeatable)"),
     Facet("nationality", "nationality", "Nationality", "only this nationality (repeatable)"),
+    Facet("subject", "subjects", "Subjects", "only artworks the vocabulary describes with this term (repeatable)"),
 )
 FACET_NAMES: tuple[str, ...] = tuple(f.name for f in FACETS)
 
