@@ -49,17 +49,22 @@ def vocabulary_vectors(
     return vectors
 
 
-def annotate_build(builder, settings: Settings, model_key: str, encode: Callable[[], TextEncoder]) -> None:
-    """Flag the calibration sample and store every artwork's terms, over every point of ``builder``'s build."""
+def build_vectors(builder) -> tuple[list[str], np.ndarray]:
+    """Every point's id and vector in ``builder``'s build (the map and the annotations are fitted over them)."""
     ids: list[str] = []
     chunks: list[np.ndarray] = []
     for points in builder.iter_points(with_payload=False):
         ids.extend(str(p.id) for p in points)
         if points:
             chunks.append(np.asarray([p.vector for p in points], dtype=np.float32))
+    return ids, (np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32))
+
+
+def annotate_build(builder, settings: Settings, model_key: str, encode: Callable[[], TextEncoder]) -> None:
+    """Flag the calibration sample and store every artwork's terms, over every point of ``builder``'s build."""
+    ids, vectors = build_vectors(builder)
     if not ids:
         return
-    vectors = np.concatenate(chunks)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     vocabulary = load_vocabulary(settings.vocabulary)
     terms = top_terms(vectors, vocabulary_vectors(settings, vocabulary, model_key, encode), vocabulary.labels)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from artsearch.annotate import TextEncoder, annotate_build
+from artsearch.annotate import TextEncoder, annotate_build, build_vectors
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, ModelMismatch, SourceError
 from artsearch.index.read import VectorIndex
@@ -241,15 +241,9 @@ def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None
     build without its map. The fitted projection goes to storage as JSON
     (``maps/<collection>.json``) so a query can be placed on the same map.
     """
-    ids: list[str] = []
-    chunks: list[np.ndarray] = []
-    for points in builder.iter_points(with_payload=False):
-        ids.extend(str(p.id) for p in points)
-        if points:
-            chunks.append(np.asarray([p.vector for p in points], dtype=np.float32))
+    ids, vectors = build_vectors(builder)
     if not ids:
         return
-    vectors = np.concatenate(chunks)
     sample = vectors
     if len(vectors) > MAP_FIT_SAMPLE:
         rng = np.random.default_rng(0)
