@@ -231,7 +231,7 @@ def card(service: SearchService, hit: Hit) -> None:
         st.caption(literal(byline))
         st.caption(literal(quality.with_label(why, hit)))
         if hit.why:
-            st.caption(literal(quality.why_text(hit)), help=quality.WHY_HELP)
+            st.caption(literal(quality.why_text(hit)))  # no tooltip: a card keeps its one tab stop per action
         session.fragment(session.actions_key(hit.artwork_id), guarded(actions))(hit.artwork_id, "")
 
 

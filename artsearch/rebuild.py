@@ -24,7 +24,7 @@ import numpy as np
 
 from artsearch.annotate import TextEncoder, annotate_build, build_vectors
 from artsearch.config import Settings
-from artsearch.errors import ArtsearchError, ModelMismatch, SourceError
+from artsearch.errors import ArtsearchError, ModelLoadError, ModelMismatch, SourceError
 from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import EncoderOnDemand, IngestReport, ModelChanged, run_ingest
@@ -176,7 +176,13 @@ def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | N
 
     def load() -> Encoder:
         # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
-        return Encoder.from_settings(settings, name=name, export_missing=True)
+        encoder = Encoder.from_settings(settings, name=name, export_missing=True)
+        if not encoder.has_images:  # a text model (TEXT_EMBEDDER_NAME's kind) given as the image model
+            raise ModelLoadError(
+                f"The model {name} is a text model: it cannot embed images. Build with an image model (CLIP) as "
+                "EMBEDDER_NAME (--model), and set this one as TEXT_EMBEDDER_NAME (--text-model) for searches."
+            )
+        return encoder
 
     record = cache.model_record(setting)
     if record is not None and predicted_device(settings.device) == record.device and record.still_current():

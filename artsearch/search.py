@@ -32,7 +32,6 @@ from artsearch.dedupe import collapse
 from artsearch.errors import (
     ArtsearchError,
     CollectionMissing,
-    ConfigError,
     EmptyQuery,
     ModelLoadError,
     ModelMismatch,
@@ -543,7 +542,7 @@ class SearchService:
             sample = self.index.flagged_vectors(SAMPLE_FIELD, SAMPLE_YES, limit=SAMPLE_SIZE)
             vocabulary = load_vocabulary(self.settings.vocabulary)
             terms = self.text_encoder.encode_texts(list(vocabulary.texts))
-        except ConfigError as exc:
+        except ArtsearchError as exc:  # a broken vocabulary, a refused text model: the search itself still runs
             log.warning("no match labels or terms: %s", exc)
             return None, {}
         calibration = Calibration.fit(sample, terms) if len(sample) else None

@@ -115,3 +115,17 @@ def test_a_text_model_runs_on_torch_and_embeds_no_images():
 
     with pytest.raises(Exception, match="is a text model: it cannot embed images"):
         student.encode_images([Image.new("RGB", (32, 32))])
+
+
+def test_a_text_model_given_as_the_image_model_stops_the_build_in_one_line(tmp_path):
+    from artsearch.testing import synthetic
+    from tests.support.indexes import test_settings
+
+    synthetic.write_dataset(tmp_path / "shapes", 4, seed=1)
+    settings = test_settings(tmp_path, STUDENT)
+    result = run_cli(
+        ["qdrant/initialize_db.py", "--source", "folder", "--images-dir", str(tmp_path / "shapes"), "--no-progress"],
+        settings,
+    )
+    line = one_line_error(result)
+    assert "is a text model: it cannot embed images" in line and "TEXT_EMBEDDER_NAME" in line

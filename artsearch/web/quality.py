@@ -6,12 +6,15 @@ from artsearch.calibration import NOTHING_MATCHES
 from artsearch.search import Hit, ResultPage
 
 HIDE_WEAK_HELP = 'Leave out results labelled "weak match": the page may then show fewer, or none.'
-WHY_HELP = "Terms of the vocabulary close to both your search and this artwork."
 
 
 def with_label(why: str, hit: Hit) -> str:
-    """The card's "similarity 0.27" line with the match label after it ("similarity 0.27 · strong match")."""
-    return f"{why} · {hit.match}" if hit.match else why
+    """The card's "similarity 0.27" line with the match label after the similarity ("similarity 0.27 · strong
+    match · 2 copies")."""
+    if not hit.match:
+        return why
+    first, sep, rest = why.partition(" · ")
+    return f"{first} · {hit.match}{sep}{rest}"
 
 
 def why_text(hit: Hit) -> str:
