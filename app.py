@@ -229,9 +229,9 @@ def card(service: SearchService, hit: Hit) -> None:
             args=(hit.artwork_id,),
         )
         st.caption(literal(byline))
-        st.caption(literal(quality.with_label(why, hit)))
-        if hit.why:
-            st.caption(literal(quality.why_text(hit)))  # no tooltip: a card keeps its one tab stop per action
+        st.caption(literal(why))
+        if quality.card_note(hit):  # no tooltip: a card keeps its one tab stop per action
+            st.caption(literal(quality.card_note(hit)))
         session.fragment(session.actions_key(hit.artwork_id), guarded(actions))(hit.artwork_id, "")
 
 

@@ -8,18 +8,10 @@ from artsearch.search import Hit, ResultPage
 HIDE_WEAK_HELP = 'Leave out results labelled "weak match": the page may then show fewer, or none.'
 
 
-def with_label(why: str, hit: Hit) -> str:
-    """The card's "similarity 0.27" line with the match label after the similarity ("similarity 0.27 · strong
-    match · 2 copies")."""
-    if not hit.match:
-        return why
-    first, sep, rest = why.partition(" · ")
-    return f"{first} · {hit.match}{sep}{rest}"
-
-
-def why_text(hit: Hit) -> str:
-    """ "winter · snow · grey sky": the terms close to both the query and the artwork ("" when there are none)."""
-    return " · ".join(hit.why)
+def card_note(hit: Hit) -> str:
+    """The card's line under its similarity: the match label, then the terms close to both the query and the
+    artwork ("strong match · winter · snow · grey sky"); "" when there is neither."""
+    return " · ".join([*([hit.match] if hit.match else []), *hit.why])
 
 
 def notice(result: ResultPage) -> str | None:
