@@ -24,7 +24,7 @@ from artsearch.errors import ArtsearchError
 from artsearch.images import SUPPORTED_UPLOAD_TYPES
 from artsearch.index.filters import FACETS, Facet, Filters
 from artsearch.search import Hit, PageOptions, SearchService
-from artsearch.web import cards, detail, pictures, resources, session, style, timeline
+from artsearch.web import cards, detail, pictures, quality, resources, session, style, timeline
 from artsearch.web import map as webmap
 from artsearch.web import state as web_state
 from artsearch.web.escape import literal
@@ -171,7 +171,7 @@ def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, boo
     image = None
     if mode == "text":
         st.text_input(
-            "Describe the artwork",
+            "Describe the artwork, in any language" if settings.text_embedder_name else "Describe the artwork",
             key="q",
             placeholder=web_state.PLACEHOLDER,
             on_change=session.clear_like,
@@ -221,6 +221,7 @@ def controls(settings: Settings) -> tuple[web_state.PageState, bytes | None, boo
 def explore_controls(service: SearchService) -> PageOptions:
     """One per artist, duplicate collapse, the map and "Surprise me"; returns how to fetch results."""
     ss.setdefault("collapse", service.settings.collapse_duplicates)
+    ss.setdefault("hide_weak", service.settings.hide_weak_matches)
     ss.setdefault("pages", 1)
     ss.setdefault("applied", {"liked": [], "disliked": []})
     with st.container(horizontal=True, vertical_alignment="center", key="explore_row"):
@@ -242,6 +243,7 @@ def explore_controls(service: SearchService) -> PageOptions:
             width=120,
         )
         st.toggle("Collapse duplicates", key="collapse", help="Show copies of one picture once, with 'N copies'.")
+        st.toggle("Hide weak matches", key="hide_weak", help=quality.HIDE_WEAK_HELP)
         st.toggle("Map of the collection", key="show_map")
         st.toggle("Timeline", key="show_timeline", help="The results by year; click one to open it.")
         lucky = st.button("Surprise me", key="surprise", help="A random artwork and more like it.")
@@ -260,6 +262,7 @@ def explore_controls(service: SearchService) -> PageOptions:
         disliked=list(ss.applied["disliked"]),
         per_artist=int(ss.get("per_artist", 1)) if ss.get("one_per_artist") else 0,
         collapse=bool(ss.get("collapse", True)),
+        hide_weak=bool(ss.get("hide_weak", False)),
     )
 
 
@@ -310,6 +313,8 @@ def card(service: SearchService, hit: Hit) -> None:
                     args=(hit.artwork_id,),
                     help="See every copy of this picture in the collection",
                 )
+        if quality.card_note(hit):  # no tooltip: a card keeps its one tab stop per action
+            st.caption(literal(quality.card_note(hit)))
         session.fragment(session.actions_key(hit.artwork_id), guarded(actions))(hit.artwork_id, "")
 
 
@@ -385,8 +390,11 @@ def results(service: SearchService, state: web_state.PageState, image: bytes | N
         show_problem(exc)
         return
     hits = result.hits
+    if quality.notice(result):
+        st.warning(quality.notice(result))
     if not hits:
-        st.info(cards.empty_results_message(state))
+        if not result.nothing_matches:
+            st.info(cards.empty_results_message(state))
         return
     session.fragment(session.FEEDBACK, guarded(feedback_bar))(options)
     pictures.prefetch([hit.image_url for hit in hits], service.settings)

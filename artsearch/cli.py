@@ -16,13 +16,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from artsearch.calibration import NOTHING_MATCHES
 from artsearch.colour import MAX_COLOURS, parse_hex
 from artsearch.config import ONNX_PATHS, Settings, load_settings
+from artsearch.crosslingual import load_queries
 from artsearch.duplicates import find_duplicates
 from artsearch.errors import ArtsearchError, EmptyQuery
 from artsearch.evaluate import evaluate
 from artsearch.files import read_at_most
 from artsearch.index.filters import FACETS, Facet, Filters, whole_number
+from artsearch.match_measures import load_absent
 from artsearch.model.choice import model_for_index
 from artsearch.model.encoder import clear_exports, export_model
 from artsearch.model.hub import NOISY_LOGGERS
@@ -91,11 +94,16 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         help="CLIP model name or local folder (EMBEDDER_NAME; default: the index's own, and clip-ViT-B-32 for a new build)",
     )
     group.add_argument(
+        "--text-model",
+        help="a text model distilled into the image model's space, for queries in other languages, such as "
+        "clip-ViT-B-32-multilingual-v1 (TEXT_EMBEDDER_NAME; default: the image model embeds text too)",
+    )
+    group.add_argument(
         "--allow-other-model",
         action="store_true",
         default=None,
-        help="search with --model even though the index was built with another model of the same vector size "
-        "(ARTSEARCH_ALLOW_OTHER_MODEL)",
+        help="search with --model (or --text-model) even though the index was built with another model of the "
+        "same vector size (ARTSEARCH_ALLOW_OTHER_MODEL)",
     )
     group.add_argument("--qdrant-path", type=Path, help="embedded Qdrant folder (QDRANT_PATH)")
     group.add_argument("--qdrant-url", help="remote Qdrant URL, e.g. a Qdrant Cloud cluster (QDRANT_URL)")
@@ -107,6 +115,7 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(
         embedder_name=args.model,
+        text_embedder_name=args.text_model,
         qdrant_path=args.qdrant_path,
         qdrant_url=args.qdrant_url,
         collection_name=args.collection,
@@ -193,6 +202,12 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="list near-duplicates of one picture separately (default: folded, per ARTSEARCH_COLLAPSE_DUPLICATES)",
     )
+    parser.add_argument(
+        "--hide-weak",
+        action="store_true",
+        default=None,
+        help='leave out results labelled "weak match" (ARTSEARCH_HIDE_WEAK_MATCHES)',
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -215,22 +230,31 @@ def cmd_search(args: argparse.Namespace) -> int:
             'Give something to search for: text ("a gloomy winter landscape"), --image, --url, --like or --colour.'
         )
     # The page's search: names in the text count, one per artist on request, copies of one picture folded.
-    options = PageOptions(per_artist=args.per_artist, collapse=settings.collapse_duplicates and not args.all_copies)
+    options = PageOptions(
+        per_artist=args.per_artist,
+        collapse=settings.collapse_duplicates and not args.all_copies,
+        hide_weak=bool(args.hide_weak) or settings.hide_weak_matches,
+    )
     service = SearchService(settings)
     try:
-        hits = service.page(query, options).hits
+        result = service.page(query, options)
     finally:
         service.index.close()  # deletes this process's snapshot of the index at once
+    hits = result.hits
     if args.json:
         print(to_json([h.to_json() for h in hits]))
         return 0
-    if not hits:
+    if result.nothing_matches:
+        print(NOTHING_MATCHES if hits else NOTHING_MATCHES.split(";")[0] + " (weak matches hidden).")
+    elif not hits:
         print("No matching artworks.")
     for rank, hit in enumerate(hits, 1):
         year = f" ({hit.year})" if hit.year else ""
         copies = f"  (+{len(hit.copies)} copies: {', '.join(hit.copies)})" if hit.copies else ""
         title, artist = terminal_safe(hit.title, one_line=True), terminal_safe(hit.artist_name, one_line=True)
-        print(f"{rank:>2}. {hit.score:.3f}  {title}{year} - {artist}  [{hit.artwork_id}]{copies}")
+        label = f"  {hit.match}" if hit.match else ""
+        why = f"  ({terminal_safe(' · '.join(hit.why), one_line=True)})" if hit.why else ""
+        print(f"{rank:>2}. {hit.score:.3f}{label}  {title}{year} - {artist}  [{hit.artwork_id}]{why}{copies}")
     return 0
 
 
@@ -263,6 +287,18 @@ def add_eval_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--genre-template", default="a {genre} painting", help="text query per genre")
     parser.add_argument("--min-label-count", type=int, default=5, help="only labels with at least this many works")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        help="parallel queries (JSON) for the cross-lingual measures, run with a text model (--text-model); "
+        "default: artsearch/assets/multilingual_queries.json",
+    )
+    parser.add_argument(
+        "--absent",
+        type=Path,
+        help='queries the collection holds nothing of, one a line, for the "nothing matches" rate '
+        "(default: a few things no art collection shows)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -278,6 +314,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             min_label_count=args.min_label_count,
             seed=args.seed,
             gallery_photos=args.gallery,
+            queries=load_queries(args.queries) if args.queries else None,
+            absent=load_absent(args.absent) if args.absent else None,
         )
     finally:
         service.index.close()

@@ -6,7 +6,7 @@ Nothing is read at import time; call :func:`load_settings`.
 
 secrets.toml layout (see ``secrets.toml.example``)::
 
-    [Database]            QDRANT_URL, QDRANT_KEY, QDRANT_PATH, COLLECTION_NAME, EMBEDDER_NAME
+    [Database]            QDRANT_URL, QDRANT_KEY, QDRANT_PATH, COLLECTION_NAME, EMBEDDER_NAME, TEXT_EMBEDDER_NAME
     [Kaggle]              KAGGLE_USERNAME, KAGGLE_KEY
     [gcp_service_account] the service-account JSON, key by key
     [Storage]             BACKEND, BUCKET, PREFIX, SIGNED_URL_TTL
@@ -59,6 +59,8 @@ class Settings:
     collection_name: str = "artworks"
     # None: searches use the model the index was built with, and new builds use DEFAULT_MODEL.
     embedder_name: str | None = None
+    # None: text queries use the image model; else a text model distilled into its space (multilingual queries).
+    text_embedder_name: str | None = None
     # [Kaggle]
     kaggle_username: str | None = None
     kaggle_key: str | None = field(default=None, repr=False)
@@ -90,6 +92,8 @@ class Settings:
     collapse_duplicates: bool = True  # show near-duplicate results once, with "N copies"
     projection: str = "pca"  # the collection map: "pca", or "umap" when umap-learn is installed
     allow_other_model: bool = False  # search an index with a configured model other than the one that built it
+    hide_weak_matches: bool = False  # results labelled "weak match" are left out (the page's toggle starts so)
+    vocabulary: Path | None = None  # the art terms file (artsearch/vocabulary.py); None: the shipped one
 
     @property
     def model_name(self) -> str:
@@ -142,6 +146,7 @@ class Settings:
             "inference": self.inference,
             "collection": self.collection_name,
             "model": self.embedder_name or f"not set: the index's own (new builds: {DEFAULT_MODEL})",
+            "text_model": self.text_embedder_name or "not set: the image model embeds text queries too",
             "device": self.device,
             "storage": self.storage_backend
             + (
@@ -204,6 +209,7 @@ _SEED_KEYS: dict[str, tuple[str, str]] = {
     "qdrant_path": ("Database", "QDRANT_PATH"),
     "collection_name": ("Database", "COLLECTION_NAME"),
     "embedder_name": ("Database", "EMBEDDER_NAME"),
+    "text_embedder_name": ("Database", "TEXT_EMBEDDER_NAME"),
     "kaggle_username": ("Kaggle", "KAGGLE_USERNAME"),
     "kaggle_key": ("Kaggle", "KAGGLE_KEY"),
 }

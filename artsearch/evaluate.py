@@ -13,6 +13,8 @@ itself (its payloads, stored vectors and stored images):
 - gallery photos: synthetic phone photos of indexed artworks on a wall (frame, perspective, glare, colour
   cast, JPEG noise; :func:`artsearch.gallery.gallery_photo`) searched through the service as the page's
   "Take a photo" does, recall@1 / @5 of the artwork, with the whole photo and with the painting found.
+- with a text model (``TEXT_EMBEDDER_NAME``): per language, top-10 overlap with the same
+  query in English and text->image precision@10 (:mod:`artsearch.crosslingual`).
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ from __future__ import annotations
 import io
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from artsearch import gallery
+from artsearch import crosslingual, gallery, match_measures
 from artsearch.errors import ArtsearchError
 from artsearch.images import load_image
-from artsearch.search import SearchService
+from artsearch.search import Query, SearchService
 
 MAX_VECTORS = 200_000  # brute force needs every vector in memory: 200k x 512 x 4 B = 400 MB
 
@@ -119,8 +121,11 @@ def evaluate(
     genre_template: str = "a {genre} painting",
     seed: int = 0,
     gallery_photos: int = 100,
+    queries: crosslingual.QuerySet | None = None,
+    absent: Sequence[str] | None = None,
 ) -> EvalReport:
-    """Compute every metric on (a seeded sample of) the live collection."""
+    """Compute every metric on (a seeded sample of) the live collection. ``queries``: the parallel queries of the
+    cross-lingual measures (default: :data:`artsearch.crosslingual.DEFAULT_QUERIES`), run with a text model only."""
     rng = random.Random(seed)
     total = service.index.require_points()
     report = EvalReport(service.index.alias, service.encoder.name, total)
@@ -200,4 +205,53 @@ def evaluate(
             returned = {str(h.id) for h in service.index.query(query, limit=10)}
             recall.append(len(exact & returned) / len(exact))
         report.metrics.append(Metric("ANN recall@10 vs exact", float(np.mean(recall)), len(chosen)))
+    artists = [a for a, c in counts.most_common(max_labels) if a and c >= min_label_count]
+    if service.quality()[0] is not None:  # the build keeps a calibration sample: the labels can be judged
+        report.metrics.extend(label_metrics(service, artist_template, artists, chosen[:50], absent, seed))
+    if service.settings.text_embedder_name:
+        report.metrics.extend(cross_lingual_metrics(service, queries or crosslingual.load_queries(), artists))
     return report
+
+
+def label_metrics(
+    service: SearchService,
+    artist_template: str,
+    artists: Sequence[str],
+    seeds: Sequence[Any],
+    absent: Sequence[str] | None,
+    seed: int,
+) -> list[Metric]:
+    """Precision of "strong match" (text and "more like this") and how often absent queries are told nothing
+    matches (:mod:`artsearch.match_measures`)."""
+    out = []
+    text = [(Query(text=artist_template.format(artist=a), k=10), a) for a in artists]
+    like = [(Query(like_id=str(p.id), k=10), str((p.payload or {}).get("artist") or "")) for p in seeds]
+    for name, queries in (("text", text), ("more like this", like)):
+        value, n = match_measures.strong_precision(service, queries)
+        if value is not None:
+            out.append(Metric(f'"strong match" artist precision ({name})', value, n, note="results labelled strong"))
+    words = [Query(text=t, k=10) for t in (absent or match_measures.DEFAULT_ABSENT)]
+    noise = [Query(image=b, k=10) for b in match_measures.noise_images(seed=seed)]
+    for name, queries in (("absent words", words), ("noise images", noise)):
+        value, n = match_measures.nothing_rate(service, queries)
+        if value is not None:
+            out.append(Metric(f'"nothing matches" for {name}', value, n))
+    return out
+
+
+def cross_lingual_metrics(service: SearchService, queries: crosslingual.QuerySet, artists: list[str]) -> list[Metric]:
+    """Per language, top-10 overlap with English and precision@10 (English too) through the text model."""
+    figures = crosslingual.measure(service, queries.expanded(artists))
+    out = []
+    for language, values in figures.items():
+        if "overlap" in values:
+            name = f"{language} query: top-10 overlap with English"
+            out.append(
+                Metric(name, values["overlap"], int(values["n_overlap"]), note=service.settings.text_embedder_name)
+            )
+            name = f"{language} query: top-10 overlap with English via the image model"
+            out.append(Metric(name, values["overlap_image_model"], int(values["n_overlap"])))
+        if "precision" in values:
+            name = f"{language} query: text->image artist precision@10"
+            out.append(Metric(name, values["precision"], int(values["n_precision"])))
+    return out

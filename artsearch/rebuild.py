@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 
+from artsearch.annotate import TextEncoder, annotate_build, build_vectors
 from artsearch.config import Settings
-from artsearch.errors import ArtsearchError, SourceError
+from artsearch.errors import ArtsearchError, ModelLoadError, ModelMismatch, SourceError
 from artsearch.index.read import VectorIndex
 from artsearch.index.write import IndexBuilder
 from artsearch.ingest import EncoderOnDemand, IngestReport, ModelChanged, run_ingest
@@ -30,6 +32,7 @@ from artsearch.model.choice import IndexModel, model_for_index
 from artsearch.model.encoder import Encoder
 from artsearch.model.identity import identify, predicted_device
 from artsearch.model.locate import locate
+from artsearch.model.pairing import check_text_model
 from artsearch.projection import Projection, fit
 from artsearch.sources import SourceOptions, open_source
 from artsearch.storage import open_storage
@@ -106,6 +109,7 @@ def rebuild(
                 storage.write_map(builder.collection, projection.to_json())
             else:
                 add_map(builder, storage, settings)
+            annotate_build(builder, settings, *vocabulary_model(settings, lazy, name))
             live = builder.live_collection()
             builder.publish()
             published = True
@@ -119,6 +123,23 @@ def rebuild(
     finally:
         cache.close()
     return report
+
+
+def vocabulary_model(settings: Settings, lazy: EncoderOnDemand, name: str) -> tuple[str, Callable[[], TextEncoder]]:
+    """The model that embeds the vocabulary at a build: the text model when it fits this build's image model
+    (else the image model, with a warning), as (its identity key, how to load it)."""
+    text = settings.text_embedder_name
+    if text:
+        try:
+            files = locate(text)
+            check_text_model(files, index_model(lazy, name), allow_other=settings.allow_other_model)
+            return (
+                f"text:{files.name}:{files.fingerprint}",
+                lambda: Encoder.from_settings(settings, name=text).encode_texts,
+            )
+        except (ModelMismatch, ArtsearchError) as exc:
+            log.warning("the vocabulary is embedded with the image model: %s", exc)
+    return lazy.model.key, lambda: lazy.get().encode_texts
 
 
 def prune_maps(storage: Storage, keep: set[str | None]) -> list[str]:
@@ -157,7 +178,13 @@ def model_on_demand(settings: Settings, cache: VectorCache, encoder: Encoder | N
 
     def load() -> Encoder:
         # A batch job may pay for the one-off ONNX export, so the app finds it ready and never does.
-        return Encoder.from_settings(settings, name=name, export_missing=True)
+        encoder = Encoder.from_settings(settings, name=name, export_missing=True)
+        if not encoder.has_images:  # a text model (TEXT_EMBEDDER_NAME's kind) given as the image model
+            raise ModelLoadError(
+                f"The model {name} is a text model: it cannot embed images. Build with an image model (CLIP) as "
+                "EMBEDDER_NAME (--model), and set this one as TEXT_EMBEDDER_NAME (--text-model) for searches."
+            )
+        return encoder
 
     record = cache.model_record(setting)
     if record is not None and predicted_device(settings.device) == record.device and record.still_current():
@@ -222,15 +249,9 @@ def add_map(builder: IndexBuilder, storage: Storage, settings: Settings) -> None
     build without its map. The fitted projection goes to storage as JSON
     (``maps/<collection>.json``) so a query can be placed on the same map.
     """
-    ids: list[str] = []
-    chunks: list[np.ndarray] = []
-    for points in builder.iter_points(with_payload=False):
-        ids.extend(str(p.id) for p in points)
-        if points:
-            chunks.append(np.asarray([p.vector for p in points], dtype=np.float32))
+    ids, vectors = build_vectors(builder)
     if not ids:
         return
-    vectors = np.concatenate(chunks)
     sample = vectors
     if len(vectors) > MAP_FIT_SAMPLE:
         rng = np.random.default_rng(0)

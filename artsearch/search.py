@@ -24,20 +24,34 @@ import numpy as np
 from qdrant_client import models
 
 from artsearch import colour, gallery, query_syntax
+from artsearch.calibration import SAMPLE_FIELD, SAMPLE_SIZE, SAMPLE_YES, WEAK, Calibration, is_match
+from artsearch.calibration import label as match_label
 from artsearch.catalog import NAME_TEXT_FIELD, Artist, slugify
 from artsearch.config import Settings
 from artsearch.dedupe import collapse
-from artsearch.errors import ArtsearchError, CollectionMissing, EmptyQuery, ModelLoadError, ModelMismatch, NotFound
+from artsearch.errors import (
+    ArtsearchError,
+    CollectionMissing,
+    EmptyQuery,
+    ModelLoadError,
+    ModelMismatch,
+    NotFound,
+)
 from artsearch.fetch import fetch_image_bytes
 from artsearch.images import load_image
 from artsearch.index.filters import FACETS, Filters
 from artsearch.index.read import VectorIndex
 from artsearch.model.choice import IndexModel, check_vector_size, model_for_index
 from artsearch.model.encoder import Encoder
+from artsearch.model.locate import locate
+from artsearch.model.pairing import check_text_model
 from artsearch.projection import Projection, place_by_neighbours
 from artsearch.storage import open_storage
 from artsearch.storage.base import Storage
+from artsearch.terms import SUBJECTS_FIELD, TERMS_FIELD
+from artsearch.terms import why as why_terms
 from artsearch.text import MAX_QUERY_CHARS, clean_text, query_text  # noqa: F401 - MAX_QUERY_CHARS: search.MAX_QUERY_CHARS
+from artsearch.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +117,12 @@ class Hit:
     name_match: bool = False
     #: The colours alone: the share of the picture in the asked colours (the least of two), which ranked it.
     colour_share: float | None = None
+    #: How good a match it is on its query's scale (:mod:`artsearch.calibration`): the calibrated score and
+    #: "strong match", "match" or "weak match"; None when the build keeps no calibration sample.
+    calibrated: float | None = None
+    match: str | None = None
+    #: The artwork's terms closest to the query too (:mod:`artsearch.terms`): why it matched.
+    why: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -135,6 +155,10 @@ class Hit:
             if self.payload.get("year_earliest") is not None
             else None,
             "period_basis": self.payload.get("period_basis") or "",
+            "match": self.match,
+            "calibrated": None if self.calibrated is None else round(self.calibrated, 3),
+            "why": list(self.why),
+            "subjects": list(self.payload.get(SUBJECTS_FIELD) or []),
         }
 
 
@@ -147,6 +171,7 @@ class PageOptions:
     disliked: Sequence[str] = ()
     per_artist: int = 0  # 0: off, else 1-3 results per artist
     collapse: bool = True  # near-duplicates shown once, with their copies listed
+    hide_weak: bool = False  # results labelled "weak match" are left out
 
 
 @dataclass
@@ -161,6 +186,9 @@ class ResultPage:
     vector: np.ndarray | None = field(default=None, repr=False)
     found: list[Hit] = field(default_factory=list, repr=False)
     more: bool = False  # there is at least one more result to show: "load more" will find it
+    #: No result is a match (calibration.NOTHING_MATCHES): the page says so over the closest ones.
+    nothing_matches: bool = False
+    hidden: int = 0  # weak matches left out (PageOptions.hide_weak)
 
     @property
     def fetched(self) -> int:
@@ -178,12 +206,17 @@ class SearchService:
         encoder: Encoder | None = None,
         index: VectorIndex | None = None,
         storage: Storage | None = None,
+        text_encoder: Encoder | None = None,
     ) -> None:
         """``encoder``, when given, is used as it is (tests, benchmarks); otherwise the model is chosen from the
-        live index's record and the settings, and loaded on first use."""
+        live index's record and the settings, and loaded on first use. ``text_encoder`` likewise for the text
+        model (``TEXT_EMBEDDER_NAME``), which is checked against the index either way."""
         self.settings = settings
         self._encoder = encoder
         self._fixed_encoder = encoder is not None
+        self._text_encoder = text_encoder
+        self._quality: tuple[Any, Calibration | None, dict[str, np.ndarray]] | None = None
+        self._text_checked: str | None | bool = False  # the live collection the text model was checked for
         self._checked: tuple[str | None, float] | None = None  # (live collection, when) the model was chosen for
         self.index = index or VectorIndex(settings)
         self.storage = storage or open_storage(settings)
@@ -247,6 +280,36 @@ class SearchService:
         self._checked = (collection, time.monotonic())
         return encoder
 
+    @property
+    def text_encoder(self) -> Encoder:
+        """The model text queries use: the text model (``TEXT_EMBEDDER_NAME``) once it is checked against the live
+        index (same vector size, distilled for the index's image model: ModelMismatch if not), else the image
+        model itself."""
+        if not self.settings.text_embedder_name:
+            return self.encoder
+        collection = self._live_collection()
+        current = self._text_encoder
+        if current is not None and self._text_checked == collection:
+            return current
+        with self._lock:
+            return self._text_encoder_for_index(collection)
+
+    def _text_encoder_for_index(self, collection: str | None) -> Encoder:
+        name = str(self.settings.text_embedder_name)
+        if self._text_encoder is not None and self._text_checked == collection:
+            return self._text_encoder
+        recorded = self.index_model() if collection else None
+        if recorded is None:  # built before models were recorded, or nothing built yet: the image model's files
+            image = self._encoder if self._encoder is not None else self._encoder_for_index()
+            recorded = image.index_model()
+        check_text_model(locate(name), recorded, allow_other=self.settings.allow_other_model)
+        encoder = self._text_encoder
+        if encoder is None:
+            encoder = Encoder.from_settings(self.settings, name=name)
+        check_vector_size(name, encoder.dim, recorded.dim, recorded)
+        self._text_encoder, self._text_checked = encoder, collection
+        return encoder
+
     def artists(self) -> dict[str, Artist]:
         # A local copy: refresh() on another session's thread may reset the attribute between the lines.
         artists = self._artists
@@ -263,7 +326,7 @@ class SearchService:
         text = query_text(text)
         if not text:
             raise EmptyQuery("Type a few words to search for, for example 'a gloomy winter landscape'.")
-        return self.encoder.encode_texts([text])[0]
+        return self.text_encoder.encode_texts([text])[0]
 
     def image_vector(self, data: bytes, name: str = "the uploaded image", *, photo: bool = False) -> np.ndarray:
         """An image's embedding; a ``photo`` taken in a gallery is searched by the painting found in it (straightened,
@@ -392,6 +455,15 @@ class SearchService:
             info["model"] = model_for_index(self.settings, recorded)
         except (ModelMismatch, ModelLoadError) as exc:
             info["model_problem"] = str(exc)
+        if self.settings.text_embedder_name:
+            try:
+                image = recorded or self.encoder.index_model()
+                check_text_model(
+                    locate(self.settings.text_embedder_name), image, allow_other=self.settings.allow_other_model
+                )
+                info["text_model"] = self.settings.text_embedder_name
+            except (ModelMismatch, ModelLoadError) as exc:
+                info["text_model_problem"] = str(exc)
         info["artists"] = len(self.artists())
         return info
 
@@ -405,7 +477,7 @@ class SearchService:
         terms = query_syntax.parse(text)
         if not terms or len(terms) < 2 and terms[0].weight == 1.0:
             return self.text_vector(text)
-        vectors = self.encoder.encode_texts([t.text for t in terms])  # each a piece of an already cut query
+        vectors = self.text_encoder.encode_texts([t.text for t in terms])  # each a piece of an already cut query
         combined = query_syntax.combine(list(vectors), [t.weight for t in terms])
         return combined if combined is not None else self.text_vector(text)
 
@@ -485,7 +557,49 @@ class SearchService:
         if not found:
             self.index.require_points()  # an empty collection says how to build it; otherwise nothing matched
         # A result fetched past the page stays in ``found``: the next page shows it first.
-        return ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
+        result = ResultPage(hits=shown[:want], vector=vector, found=found, more=len(shown) > want or not ended)
+        return self._judge(result, "text" if query.mode == "text" else "image", options)
+
+    # How good the matches are, and why ---------------------------------------------------------------
+    def quality(self) -> tuple[Calibration | None, dict[str, np.ndarray]]:
+        """The live build's calibration and the vocabulary's vectors by the text model, learnt once per build and
+        text model; (None, {}) for a build without a calibration sample (labels are then not shown)."""
+        key = (self._live_collection(), self.settings.text_embedder_name, str(self.settings.vocabulary))
+        cached = self._quality
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        try:
+            sample = self.index.flagged_vectors(SAMPLE_FIELD, SAMPLE_YES, limit=SAMPLE_SIZE)
+            vocabulary = load_vocabulary(self.settings.vocabulary)
+            terms = self.text_encoder.encode_texts(list(vocabulary.texts))
+        except ArtsearchError as exc:  # a broken vocabulary, a refused text model: the search itself still runs
+            log.warning("no match labels or terms: %s", exc)
+            return None, {}
+        calibration = Calibration.fit(sample, terms) if len(sample) else None
+        vectors = dict(zip(vocabulary.labels, terms, strict=True))
+        self._quality = (key, calibration, vectors)
+        return calibration, vectors
+
+    def _judge(self, result: ResultPage, mode: str, options: PageOptions) -> ResultPage:
+        if not result.hits or result.vector is None:
+            return result
+        calibration, term_vectors = self.quality()
+        query = normalise_vector(result.vector)
+        for hit in result.hits:
+            similarity = cosine(query, hit.vector) if hit.vector is not None else hit.score
+            if calibration is not None:
+                hit.calibrated = calibration.score(similarity, mode)
+                hit.match = match_label(hit.calibrated)
+            hit.why = why_terms(query, hit.payload.get(TERMS_FIELD) or [], term_vectors)
+        if calibration is None:
+            return result
+        result.nothing_matches = not any(is_match(h.match) for h in result.hits)
+        if options.hide_weak:
+            kept = [h for h in result.hits if h.match != WEAK]
+            result.hidden = len(result.hits) - len(kept)
+            result.hits = kept
+            result.more = result.more and not result.hidden  # what comes next scores lower still
+        return result
 
     @staticmethod
     def _fold(found: list[Hit], options: PageOptions, query: Query) -> list[Hit]:
@@ -650,6 +764,11 @@ def names_match(words: Sequence[str], name_text: str) -> bool:
     """Whether any query word is a word of ``name_text`` (title and artist), as the full-text index splits
     and lowercases it: the hits the fused ranking moved up for their name."""
     return bool(set(words) & {w.lower() for w in re.findall(r"[^\W_]+", name_text)})
+
+
+def normalise_vector(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -47,6 +47,8 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from artsearch.model.locate import locate  # noqa: E402
+from artsearch.model.pairing import write_distilled_for  # noqa: E402
 from artsearch.testing import glossary, multilingual  # noqa: E402
 from artsearch.testing.student_factory import build_student, build_wordpiece_tokenizer, save_student  # noqa: E402
 from artsearch.testing.training import lr_at, seed_everything  # noqa: E402
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher = load_teacher(args.teacher)
     student, stats = train(args, teacher)
     save_student(student, args.out)
+    write_distilled_for(args.out, locate(str(args.teacher)))  # searches check the index was built by the teacher
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
     logger.info("saved to %s (%.2f MB)", args.out, size / 1e6)
     metrics = evaluate(args.teacher, args.out, args.eval_size)

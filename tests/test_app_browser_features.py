@@ -49,11 +49,12 @@ def _toggle(page, label: str) -> None:
 
 
 def _result_captions(page) -> list[str]:
-    """Each card's "artist · year" and "similarity ..." (or "name match") lines as one, in page order."""
+    """Each card's "artist · year" and "similarity ..." (or "name match") lines as one, in page order (not the
+    match label and why-terms line under them)."""
     captions = page.eval_on_selector_all(
         '[class*="st-key-card_"]',
         """cards => cards.map((card) => [...card.querySelectorAll('[data-testid="stCaptionContainer"]')]
-            .map((c) => c.innerText.trim()).join(' · '))""",
+            .slice(0, 2).map((c) => c.innerText.trim()).join(' · '))""",
     )
     return [c for c in captions if "similarity" in c or "name match" in c]
 

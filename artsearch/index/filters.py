@@ -45,6 +45,7 @@ FACETS: tuple[Facet, ...] = (
     Facet("artist", "artist", "Artist", "only this artist (repeatable)"),
     Facet("genre", "genre", "Genre", "only this genre (repeatable)"),
     Facet("nationality", "nationality", "Nationality", "only this nationality (repeatable)"),
+    Facet("subject", "subjects", "Subjects", "only artworks the vocabulary describes with this term (repeatable)"),
     Facet(
         "colour",
         colour.PAYLOAD_KEY,

@@ -328,3 +328,23 @@ class VectorIndex:
                 with_payload=list(fields) if fields is not None else True,
                 with_vectors=with_vectors,
             )
+
+    def flagged_vectors(self, key: str, value: str, *, limit: int = 5000) -> np.ndarray:
+        """The vectors of the points whose payload ``key`` is ``value`` (the calibration sample a build keeps)."""
+        flag = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+        out: list[Any] = []
+        offset = None
+        with self._call() as c:
+            while len(out) < limit:
+                points, offset = c.scroll(
+                    self.alias,
+                    scroll_filter=flag,
+                    limit=min(1000, limit - len(out)),
+                    offset=offset,
+                    with_payload=False,
+                    with_vectors=True,
+                )
+                out.extend(p.vector for p in points)
+                if offset is None:
+                    break
+        return np.asarray(out, dtype=np.float32)

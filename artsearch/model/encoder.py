@@ -30,6 +30,7 @@ from artsearch.model.choice import IndexModel
 from artsearch.model.export import CacheError, default_cache_root, export, export_folder
 from artsearch.model.hub import find_model, load_model
 from artsearch.model.locate import ModelFiles, locate
+from artsearch.model.towers import is_clip
 from artsearch.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,15 @@ class Encoder:
         self.files, self.model = load_model(found, self.device)
         self.model.eval()
         self._backend: Backend | None = None
-        if requested != "torch":
+        #: False for a text-only model (a multilingual student distilled into a CLIP's space): no image tower.
+        self.has_images = is_clip(self.model)
+        if requested != "torch" and not self.has_images:
+            log.warning(
+                "inference=%s: the fast paths cover CLIP models; the text model %s runs on torch",
+                requested,
+                name_or_path,
+            )
+        elif requested != "torch":
             self._backend = load_backend(
                 self.model,
                 requested,
@@ -185,8 +194,19 @@ class Encoder:
             tokens = self.model.preprocess(texts)
             return self._backend.text(tokens["input_ids"].numpy(), tokens["attention_mask"].numpy())
 
+    @property
+    def max_tokens(self) -> int | None:
+        """The model's own token limit (77 for CLIP, 128 for the multilingual students): longer text is cut there."""
+        limit = getattr(self.model, "max_seq_length", None)
+        return int(limit) if limit else None
+
     def preprocess_images(self, images: Sequence[Image.Image]) -> Features:
         """CLIP's resize, centre crop and normalisation, as model-ready tensors."""
+        if not self.has_images:
+            raise ModelLoadError(
+                f"The model {self.name} is a text model: it cannot embed images. Set EMBEDDER_NAME (or --model) to "
+                "an image model (CLIP) and this one as TEXT_EMBEDDER_NAME (--text-model)."
+            )
         return self.model.preprocess(list(images))
 
     @staticmethod

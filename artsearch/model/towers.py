@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def is_clip(st_model: Any) -> bool:
+    """Whether a sentence-transformers model is a CLIP (both towers), not a text-only model."""
+    module = st_model[0]
+    model = getattr(module, "model", None) or getattr(module, "auto_model", None)
+    return model is not None and hasattr(model, "get_image_features")
+
+
 def clip_of(st_model: Any) -> Any:
     """The transformers ``CLIPModel`` inside a sentence-transformers CLIP."""
     module = st_model[0]

@@ -91,6 +91,9 @@ def _warm(service: SearchService) -> None:
         encoder = service.encoder
         encoder.encode_texts(["a painting"])
         encoder.encode_images([Image.new("RGB", (64, 64), (128, 128, 128))])
+        if service.settings.text_embedder_name:  # the text model (TEXT_EMBEDDER_NAME) embeds the text queries
+            service.text_encoder.encode_texts(["a painting"])
+        service.quality()  # the match labels' scales and the vocabulary's vectors, once per build
         # The model is half a million long-lived objects: out of the cyclic collector's sight, a collection
         # (Python runs them as the page allocates) no longer walks them all each time.
         gc.freeze()

@@ -46,7 +46,7 @@ def search_key(query: Query) -> tuple[Any, ...]:
 
 
 def _shape(options: PageOptions) -> tuple[Any, ...]:
-    return (tuple(options.liked), tuple(options.disliked), options.per_artist, options.collapse)
+    return (tuple(options.liked), tuple(options.disliked), options.per_artist, options.collapse, options.hide_weak)
 
 
 def results(service: SearchService, query: Query, options: PageOptions) -> ResultPage:

@@ -18,7 +18,11 @@ def run_cli(
     ``settings.embedder_name`` None runs with no model configured (no ``--model``, no EMBEDDER_NAME). An
     ``env_extra`` value of None unsets that variable (e.g. ``HF_HUB_OFFLINE``, set to 1 by default).
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE", "EMBEDDER"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("QDRANT", "ARTSEARCH", "KAGGLE", "EMBEDDER", "TEXT_EMBEDDER"))
+    }
     env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), ARTSEARCH_SECRETS=str(settings.data_dir / "none.toml"))
     env["ARTSEARCH_EMBEDDED_ENGINE"] = settings.embedded_engine
     env["ARTSEARCH_INFERENCE"] = settings.inference

@@ -182,3 +182,54 @@ def collection_view(client, name: str, dim: int, query_seed: int = 7) -> dict:
         seen.update(json.dumps([str(p.id), p.payload], sort_keys=True).encode())
         seen.update(np.asarray(p.vector, dtype=np.float32).tobytes())
     return {"count": client.count(name, exact=True).count, "top": top, "digest": seen.hexdigest()}
+
+
+# --- the trained tiny CLIP over a held-out synthetic collection -------------------------------------------
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+TRAINED_CLIP = str(MODELS / "tiny-clip-shapes")
+STUDENT = str(MODELS / "tiny-clip-shapes-multilingual")
+
+
+def build_shapes_index(root: Path, n: int, seed: int, encoder, *, keep=None, **overrides):
+    """A folder index of ``n`` synthetic shapes (seed ``seed``; one "artist" per colour x shape, such as
+    "red circle"), built with ``encoder`` (the trained tiny CLIP) through the real rebuild; ``keep`` (a
+    predicate on a written sample) leaves the others out of the collection.
+
+    Returns (settings, written samples)."""
+    from artsearch.rebuild import rebuild
+    from artsearch.sources import SourceOptions
+    from artsearch.testing.synthetic import write_dataset
+
+    root = Path(root)
+    written = write_dataset(root / "shapes", n, seed=seed, image_format="jpg")
+    if keep is not None:
+        for sample in [w for w in written if not keep(w)]:
+            sample.path.unlink()
+        written = [w for w in written if keep(w)]
+    settings = test_settings(root, TRAINED_CLIP, batch_size=32, **overrides)
+    report = rebuild(
+        settings, SourceOptions(source="folder", images_dir=root / "shapes"), encoder=encoder, progress=False
+    )
+    assert report.indexed == len(written) and not report.skipped, report.summary()
+    return settings, written
+
+
+SHAPES_VOCABULARY = MODELS.parent / "artsearch" / "testing" / "assets" / "shapes_vocabulary.txt"
+#: The colours and shapes of :func:`build_partial_shapes_index`; the others are what it has nothing of.
+PRESENT_COLOURS = ("red", "green", "blue")
+PRESENT_SHAPES = ("circle", "square", "triangle")
+
+
+def build_partial_shapes_index(root: Path, encoder, n: int = 900, seed: int = 4242, **overrides):
+    """A shapes index holding only red, green and blue circles, squares and triangles (about n * 0.3 images), with
+    the shapes vocabulary; yellow, orange and purple stars and crosses are what it has nothing of."""
+    return build_shapes_index(
+        root,
+        n,
+        seed,
+        encoder,
+        keep=lambda s: s.colour in PRESENT_COLOURS and s.shape in PRESENT_SHAPES,
+        vocabulary=SHAPES_VOCABULARY,
+        **overrides,
+    )
