@@ -16,7 +16,7 @@ def test_filters_keep_chosen_values_once_and_drop_blanks():
     assert dict(chosen) == {"artist": ("Claude Monet",), "genre": ("Baroque",)}
     assert chosen.values_of("nationality") == []
     assert not Filters(artist=["", " "])  # a blank shell variable filters nothing out
-    with pytest.raises(KeyError, match="the facets are artist, genre, nationality, colour, period"):
+    with pytest.raises(KeyError, match="the facets are artist, genre, nationality, subject, colour, period"):
         Filters(painter=["Claude Monet"])
 
 
