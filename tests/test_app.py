@@ -46,7 +46,10 @@ from tests.support.datasets import bomb_png
 from tests.support.indexes import copy_index, test_settings
 from tests.support.servers import free_port
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.usefixtures("fresh_services"),
+]  # a fresh page service per test (conftest)
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -56,14 +59,6 @@ pytestmark = pytest.mark.timeout(300)
 def app_index(kaggle_index, tmp_path_factory) -> tuple[Settings, object]:
     """A private copy of the session index: the app's cached client holds it open for the whole module."""
     return copy_index(kaggle_index, tmp_path_factory.mktemp("app_index"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    """Each test starts with no cached service, and closes the Qdrant clients its app opened."""
-    resources._service.clear()
-    yield
-    resources._service.clear()
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ museum (from the local stand-in of its API) and a folder with copies. Kaggle's i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from artsearch.catalog import artwork_id
 from artsearch.rebuild import rebuild
 from artsearch.sources import SourceOptions
-from artsearch.web import resources
 from tests.support.app import (
     assert_clean,
     cards,
@@ -26,14 +23,10 @@ from tests.support.app import (
 from tests.support.indexes import build_dupes_index, test_settings
 from tests.support.museum import UNICODE_TITLE, running_museum
 
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    resources._service.clear()
-    yield
-    resources._service.clear()
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.usefixtures("fresh_services"),
+]  # a fresh page service per test (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,16 @@ from artsearch.catalog import Artist, slugify
 from artsearch.rebuild import rebuild
 from artsearch.sources import SourceOptions
 from artsearch.storage.base import artists_to_json
-from artsearch.web import resources
 from artsearch.web.escape import literal
 from tests.support.app import assert_clean, cards, detail_view, messages, new_app, open_artwork, point_env, search_text
 from tests.support.browser import TIMEOUT, browser_page, serve, settle, wait_for_cards
 from tests.support.datasets import jpeg_bytes, painting
 from tests.support.indexes import test_settings
 
-pytestmark = pytest.mark.timeout(TIMEOUT)
+pytestmark = [
+    pytest.mark.timeout(TIMEOUT),
+    pytest.mark.usefixtures("fresh_services"),
+]  # a fresh page service per test (conftest)
 
 
 class _Trap(http.server.BaseHTTPRequestHandler):
@@ -89,13 +91,6 @@ def hostile(tmp_path_factory, tiny_clip_path, shared_encoder) -> Iterator[tuple[
     rebuild(settings, SourceOptions(source="folder", images_dir=images), encoder=shared_encoder, progress=False)
     yield data, settings
     data.close()
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    resources._service.clear()
-    yield
-    resources._service.clear()
 
 
 def bare_markup(value: str) -> list[str]:

@@ -4,13 +4,10 @@ another language (TEXT_EMBEDDER_NAME = the multilingual student), match labels w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from artsearch.calibration import NOTHING_MATCHES
 from artsearch.model.encoder import Encoder
-from artsearch.web import resources
 from tests.support.app import assert_clean, new_app, point_env, result_captions, search_text, unescaped
 from tests.support.indexes import (
     SHAPES_VOCABULARY,
@@ -20,7 +17,10 @@ from tests.support.indexes import (
     build_shapes_index,
 )
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.usefixtures("fresh_services"),
+]  # a fresh page service per test (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,6 @@ def shapes(tmp_path_factory):
 def partial(tmp_path_factory):
     encoder = Encoder(TRAINED_CLIP, device="cpu", batch_size=32)
     return build_partial_shapes_index(tmp_path_factory.mktemp("app_partial"), encoder, n=600)
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    resources._service.clear()
-    yield
-    resources._service.clear()
 
 
 def test_the_search_box_takes_any_language_with_a_text_model(shapes, monkeypatch, tmp_path):

@@ -33,7 +33,10 @@ from tests.support.app import (
 )
 from tests.support.indexes import build_dupes_index, copy_index
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.usefixtures("fresh_services"),
+]  # a fresh page service per test (conftest)
 
 ENCODER_CALLS = ("encode_texts", "encode_images")
 INDEX_CALLS = ("query", "query_fused", "query_grouped", "retrieve", "count", "scroll", "scroll_page", "facet", "sample")
@@ -42,13 +45,6 @@ INDEX_CALLS = ("query", "query_fused", "query_grouped", "retrieve", "count", "sc
 @pytest.fixture(scope="module")
 def state_index(kaggle_index, tmp_path_factory):
     return copy_index(kaggle_index, tmp_path_factory.mktemp("state_index"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_services() -> Iterator[None]:
-    resources._service.clear()
-    yield
-    resources._service.clear()
 
 
 @pytest.fixture
