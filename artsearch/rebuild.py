@@ -66,8 +66,9 @@ def rebuild(
     published = False
     try:
         lazy = model_on_demand(settings, cache, encoder, name)
+        recorded = index_model(lazy, name)  # what the build records, and what a text model must fit
         builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(
-            settings, lazy.model.dim, model=index_model(lazy, name)
+            settings, lazy.model.dim, model=recorded
         )
         location = index_location(settings)
         try:
@@ -109,7 +110,7 @@ def rebuild(
                 storage.write_map(builder.collection, projection.to_json())
             else:
                 add_map(builder, storage, settings)
-            annotate_build(builder, settings, *vocabulary_model(settings, lazy, name))
+            annotate_build(builder, settings, *vocabulary_model(settings, lazy, recorded))
             live = builder.live_collection()
             builder.publish()
             published = True
@@ -125,14 +126,16 @@ def rebuild(
     return report
 
 
-def vocabulary_model(settings: Settings, lazy: EncoderOnDemand, name: str) -> tuple[str, Callable[[], TextEncoder]]:
+def vocabulary_model(
+    settings: Settings, lazy: EncoderOnDemand, image_model: IndexModel
+) -> tuple[str, Callable[[], TextEncoder]]:
     """The model that embeds the vocabulary at a build: the text model when it fits this build's image model
     (else the image model, with a warning), as (its identity key, how to load it)."""
     text = settings.text_embedder_name
     if text:
         try:
             files = locate(text)
-            check_text_model(files, index_model(lazy, name), allow_other=settings.allow_other_model)
+            check_text_model(files, image_model, allow_other=settings.allow_other_model)
             return (
                 f"text:{files.name}:{files.fingerprint}",
                 lambda: Encoder.from_settings(settings, name=text).encode_texts,
