@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=20)
     parser.add_argument("--size", type=int, default=240, help="the collection benchmarks/page.py built")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--inference", default="onnx-int8", help="the page's ARTSEARCH_INFERENCE (as page.py)")
     args = parser.parse_args()
     from tests.support.indexes import test_settings
 
@@ -118,7 +119,7 @@ def main() -> None:
     from tests.support.browser import page_env
 
     os.environ.update(page_env(settings, root), BARE_PICTURES=str(sorted(root.glob("bare-*"))[-1]))
-    os.environ.setdefault("ARTSEARCH_INFERENCE", "torch")
+    os.environ["ARTSEARCH_INFERENCE"] = args.inference
     load = os.getloadavg()
     app_wall, _ = profiled_searches("app.py", args.searches, profiled=False)
     bare_wall, _ = profiled_searches("benchmarks/bare_page.py", args.searches, profiled=False)
