@@ -302,9 +302,11 @@ def card(service: SearchService, hit: Hit) -> None:
             args=(hit.artwork_id,),
         )
         st.caption(literal(byline))
-        with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"why_{hit.artwork_id}"):
+        if not hit.copies:  # one line: no row to lay out (a card is a dozen elements, each costs every rerun)
             st.caption(literal(why))
-            if hit.copies:  # opens the artwork with its copies in the collection listed
+        else:  # "N copies" beside it opens the artwork with its copies in the collection listed
+            with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"why_{hit.artwork_id}"):
+                st.caption(literal(why))
                 st.button(
                     cards.copies_text(hit),
                     key=f"copies_{hit.artwork_id}",
@@ -469,15 +471,18 @@ def detail_dialog(service: SearchService) -> None:
     shown_alone = session.shown_hit(hit.artwork_id) is not None and not hit.copies
     found = [] if shown_alone else resources.copies_of(service, hit.artwork_id)
     copies = list(dict.fromkeys([*hit.copies, *found]))
+    copy_hits = service.artworks(copies) if copies else []
+    others = [w for w in resources.artist_works(service, hit.artist_name, cards.OTHER_WORKS + 1)]
+    others = [w for w in others if w.artwork_id != hit.artwork_id][: cards.OTHER_WORKS]
+    # The small pictures made on every core at once, as the grid's are (the first view of an artist makes them).
+    pictures.prefetch([w.image_url for w in [*copy_hits, *others]], service.settings, pictures.THUMB_PX)
     if copies:
         where = "are folded into this result" if set(copies) == set(hit.copies) else "are in the collection"
         st.markdown(f"**{len(copies) + 1} copies of this picture** {where}:", help=detail.COPIES_HELP)
-        thumbnails(service, service.artworks(copies), "copy")
+        thumbnails(service, copy_hits, "copy")
     with st.container(border=True, key="detail_artist"):
         for line in cards.artist_lines(artist, hit.artist_name):
             st.markdown(line)
-        others = [w for w in resources.artist_works(service, hit.artist_name, cards.OTHER_WORKS + 1)]
-        others = [w for w in others if w.artwork_id != hit.artwork_id][: cards.OTHER_WORKS]
         if others:
             st.caption("Other works in the collection")
             thumbnails(service, others, "other")

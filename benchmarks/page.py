@@ -14,11 +14,13 @@ round-robin, so both share the machine's load:
 * text search: Enter in the box, to every card's picture decoded;
 * more like this, load more (the second page appended), 50 results (``?k=50``);
 * a 👍 click, to the button shown pressed; opening a detail view, to its large picture decoded;
-* the first search after a server start (``--restarts`` fresh servers each), against a later search.
+* the first search after a server start (``--restarts`` fresh servers each), against a later search, served
+  by ``serve.py`` (what ``scripts/serve.sh`` runs: the model loaded before the server answers) and by a plain
+  ``streamlit run app.py``.
 
 Times are taken in the page (``performance.now()`` from the key or pointer event to the first animation
 frame where Streamlit is idle and the result is on screen); "first sign" is the time to the first frame
-where Streamlit shows that it is running. Each row gives p50 and max per page and the p50 ratio.
+where Streamlit shows that it is running (the page's busy bar shows from that frame). Each row gives p50 and max per page and the p50 ratio.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ STATE_JS = """() => ({bench: window.__bench,
 # --- the collection -------------------------------------------------------------------------------------------
 
 
-def build(n: int) -> tuple[Any, Path]:
-    """The benchmark collection (built once) and a folder of the bare page's prepared pictures."""
+def build(n: int, inference: str = "onnx-int8") -> tuple[Any, Path]:
+    """The benchmark collection (built once), its model exported for ``inference`` when that is an ONNX path (as
+    a rebuild with the default settings does), and a folder of the bare page's prepared pictures."""
     from artsearch.catalog import Artist, slugify
     from artsearch.rebuild import rebuild
     from artsearch.sources import SourceOptions
@@ -130,6 +133,10 @@ def build(n: int) -> tuple[Any, Path]:
         (images / "artists.json").write_bytes(artists_to_json(artists))
         rebuild(settings, SourceOptions(source="folder", images_dir=images), progress=False)
         (root / "built").write_text("ok")
+    if inference.startswith("onnx"):  # once: an export that is up to date is kept
+        from artsearch.model.encoder import export_model
+
+        export_model(settings.embedder_name, [inference], cache_dir=settings.export_cache_dir)
     if not (bare / "done").is_file():
         bare.mkdir(exist_ok=True)
         for i, path in enumerate(sorted(images.rglob("*.jpg"))):
@@ -248,19 +255,27 @@ def row(action: str, app: Target, bare: Target) -> list[str]:
     ]
 
 
+FIRST_PAGES = (  # (row name, script, extra environment); the bare page's pictures are added in first_searches
+    ("serve.py", "serve.py", {}),  # what scripts/serve.sh runs: the model loaded before the server answers
+    ("app.py", "app.py", {}),  # a plain `streamlit run app.py`: the model loaded on a thread after the first page
+    ("bare", "benchmarks/bare_page.py", {}),
+)
+
+
 def first_searches(settings: Any, bare_dir: Path, restarts: int, wait: float, browser: Any, tmp: Path) -> dict:
-    """Fresh servers: the first page view, the first search pressed at once (and, on another fresh server, ``wait``
-    seconds after the page showed, as a visitor who types), then a later search; ``restarts`` times each."""
+    """Fresh servers: from the launch to the server answering, the first page view, the first search pressed at
+    once (and, on another fresh server, ``wait`` seconds after the page showed, as a visitor who types), then a
+    later search; ``restarts`` times each, for serve.py, app.py and the bare page."""
     from tests.support.browser import serve
 
     out: dict[str, list[float]] = {}
     for n in range(restarts):
-        for name, script, env in (
-            ("app", "app.py", {}),
-            ("bare", "benchmarks/bare_page.py", {"BARE_PICTURES": str(bare_dir)}),
-        ):
+        for name, script, env in FIRST_PAGES:
+            env = {**env, "BARE_PICTURES": str(bare_dir)} if name == "bare" else env
             for delay in (0.0, wait):
+                launched = time.perf_counter()
                 with serve(settings, tmp, script, **env) as url:
+                    out.setdefault(f"{name} ready", []).append(1000 * (time.perf_counter() - launched))
                     page = browser.new_page(viewport={"width": 1440, "height": 1500})
                     page.add_init_script(INIT_JS)
                     target = Target(name, page, url)
@@ -277,23 +292,21 @@ def first_searches(settings: Any, bare_dir: Path, restarts: int, wait: float, br
 
 
 def first_rows(firsts: dict, wait: float) -> list[list[str]]:
+    """One row per measure and page: p50 / max, the ratio to the bare page, and for a first search the ratio to
+    the same server's later search."""
+
     def cell(key: str) -> str:
         return f"{p50(firsts[key]):.0f} / {max(firsts[key]):.0f}"
 
-    rows = [["first page view after a server start", cell("app page"), cell("bare page"),
-             f"**{p50(firsts['app page']) / p50(firsts['bare page']):.2f}x**", "-"]]  # fmt: skip
-    for delay in (0.0, wait):
-        key = f"first after {delay:g} s"
-        what = "first search, pressed as soon as the page shows" if not delay else f"first search, {delay:g} s later"
-        rows.append(
-            [
-                what,
-                cell(f"app {key}"),
-                cell(f"bare {key}"),
-                f"**{p50(firsts[f'app {key}']) / p50(firsts[f'bare {key}']):.2f}x**",
-                f"{p50(firsts[f'app {key}']) / p50(firsts['app later']):.2f}x",
-            ]
-        )
+    measures = [("ready", "launch to the server answering"), ("page", "first page view after a server start")]
+    measures += [(f"first after {d:g} s", f"first search, {d:g} s after the page showed" if d else
+                  "first search, pressed as soon as the page shows") for d in (0.0, wait)]  # fmt: skip
+    rows = []
+    for key, what in measures:
+        for name, _, _ in FIRST_PAGES[:-1]:
+            later = f"{p50(firsts[f'{name} {key}']) / p50(firsts[f'{name} later']):.2f}x" if "first" in key else "-"
+            ratio = p50(firsts[f"{name} {key}"]) / p50(firsts[f"bare {key}"])
+            rows.append([f"{what}: {name}", cell(f"{name} {key}"), cell(f"bare {key}"), f"**{ratio:.2f}x**", later])
     return rows
 
 
@@ -305,14 +318,20 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=240, help="artworks in the collection")
     parser.add_argument("--k", type=int, default=12)
     parser.add_argument("--json", type=Path, help="also write the raw times here")
+    parser.add_argument(
+        "--inference",
+        default="onnx-int8",
+        help="the page's ARTSEARCH_INFERENCE (default: the product's default, onnx-int8; torch as before issue 16's "
+        "second round)",
+    )
     args = parser.parse_args()
-    os.environ.setdefault("ARTSEARCH_INFERENCE", "torch")
+    os.environ["ARTSEARCH_INFERENCE"] = args.inference
     os.chdir(ROOT)
     from playwright.sync_api import sync_playwright
 
     from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, serve
 
-    settings, bare_dir = build(args.size)
+    settings, bare_dir = build(args.size, args.inference)
     k = args.k
     load = os.getloadavg()
     started = time.time()
@@ -369,7 +388,7 @@ def main() -> None:
     if firsts:
         print()
         headers = [
-            "fresh server",
+            "fresh server (a new one for each first search)",
             "app p50 / max (ms)",
             "bare page p50 / max (ms)",
             "app / bare (p50)",

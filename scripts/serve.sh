@@ -24,4 +24,4 @@ elif ! info=$(python -m artsearch info --json); then
 elif ! grep -q '"artworks": [1-9]' <<<"$info"; then
   python qdrant/initialize_db.py
 fi
-exec streamlit run app.py
+exec streamlit run serve.py  # app.py, with the model loaded before the server answers (serve.py)

@@ -58,10 +58,36 @@ def open_detail(page) -> None:
     settle(page)
 
 
+# Records, at the first frame after Enter where Streamlit shows the search is running, whether the busy bar shows.
+WATCH_BUSY = """() => {
+  window.__busy = null;
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => {
+    if (window.__busy === null && app.getAttribute('data-test-script-state') === 'running') {
+      const bar = getComputedStyle(app, '::before');
+      window.__busy = {content: bar.content, height: bar.height, position: bar.position, animation: bar.animationName};
+    }
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
 def test_search_in_a_real_browser(served_app: str, tmp_path: Path) -> None:
     shot = tmp_path / "search.png"
     with browser_page() as page:
-        search(page, f"{served_app}/?k={K}", QUERY, K)
+        page.goto(f"{served_app}/?k={K}", wait_until="domcontentloaded")
+        page.get_by_placeholder(QUERY).wait_for(timeout=60_000)
+        settle(page)
+        page.evaluate(WATCH_BUSY)
+        search(page, f"{served_app}/?k={K}", QUERY, K, navigate=False)
+        # The search shows it is running from the first frame Streamlit knows it (st.spinner waits half a second).
+        busy = page.evaluate("() => window.__busy")
+        assert busy == {"content": '""', "height": "3px", "position": "fixed", "animation": "artsearch-busy"}, busy
+        assert (
+            page.evaluate(
+                "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]'), '::before').content"
+            )
+            == "none"
+        )
         widths = page.eval_on_selector_all(CARD_IMAGES, "imgs => imgs.map((img) => img.naturalWidth)")
         assert len(widths) == K and all(w > 0 for w in widths), widths
         no_errors(page)

@@ -73,18 +73,23 @@ _warming: weakref.WeakSet[SearchService] = weakref.WeakSet()
 _warming_lock = threading.Lock()
 
 
-def warm_up(service: SearchService) -> None:
-    """Load the model on a thread, once per service, so the first visitor's first search does not wait for the torch
-    import and the weights. The page calls it once it has been drawn, so the first page shows before the import
-    takes the interpreter; the encoder property is locked, so a search that comes first just waits for it."""
+def warm_up(service: SearchService, *, wait: bool = False) -> bool:
+    """Load the model once per service, so the first visitor's first search does not wait for the torch import
+    and the weights. ``serve.py`` calls it with ``wait`` when the server starts (it answers once the model is in);
+    under a plain ``streamlit run app.py`` the page calls it once it has been drawn, on a thread, so the first page
+    shows before the import takes the interpreter. The encoder property is locked: a search that comes first
+    waits for it. Returns whether the model is loaded by now (False while a thread is loading it)."""
     with _warming_lock:
         if service in _warming:
-            return
+            return False
         _warming.add(service)
+    if wait:
+        return _warm(service)
     threading.Thread(target=_warm, args=(service,), name="artsearch-warm-model", daemon=True).start()
+    return False
 
 
-def _warm(service: SearchService) -> None:
+def _warm(service: SearchService) -> bool:
     """Load the model and run each tower once, so the first search costs what a later one costs (a model's
     first forward pass allocates and plans what later ones reuse)."""
     try:
@@ -97,10 +102,12 @@ def _warm(service: SearchService) -> None:
         # The model is half a million long-lived objects: out of the cyclic collector's sight, a collection
         # (Python runs them as the page allocates) no longer walks them all each time.
         gc.freeze()
+        return True
     except ArtsearchError as exc:  # the first search shows this message to the visitor
         log.warning("could not preload the model: %s", exc)
     except Exception:  # a warm-up must never take the server down; the first search reports what is wrong
         log.exception("warming the model up failed")
+    return False
 
 
 def get_service(settings: Settings) -> SearchService:

@@ -1,9 +1,11 @@
-"""The page's few rules of CSS: equal cards with a fixed picture frame, a picture that opens its artwork,
-compact icon buttons with spoken labels, a detail view fitted to the screen, and a phone layout.
+"""The page's few rules of CSS: a bar that shows at once that a search is running, equal cards with a fixed
+picture frame, a picture that opens its artwork, compact icon buttons with spoken labels, a detail view fitted
+to the screen, and a phone layout.
 
 Streamlit has no option for these; they hang on the ``st-key-<key>`` classes Streamlit gives keyed
 elements (``card_<id>``, ``pic_<id>``, ``open_<id>``, ``up_<id>``...) and on its ``data-testid``
-attributes, and nothing else, so a Streamlit upgrade that moves its own class names does not touch them.
+attributes (and the app's ``data-test-script-state``: running or not), and nothing else, so a Streamlit
+upgrade that moves its own class names does not touch them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,19 @@ FRAME_PX = 220  #: a card's picture frame on a desk
 PHONE_FRAME_PX = 190  #: ... and on a phone (a card stays under half of a 390x844 screen)
 THUMB_FRAME_PX = 96  #: an artist's other works and a card's copies in the detail view
 
+BUSY_BAR_PX = 3  #: the bar along the top of the page while a search (or any click) is being answered
+
 CSS = f"""
 <style>
+/* While the server answers (a search, a click), a bar runs along the top from the first frame Streamlit knows it:
+   st.spinner shows only after half a second, and Streamlit's own status sits in a corner. */
+[data-testid="stApp"][data-test-script-state="running"]::before {{
+  content: ""; position: fixed; top: 0; left: 0; right: 0; height: {BUSY_BAR_PX}px; z-index: 1000100;
+  pointer-events: none; background: linear-gradient(90deg, transparent, #ff4b4b, transparent) no-repeat;
+  background-size: 40% 100%; animation: artsearch-busy 1s linear infinite;
+}}
+@keyframes artsearch-busy {{ from {{ background-position: -60% 0; }} to {{ background-position: 160% 0; }} }}
+[data-testid="stApp"][data-test-script-state="running"] .st-key-search button {{ cursor: progress; }}
 /* A card: the picture in a fixed frame, fitted inside, centred; the title on at most two lines. */
 [class*="st-key-card_"] {{ position: relative; gap: 0.35rem; }}
 [class*="st-key-tile_"] {{ position: relative; gap: 0.2rem; }}

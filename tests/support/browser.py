@@ -126,9 +126,11 @@ def settle(page: Any) -> None:
     page.wait_for_timeout(600)
 
 
-def search(page: Any, url: str, text: str, k: int) -> None:
-    """A fresh session at ``url`` and a text search in it, waiting for its k cards."""
-    page.goto(url, wait_until="domcontentloaded")
+def search(page: Any, url: str, text: str, k: int, *, navigate: bool = True) -> None:
+    """A fresh session at ``url`` (or, without ``navigate``, the page as it is) and a text search in it, waiting
+    for its k cards."""
+    if navigate:
+        page.goto(url, wait_until="domcontentloaded")
     box = page.get_by_placeholder(QUERY)
     box.wait_for(timeout=60_000)
     box.fill(text)
