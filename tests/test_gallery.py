@@ -55,6 +55,27 @@ def test_the_painting_is_found_straightened_and_without_its_frame():
         assert np.linalg.norm(seen - original) < np.linalg.norm(whole - original)
 
 
+def test_a_white_painting_is_found_whole_inside_a_frame_that_glare_cuts_through():
+    """A white ground is the wall's colour and glare turns a stretch of a dark frame wall-grey: the painting is still
+    the whole framed quadrilateral (the wall is what a fill from the photo's edge reaches), not its coloured shape."""
+    photo = Image.new("RGB", (640, 480), (205, 205, 200))
+    corners = [(150, 80), (150, 420), (520, 420), (520, 80)]  # upper-left, lower-left, lower-right, upper-right
+    framed = Image.new("RGB", (370, 340), (20, 20, 20))
+    framed.paste((245, 245, 245), (18, 18, 352, 322))
+    framed.paste((215, 35, 35), (250, 200, 320, 270))  # a small red square, low on the right
+    photo.paste(framed, corners[0])
+    pixels = np.asarray(photo, dtype=np.float64)
+    yy, xx = np.mgrid[0:480, 0:640]
+    glare = 0.8 * np.exp(-((xx - 300) ** 2 + (yy - 85) ** 2) / (2 * 40**2))[..., None]  # on the top of the frame
+    photo = Image.fromarray((pixels * (1 - glare) + 255 * glare).astype(np.uint8))
+    quad = gallery.painting_quad(photo)
+    assert quad is not None
+    for (x, y), (tx, ty) in zip(quad, corners, strict=True):
+        assert abs(x - tx) < 12 and abs(y - ty) < 12, (quad, corners)
+    (view,) = gallery.photo_views(photo)
+    assert 300 < view.width < 370 and 280 < view.height < 340  # the white painting, its frame cut off
+
+
 def test_a_photo_of_a_bare_wall_or_of_the_painting_alone_is_searched_whole():
     wall = Image.new("RGB", (320, 240), (210, 205, 200))
     assert gallery.painting_quad(wall) is None
