@@ -1,17 +1,18 @@
-"""A photo taken in a gallery: the painting found on the wall and its colour cast removed before it is searched,
-and the synthetic gallery photos ``python -m artsearch eval`` measures that on.
+"""A photo taken in a gallery: the painting found on the wall, straightened, its frame, the room's colour cast and
+the glare taken out before it is searched; and the synthetic gallery photos ``python -m artsearch eval`` measures
+that on.
 
 A phone photo of a painting has a wall around it, a frame, perspective, glare and the room's colour cast. The
-search (:func:`photo_views`) turns one such photo into a few views and searches with their mean embedding:
+search (:func:`photo_views`) turns one such photo into the painting alone:
 
-1. **grey-world white balance**: each channel scaled so the photo's mean is neutral (walls are near-neutral, so
-   this takes out the room light's cast);
-2. **the painting's box**: the wall's colour is the median of the photo's outer ring; pixels far from it mark the
-   painting (with its frame); rows and columns where enough of them lie bound it;
-3. the box, and the box inset by :data:`FRAME_INSET` on each side (the frame left out).
+1. :func:`painting_quad`: the wall is what a flood fill from the photo's edge reaches through wall-coloured
+   pixels; the painting is the convex hull of the rest, its sides lines fitted to the outline;
+2. :func:`rectified`, white-balanced on the wall's colour (walls are near-neutral: this takes out the cast);
+3. :func:`without_frame`: the lines of the frame's colour cut from each side;
+4. :func:`without_glare`: the wash toward white that glare adds, found by Horn's retinex, divided out.
 
-Why a mean of views and not the best view per artwork: one vector keeps the page's one search path (load more,
-refine and "more like this" reuse it); measured against the full photo alone in ``eval`` (gallery recall).
+One view, one vector: the page's one search path (load more, refine, "more like this") reuses it. Measured
+against the whole photo in ``eval`` (gallery recall; README, "A photo taken in a gallery").
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ FRAME_INSET = 0.01
 #: whole photo is used.
 MIN_BOX = 0.05
 SIDE = 160  #: the painting is looked for on a copy this many pixels square
+#: Glare is measured on a copy this many pixels square.
+GLARE_SIDE = 192
+#: A step of log darkness (255 less a pixel's lowest channel: :func:`glare_field`) steeper than this per pixel of
+#: that copy is the painting's own edge; gentler ones are the light's.
+GLARE_EDGE = 0.05
+#: Glare is taken out only where it washes some pixel at least this much toward white (0-1): a photo without glare
+#: measures at most about 0.2 (the painting's own gentle shading), one with a glare spot 0.4-0.7.
+GLARE_MIN = 0.3
+#: At most this much wash is undone (the painting under a burnt-out highlight is not there to recover).
+GLARE_MAX = 0.85
 
 
 def _ring(pixels: np.ndarray, width: int) -> np.ndarray:
@@ -199,13 +210,14 @@ def rectified(image: Image.Image, quad: list[tuple[float, float]]) -> Image.Imag
 
 def photo_views(image: Image.Image) -> list[Image.Image]:
     """The views a gallery photo is searched with: the painting, found on the wall, straightened and without its
-    frame, with the room's colour cast taken out; the whole photo (balanced) when no painting stands out."""
+    frame, with the room's colour cast and the glare taken out; the whole photo (balanced) when no painting stands
+    out."""
     rgb = image.convert("RGB")
     quad = painting_quad(rgb)
     if quad is None:
         return [white_balanced(rgb)]
     wall = _wall(np.asarray(rgb.resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float64))
-    return [without_frame(rectified(white_balanced(rgb, wall), quad))]
+    return [without_glare(without_frame(rectified(white_balanced(rgb, wall), quad)))]
 
 
 def _frame_depth(side: np.ndarray) -> int | None:
@@ -236,6 +248,55 @@ def without_frame(image: Image.Image) -> Image.Image:
         (d if d is not None else usual * n) + FRAME_INSET * n for d, n in zip(depths, lengths, strict=True)
     )
     return image.crop((int(left), int(top), int(w - right), int(h - bottom)))
+
+
+def _integrated(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """The field whose forward differences best match ``gx``, ``gy`` (least squares: a Poisson equation with
+    the image's edges as mirrors, solved by FFT of the mirrored divergence). Its mean is 0."""
+    div = np.zeros_like(gx)
+    div[:, :-1] += gx[:, :-1]
+    div[:, 1:] -= gx[:, :-1]
+    div[:-1, :] += gy[:-1, :]
+    div[1:, :] -= gy[:-1, :]
+    mirrored = np.concatenate([div, div[:, ::-1]], axis=1)
+    mirrored = np.concatenate([mirrored, mirrored[::-1]], axis=0)
+    rows, cols = mirrored.shape
+    laplacian = 2 * np.cos(2 * np.pi * np.arange(rows) / rows)[:, None] + 2 * np.cos(2 * np.pi * np.arange(cols) / cols)
+    laplacian -= 4
+    laplacian[0, 0] = 1.0
+    spectrum = np.fft.fft2(mirrored) / laplacian
+    spectrum[0, 0] = 0.0
+    return np.real(np.fft.ifft2(spectrum))[: gx.shape[0], : gx.shape[1]]
+
+
+def glare_field(image: Image.Image) -> np.ndarray:
+    """How much each pixel of a :data:`GLARE_SIDE` px copy was washed toward white, 0 to :data:`GLARE_MAX`.
+
+    Glare mixes white into the painting: 255 - pixel (its darkness) is multiplied by 1 - wash in every channel, so
+    the log of the darkness (of its darkest channel) is the painting's plus log(1 - wash), a smooth hill. Horn's retinex splits the two: the
+    gentle steps of the log darkness are the light's, the steep ones (> :data:`GLARE_EDGE`) the painting's edges;
+    the gentle ones integrated give the wash up to a constant, set so the least washed tenth of the painting has
+    none."""
+    small = image.convert("RGB").resize((GLARE_SIDE, GLARE_SIDE), Image.Resampling.BOX)
+    darkness = np.log(255.0 - np.asarray(small, dtype=np.float64).min(axis=2) + 12.0)  # 12: JPEG noise near white
+    gx, gy = np.zeros_like(darkness), np.zeros_like(darkness)
+    gx[:, :-1] = np.diff(darkness, axis=1)
+    gy[:-1, :] = np.diff(darkness, axis=0)
+    light = _integrated(np.where(np.abs(gx) < GLARE_EDGE, gx, 0.0), np.where(np.abs(gy) < GLARE_EDGE, gy, 0.0))
+    light -= np.quantile(light, 0.9)
+    return np.clip(1 - np.exp(np.minimum(light, 0.0)), 0.0, GLARE_MAX)
+
+
+def without_glare(image: Image.Image) -> Image.Image:
+    """The painting with its glare undone (the wash of :func:`glare_field` divided out of each pixel's darkness),
+    or as it is when nothing is washed more than :data:`GLARE_MIN`."""
+    wash = glare_field(image)
+    if wash.max() < GLARE_MIN:
+        return image
+    smooth = Image.fromarray(np.round(wash * 255).astype(np.uint8)).resize(image.size, Image.Resampling.BILINEAR)
+    keep = 1 - np.asarray(smooth, dtype=np.float64)[..., None] / 255
+    darkness = 255.0 - np.asarray(image.convert("RGB"), dtype=np.float64)
+    return Image.fromarray(np.clip(255.0 - darkness / keep, 0, 255).astype(np.uint8))
 
 
 # --- synthetic gallery photos, for eval ----------------------------------------------------------------------

@@ -76,6 +76,24 @@ def test_a_white_painting_is_found_whole_inside_a_frame_that_glare_cuts_through(
     assert 300 < view.width < 370 and 280 < view.height < 340  # the white painting, its frame cut off
 
 
+def test_glare_is_taken_out_of_the_painting_and_a_painting_without_glare_is_left_as_it_is():
+    """A soft glare spot washes a flat painting toward white; taken out, the painting's colours come back (within
+    a few levels where the spot was), its edges stay where they were, and a painting with no glare is untouched."""
+    painting = Image.new("RGB", (400, 300), (35, 75, 215))
+    painting.paste((245, 215, 30), (220, 60, 340, 240))  # a yellow bar under the spot's edge
+    original = np.asarray(painting, dtype=np.float64)
+    yy, xx = np.mgrid[0:300, 0:400]
+    wash = 0.6 * np.exp(-((xx - 180) ** 2 + (yy - 140) ** 2) / (2 * 50**2))[..., None]
+    glared = Image.fromarray(np.round(original * (1 - wash) + 255 * wash).astype(np.uint8))
+    assert gallery.glare_field(glared).max() > gallery.GLARE_MIN
+    restored = np.asarray(gallery.without_glare(glared), dtype=np.float64)
+    spot = wash[..., 0] > 0.2
+    before = np.abs(np.asarray(glared, dtype=np.float64) - original)[spot].mean()
+    after = np.abs(restored - original)[spot].mean()
+    assert before > 40 and after < 10, (before, after)
+    assert gallery.without_glare(painting) is painting
+
+
 def test_a_photo_of_a_bare_wall_or_of_the_painting_alone_is_searched_whole():
     wall = Image.new("RGB", (320, 240), (210, 205, 200))
     assert gallery.painting_quad(wall) is None
@@ -95,7 +113,9 @@ def test_eval_reports_gallery_recall_with_and_without_finding_the_painting(shape
     found5 = metrics["gallery photo recall@5 (painting found)"]["value"]
     assert metrics["gallery photo recall@1 (painting found)"]["n"] == 60
     print(f"\ngallery recall@1 whole photo {whole:.3f}, painting found {found:.3f}; @5 found {found5:.3f}")
-    assert found >= whole + 0.3 and found5 >= 0.8  # clearly better: see README's figures for the target
+    # The issue's target, on this fixed set of 60 photos (0.95 measured; 0.85 without the glare taken out, 0.73
+    # with the old painting finder), and far above the whole photo (0.20).
+    assert found >= 0.9 and found >= whole + 0.5 and found5 >= 0.95
 
 
 def test_the_page_and_cli_search_a_photo_with_the_uploads_limits(shapes_index, tmp_path):
