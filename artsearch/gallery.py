@@ -43,6 +43,9 @@ FRAME_INSET = 0.01
 #: whole photo is used.
 MIN_BOX = 0.05
 SIDE = 160  #: the painting is looked for on a copy this many pixels square
+#: A larger photo is scaled down to this longest side first (the painting, 30% of it or more, stays far larger than
+#: the model's 224 px).
+WORK_SIDE = 1024
 #: Glare is measured on a copy this many pixels square.
 GLARE_SIDE = 192
 #: A step of log darkness (255 less a pixel's lowest channel: :func:`glare_field`) steeper than this per pixel of
@@ -144,7 +147,10 @@ def painting_mask(image: Image.Image) -> np.ndarray | None:
     biggest = max(int(p.sum()) for p in parts)
     kept = np.any([p for p in parts if p.sum() >= 0.1 * biggest], axis=0)
     hull = Image.new("L", (SIDE, SIDE))
-    ImageDraw.Draw(hull).polygon(_hull(np.argwhere(kept)[:, ::-1]), fill=255, outline=255)
+    rows = np.flatnonzero(kept.any(axis=1))
+    first, last = kept[rows].argmax(axis=1), SIDE - 1 - kept[rows, ::-1].argmax(axis=1)
+    ends = np.concatenate([np.stack([first, rows], axis=1), np.stack([last, rows], axis=1)])  # hull's candidates
+    ImageDraw.Draw(hull).polygon(_hull(ends), fill=255, outline=255)
     return np.asarray(hull) > 0
 
 
@@ -213,6 +219,9 @@ def photo_views(image: Image.Image) -> list[Image.Image]:
     frame, with the room's colour cast and the glare taken out; the whole photo (balanced) when no painting stands
     out."""
     rgb = image.convert("RGB")
+    if max(rgb.size) > WORK_SIDE:  # a phone's 12 Mpx: the painting needs far fewer pixels than that for CLIP
+        rgb = rgb.copy()
+        rgb.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
     quad = painting_quad(rgb)
     if quad is None:
         return [white_balanced(rgb)]

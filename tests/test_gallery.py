@@ -94,6 +94,19 @@ def test_glare_is_taken_out_of_the_painting_and_a_painting_without_glare_is_left
     assert gallery.without_glare(painting) is painting
 
 
+def test_a_phone_sized_photo_is_scaled_down_before_the_painting_is_looked_for():
+    """A 12 Mpx phone photo is worked on at WORK_SIDE px (its full size took 0.9 GB of numpy arrays), and the
+    painting is still found in it."""
+    sample = generate(1, seed=11)[0]
+    photo = gallery.gallery_photo(sample.image.resize((1600, 1600)), random.Random(3), size=(4000, 3000))
+    (view,) = gallery.photo_views(photo)
+    assert max(view.size) <= 1024  # in the photo itself the painting spans 1600 px or more
+    original = np.asarray(sample.image.resize((32, 32)), dtype=float).reshape(-1, 3).mean(axis=0)
+    seen = np.asarray(view.resize((32, 32)), dtype=float).reshape(-1, 3).mean(axis=0)
+    whole = np.asarray(photo.resize((32, 32)), dtype=float).reshape(-1, 3).mean(axis=0)
+    assert np.linalg.norm(seen - original) < np.linalg.norm(whole - original)
+
+
 def test_a_photo_of_a_bare_wall_or_of_the_painting_alone_is_searched_whole():
     wall = Image.new("RGB", (320, 240), (210, 205, 200))
     assert gallery.painting_quad(wall) is None
