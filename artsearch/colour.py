@@ -21,6 +21,7 @@ with words or an image the CLIP ranking orders the works that have it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,10 +71,17 @@ def parse_hex(value: str) -> str | None:
 
 
 def hex_lab(value: str) -> np.ndarray:
+    return np.array(_hex_lab(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _hex_lab(value: str) -> tuple[float, float, float]:
+    """The colour's Lab, worked out once per colour (the exact rule asks for it once per candidate work)."""
     hexed = parse_hex(value)
     if hexed is None:
         raise ValueError(f"not a colour: {value!r}")
-    return rgb_to_lab(np.array([int(hexed[i : i + 2], 16) for i in (1, 3, 5)]))
+    lab = rgb_to_lab(np.array([int(hexed[i : i + 2], 16) for i in (1, 3, 5)]))
+    return (float(lab[0]), float(lab[1]), float(lab[2]))
 
 
 def delta_e(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
@@ -140,6 +148,12 @@ def colour_keys(entries: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def query_keys(hex_colour: str, tier: float = MIN_SHARE, radius: float = DELTA_E) -> list[str]:
     """The keys of every cube that comes within ``radius`` of the colour, at one share tier."""
+    return list(_query_keys(hex_colour, tier, radius))
+
+
+@functools.lru_cache(maxsize=256)
+def _query_keys(hex_colour: str, tier: float, radius: float) -> tuple[str, ...]:
+    """:func:`query_keys`, worked out once per colour and tier (a page asks for them again for each batch)."""
     lab = hex_lab(hex_colour)
     ranges = [range(int(math.floor((v - radius) / CELL)), int(math.floor((v + radius) / CELL)) + 1) for v in lab]
     keys = []
@@ -150,15 +164,15 @@ def query_keys(hex_colour: str, tier: float = MIN_SHARE, radius: float = DELTA_E
                 nearest = np.clip(lab, low, low + CELL)
                 if np.linalg.norm(nearest - lab) < radius:
                     keys.append(_key(tier, (i, j, k)))
-    return keys
+    return tuple(keys)
 
 
 def share_of(payload: Mapping[str, Any], hex_colour: str, radius: float = DELTA_E) -> float:
     """How much of the colour a work has: the shares of its palette entries within ``radius``; 0 when it does not
     have it (no entry of at least MIN_SHARE that close)."""
-    lab = hex_lab(hex_colour)
+    lab = _hex_lab(hex_colour)
     entries = [e for e in payload.get("palette") or [] if isinstance(e, Mapping) and "lab" in e]
-    near = [float(e.get("share", 0)) for e in entries if delta_e(e["lab"], lab) < radius]
+    near = [float(e.get("share", 0)) for e in entries if math.dist(tuple(map(float, e["lab"])), lab) < radius]
     return float(sum(near)) if near and max(near) >= MIN_SHARE else 0.0
 
 

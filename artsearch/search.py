@@ -68,6 +68,8 @@ MODEL_CHECK_SECONDS = 60.0
 MAX_FILL_ROUNDS = 6
 #: The colours alone: works read per share tier and ranked by how much of the colours they have.
 COLOUR_TIER_FETCH = 200
+#: Words or an image with colours: each fetch asks Qdrant for at least this many works, for the exact rule to keep.
+COLOUR_FILL_FETCH = 100
 
 
 @dataclass
@@ -548,6 +550,10 @@ class SearchService:
             # One more than the page needs: when it comes back, "load more" will find something.
             need = want - len(shown) + 1
             artists = list(dict.fromkeys(h.artist_name for h in found)) if options.per_artist else []
+            if vector is not None and query.filters.colours():
+                # Qdrant's Lab cubes reach past the colour and the exact rule drops what is past it (at 10k works
+                # most of what the cubes keep): fetched k at a time, the fill rounds ran out before a page was full.
+                need = max(need, COLOUR_FILL_FETCH)
             batch = self._one_page(
                 query, vector, need, options, exclude_ids=[h.artwork_id for h in found], exclude_artists=artists
             )

@@ -121,6 +121,33 @@ def test_words_with_a_colour_keep_the_words_ranking_among_the_works_that_have_it
         assert len(coloured) == 4
 
 
+def test_a_page_with_a_colour_is_full_when_many_closer_works_are_only_near_the_colour(
+    tmp_path, tiny_clip_path, shared_encoder
+):
+    """40 pictures of a colour whose Lab cubes the filter asks Qdrant for but 26 ΔE from blue (the exact rule
+    drops them) are nearer the query picture than the 4 blue ones: the page still shows blue works, k of them.
+    Fetched k at a time, the page's fill rounds ran out on the 40 and it came back empty."""
+    images = tmp_path / "images" / "Painter"
+    images.mkdir(parents=True)
+    for n in range(40):
+        (images / f"past_{n:02d}.png").write_bytes(picture([(PAST_BLUE, 0.5 + n / 200), ("#f5f5f5", 0.5 - n / 200)]))
+    for n in range(4):
+        (images / f"blue_{n}.png").write_bytes(picture([(BLUE, 0.3 + n / 20), ("#c0392b", 0.7 - n / 20)]))
+    settings = test_settings(tmp_path, tiny_clip_path)
+    rebuild(
+        settings, SourceOptions(source="folder", images_dir=tmp_path / "images"), encoder=shared_encoder, progress=False
+    )
+    query = tmp_path / "query.png"
+    query.write_bytes(picture([(PAST_BLUE, 0.6), ("#f5f5f5", 0.4)]))
+    result = run_cli(
+        ["-m", "artsearch", "search", "--image", str(query), "--colour", BLUE, "--k", "3", "--json", "--all-copies"],
+        settings,
+    )
+    assert result.returncode == 0, result.stderr
+    stems = _stems(json.loads(result.stdout))
+    assert len(stems) == 3 and all(s.startswith("blue_") for s in stems), stems
+
+
 def test_a_bad_colour_or_three_are_one_line(colour_index):
     bad = run_cli(["-m", "artsearch", "search", "--colour", "blue"], colour_index)
     assert bad.returncode == 2 and "give a colour as #rrggbb" in bad.stderr and "Traceback" not in bad.stderr
