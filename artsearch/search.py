@@ -62,6 +62,9 @@ MAP_MAX_POINTS = 5000  # the map shows a random sample of this many artworks of 
 #: How often a service checks that a remote alias still names a collection built with its model (embedded
 #: indexes are checked on every search: the pointer file says at once when a rebuild was published).
 MODEL_CHECK_SECONDS = 60.0
+# A build whose labels and terms cannot be learnt (a broken vocabulary, a refused text model, a sample that cannot
+# be read) is tried again after this long, not on every search: each try scrolls the sample and logs a warning.
+QUALITY_RETRY_SECONDS = 60.0
 
 #: Extra fetches :meth:`SearchService.page` may make to fill a page whose copies folded away; past that the page is
 #: shown short (a collection that is mostly copies of a few pictures must not turn one search into hundreds).
@@ -217,7 +220,8 @@ class SearchService:
         self._encoder = encoder
         self._fixed_encoder = encoder is not None
         self._text_encoder = text_encoder
-        self._quality: tuple[Any, Calibration | None, dict[str, np.ndarray]] | None = None
+        # (key, calibration, term vectors, when to try again: None once learnt)
+        self._quality: tuple[Any, Calibration | None, dict[str, np.ndarray], float | None] | None = None
         self._text_checked: str | None | bool = False  # the live collection the text model was checked for
         self._checked: tuple[str | None, float] | None = None  # (live collection, when) the model was chosen for
         self.index = index or VectorIndex(settings)
@@ -572,18 +576,19 @@ class SearchService:
         text model; (None, {}) for a build without a calibration sample (labels are then not shown)."""
         key = (self._live_collection(), self.settings.text_embedder_name, str(self.settings.vocabulary))
         cached = self._quality
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == key and (cached[3] is None or time.monotonic() < cached[3]):
             return cached[1], cached[2]
         try:
             sample = self.index.flagged_vectors(SAMPLE_FIELD, SAMPLE_YES, limit=SAMPLE_SIZE)
             vocabulary = load_vocabulary(self.settings.vocabulary)
             terms = self.text_encoder.encode_texts(list(vocabulary.texts))
         except ArtsearchError as exc:  # a broken vocabulary, a refused text model: the search itself still runs
-            log.warning("no match labels or terms: %s", exc)
+            log.warning("no match labels or terms (tried again in %.0f s): %s", QUALITY_RETRY_SECONDS, exc)
+            self._quality = (key, None, {}, time.monotonic() + QUALITY_RETRY_SECONDS)
             return None, {}
         calibration = Calibration.fit(sample, terms) if len(sample) else None
         vectors = dict(zip(vocabulary.labels, terms, strict=True))
-        self._quality = (key, calibration, vectors)
+        self._quality = (key, calibration, vectors, None)
         return calibration, vectors
 
     def _judge(self, result: ResultPage, mode: str, options: PageOptions) -> ResultPage:

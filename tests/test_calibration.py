@@ -143,3 +143,44 @@ def test_the_command_line_labels_results_and_says_when_nothing_matches(partial):
     assert hidden.returncode == 0 and hidden.stdout.splitlines() == [
         "Nothing in this collection looks much like that (weak matches hidden)."
     ]
+
+
+def test_a_build_whose_labels_cannot_be_learnt_is_searched_without_them_and_not_retried_on_every_search(
+    partial, tmp_path, monkeypatch, caplog
+):
+    """A broken vocabulary: the search still answers, unlabelled, and the sample is read once, not on every search
+    (each try scrolls the sample and logs a warning); after the retry delay a fixed vocabulary is picked up."""
+    import dataclasses
+    import time as real_time
+
+    import artsearch.search as search_module
+
+    settings, _, _ = partial
+    vocabulary = tmp_path / "terms.txt"
+    vocabulary.write_text("# nothing but a comment\n", encoding="utf-8")
+    now = [real_time.monotonic()]
+
+    class Clock:
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+        def monotonic(self) -> float:
+            return now[0]
+
+    monkeypatch.setattr(search_module, "time", Clock())
+    service = SearchService(dataclasses.replace(settings, vocabulary=vocabulary), encoder=partial[2]._encoder)
+    reads = []
+    original = service.index.flagged_vectors
+    monkeypatch.setattr(service.index, "flagged_vectors", lambda *a, **kw: reads.append(a) or original(*a, **kw))
+    try:
+        with caplog.at_level("WARNING", logger="artsearch.search"):
+            pages = [service.page(Query(text=f"a red {shape}", k=5)) for shape in ("circle", "square", "triangle")]
+        assert all(p.hits for p in pages) and all(h.match is None for p in pages for h in p.hits)
+        assert len(reads) == 1
+        assert sum("no match labels or terms" in r.getMessage() for r in caplog.records) == 1
+        vocabulary.write_text("circle\nsquare\ntriangle\n", encoding="utf-8")
+        now[0] += search_module.QUALITY_RETRY_SECONDS + 1
+        hits = service.page(Query(text="a red circle", k=5)).hits
+        assert len(reads) == 2 and all(h.match is not None for h in hits)
+    finally:
+        service.index.close()
