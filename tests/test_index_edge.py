@@ -532,9 +532,9 @@ def test_batched_set_payload_merges_keys_like_local_mode(tmp_path, data):
 def test_a_graph_is_built_when_a_published_build_reaches_the_size_threshold(
     tmp_path, data, monkeypatch, threshold, graph
 ):
-    """Collections of HNSW_MIN_POINTS or more get an HNSW graph (and 2-bit codes) when published, and keep it when
+    """Collections of HNSW_MIN_POINTS or more get an HNSW graph (and the graph's coarser codes) when published, and keep it when
     reopened; smaller ones stay an exact scan with local mode's exact answers. The graph's answers stay close to
-    them even on these 16-d random vectors (the worst case for a graph and for binary codes)."""
+    them even on these 16-d random vectors (the worst case for a graph and for coarse codes)."""
     import artsearch.index.edge as edge_module
 
     monkeypatch.setattr(edge_module, "HNSW_MIN_POINTS", threshold)

@@ -97,15 +97,16 @@ INDEXING_THRESHOLD_KB = 10_000
 HNSW_MIN_POINTS: int | None = None
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
-# A build with a graph is also quantised harder and kept on disk: 2-bit binary codes (queries scored at 8 bits
-# against them) instead of int8, 128 B per 512-d vector instead of 512, rescored with the float32 originals on
-# GRAPH_OVERSAMPLING x as many candidates; codes, graph and originals memory-mapped. A graph search reads a few
-# thousand codes, not all of them, so opening reads nothing, and the RSS is the pages searches touch. At 100k
-# clustered vectors (benchmarks/RESULTS_edge.md) the 2-bit codes gave recall@10 1.000 with 4x oversampling (0.93
-# with 2x), as int8 did, in a quarter of the bytes: what keeps 1M artworks beside the model under 1.5 GB. Without a
-# graph the exact scan reads every code, which is why small builds keep int8 copies in RAM.
-GRAPH_BUILDS_ON_DISK = True
-GRAPH_QUANTIZATION = "binary-2bit"  # or "int8"
+# A build with a graph is also quantised harder: 4-bit TurboQuant codes (a random rotation, then 4 bits a
+# dimension: 256 B per 512-d vector instead of int8's 512), searched on the graph and rescored with the float32
+# originals on GRAPH_OVERSAMPLING x as many candidates; codes and graph kept in RAM (GRAPH_CODES_ON_DISK,
+# GRAPH_BUILDS_ON_DISK: False), originals memory-mapped. Measured at 100k vectors with the cluster density of 1M
+# (400 centres, raw Edge, m=16, ef 128, x4): TurboQuant 4-bit recall@10 0.995, int8 1.000 (but twice the RAM:
+# with the model, over the 1.5 GB line at 1M), while the 2-bit binary codes this first used gave 0.543 (0.953 at
+# x16, 1.000 with quantisation ignored): the 0.505 measured at 1M was the codes, not the graph.
+GRAPH_BUILDS_ON_DISK = False
+GRAPH_CODES_ON_DISK = False
+GRAPH_QUANTIZATION = "turbo-4bit"  # or "int8", "binary-2bit"
 GRAPH_OVERSAMPLING = 4.0
 # A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
 # scans them exactly through the payload index rather than the graph.
@@ -410,15 +411,20 @@ def _edge_config(col: dict[str, Any]) -> Any:
     holds only the vector size, distance and graph settings: the module's defaults fill in the rest)."""
     quant = col.get("quantization", {"quantile": 0.99, "always_ram": True} if DEFAULT_QUANTIZATION else None)
     on_disk = col.get("graph_on_disk", False)
+    codes_on_disk = col.get("codes_on_disk", on_disk)  # metadata older than the key: codes placed with the graph
+    codes_memory = qe.Memory.Cold if codes_on_disk else qe.Memory.Cached
     scalar: Any = None
-    if quant is not None and quant.get("kind") == "binary-2bit":
+    kind = quant.get("kind") if quant is not None else None
+    if kind == "binary-2bit":
         scalar = qe.BinaryQuantizationConfig(
             encoding=qe.BinaryQuantizationEncoding.TwoBits,
             query_encoding=qe.BinaryQuantizationQueryEncoding.Scalar8Bits,
-            memory=qe.Memory.Cold if on_disk else qe.Memory.Cached,
+            memory=codes_memory,
         )
+    elif kind == "turbo-4bit":
+        scalar = qe.TurboQuantQuantizationConfig(bits=qe.TurboQuantBitSize.Bits4, memory=codes_memory)
     elif quant is not None:
-        placement = {"memory": qe.Memory.Cold} if on_disk else {"always_ram": quant.get("always_ram")}
+        placement = {"memory": qe.Memory.Cold} if codes_on_disk else {"always_ram": quant.get("always_ram")}
         scalar = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=quant.get("quantile"), **placement)
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(
@@ -789,9 +795,10 @@ class EdgeClient:
             return
         if _edge_call(self._shard.info).points_count < threshold:
             return
-        col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK}
-        if col.get("quantization") is not None and GRAPH_QUANTIZATION == "binary-2bit":
-            col["quantization"] = {"kind": "binary-2bit"}
+        col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK, "codes_on_disk": GRAPH_CODES_ON_DISK}
+        if col.get("quantization") is not None:
+            if GRAPH_QUANTIZATION != "int8":
+                col["quantization"] = {"kind": GRAPH_QUANTIZATION}
             col["oversampling"] = GRAPH_OVERSAMPLING
         _edge_call(self._shard.flush)
         self._shard.close()
