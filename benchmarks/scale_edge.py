@@ -29,7 +29,8 @@ Sweeping query-time settings on one build (a 1M graph takes a quarter of an hour
 skips the build and measures the collection already in it again (the build figures come from DIR/build.json).
 ``--sweep ef=64,128,256 --sweep oversampling=2,4,8`` measures every combination (hnsw_ef and the rescoring
 oversampling of each query) on the same open index after the row with the collection's own settings, one row
-each; reopen and RSS are those of the first row.
+each; reopen and RSS are those of the first row. The queries are split between the rows, so that no row
+repeats queries whose pages an earlier one read (``--queries 1400`` gives each of 7 rows 200).
 
     .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1
     .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1 \
@@ -223,7 +224,15 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     index.query(queries[0], limit=K)
     reopen = time.perf_counter() - start
 
-    first = measure_queries(index, queries, plain_truth, filtered_truth, filter_value, is_filtered, args)
+    combos = sweep_combinations(args.sweep)
+    rows = np.array_split(np.arange(len(queries)), 1 + len(combos))  # fresh queries for every row
+
+    def measure_row(at):
+        return measure_queries(
+            index, queries[at], plain_truth[at], filtered_truth[at], filter_value[at], is_filtered[at], args
+        )
+
+    first = measure_row(rows[0])
     out = {
         "reopen_s": reopen,
         "index_mb": rss_mb() - rss_before,
@@ -235,10 +244,9 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
         **first,
         "sweep": [],
     }
-    for combo in sweep_combinations(args.sweep):
+    for combo, at in zip(combos, rows[1:], strict=True):
         apply_query_settings(combo)
-        row = measure_queries(index, queries, plain_truth, filtered_truth, filter_value, is_filtered, args)
-        out["sweep"].append({"settings": combo, **row})
+        out["sweep"].append({"settings": combo, **measure_row(at)})
     index.close()
     return out
 
@@ -397,6 +405,10 @@ def measure(engine: str, n: int, args: argparse.Namespace) -> dict:
     try:
         if args.reuse:
             result = json.loads((root / "build.json").read_text())
+            if len(np.load(root / "truth.npz")["queries"]) != args.queries:
+                if n % 100_000:
+                    raise SystemExit("--reuse with another --queries needs N a multiple of 100,000")
+                write_truth(root, n, args)  # drawn in chunks of 100,000: the collection is the same, the queries new
         else:
             write_truth(root, n, args)
             result = {}

@@ -92,8 +92,12 @@ INDEXING_THRESHOLD_KB = 10_000
 # ms at recall@10 >= 0.98 but costs minutes to build). A caller that gives hnsw_config gets exactly that instead.
 # None (the default): never by size. Measured at 1M clustered vectors (benchmarks/RESULTS.md, scale_edge.py), the
 # graph with 2-bit codes gave recall@10 0.505 unfiltered (0.939 filtered) and p95 858 ms on this 2-core machine,
-# against 0.998-1.0 and 41-43 ms for the exact int8 scan: until a graph configuration beats the scan at 1M, every
-# size is scanned exactly. benchmarks/scale_edge.py --set HNSW_MIN_POINTS=200000 measures the graph.
+# against 0.998-1.0 and 41-43 ms for the exact int8 scan. With 4-bit TurboQuant codes (below) the graph's recall is
+# back (0.980-0.997 at ef 256) and RSS under 1.5 GB, but fresh queries took p50 60-90 ms, p95 250-700 ms here: the
+# graph, codes, originals and payloads are memory-mapped and this VM reclaims their pages between queries, so each
+# query reads tens of pages from disk; the int8 scan's codes are anonymous memory, never reclaimed. Until a graph
+# configuration beats the scan at 1M, every size is scanned exactly. scale_edge.py --set HNSW_MIN_POINTS=200000
+# measures the graph.
 HNSW_MIN_POINTS: int | None = None
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
@@ -111,14 +115,20 @@ GRAPH_OVERSAMPLING = 4.0
 # A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
 # scans them exactly through the payload index rather than the graph.
 FULL_SCAN_THRESHOLD_KB = 10_000
-# ef for every query unless the caller passes search_params (only matters with a graph).
-DEFAULT_HNSW_EF = 128
+# ef for every query unless the caller passes search_params (only matters with a graph). At 1M clustered vectors with
+# the TurboQuant graph (benchmarks/RESULTS.md), ef 128 gave recall@10 0.948-0.974, ef 256 0.980-0.997, ef 384 0.994.
+DEFAULT_HNSW_EF = 256
 # No graph links per payload value (keyword and text indexes get enable_hnsw=False unless the caller asks): Qdrant
 # would otherwise build an extra graph for every value matching more points than full_scan_threshold (each genre
 # and nationality, the one source, common title words), several times the main graph's build time at 1M. A filter
 # on one artist is answered exactly through its payload index whatever the size; wider filters searched on the
 # graph use ACORN (below), which keeps their recall without those links.
 PAYLOAD_GRAPH_LINKS = False
+# Keyword, text and integer payload indexes are memory-mapped (Memory.Cold), not loaded into RAM: at 1M artworks the
+# in-RAM ones were 459 MB that every open rebuilt into hash maps, 7-8 s of a reopen with every file in the page cache
+# (perf: ImmutableMapIndex::load_from_on_disk, HashMap::insert and malloc at the top), and most of the index's
+# anonymous memory. A filter reads one value's posting list from the mapped file.
+PAYLOAD_INDEXES_ON_DISK = True
 # ACORN for filtered graph searches whose filter keeps at most this share of the points: the search also walks
 # neighbours of neighbours, so a selective filter cannot cut the graph into unreachable pieces.
 ACORN_MAX_SELECTIVITY = 0.4
@@ -352,8 +362,12 @@ def _quantization(config: Any) -> Any:
 def _index_schema(schema: Any) -> Any:
     """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type.
 
-    Keyword and text indexes build no graph links of their own unless asked (:data:`PAYLOAD_GRAPH_LINKS`)."""
+    Keyword and text indexes build no graph links of their own unless asked (:data:`PAYLOAD_GRAPH_LINKS`);
+    keyword, text and integer indexes are memory-mapped (:data:`PAYLOAD_INDEXES_ON_DISK`) unless the caller
+    says ``on_disk``."""
     links = PAYLOAD_GRAPH_LINKS
+    given_on_disk = getattr(schema, "on_disk", None)
+    memory = qe.Memory.Cold if PAYLOAD_INDEXES_ON_DISK and given_on_disk is None else None
     if isinstance(schema, models.TextIndexParams):
         tokenizer = getattr(qe.TokenizerType, schema.tokenizer.value.capitalize()) if schema.tokenizer else None
         return qe.TextIndexParams(
@@ -363,19 +377,24 @@ def _index_schema(schema: Any) -> Any:
             lowercase=schema.lowercase,
             ascii_folding=schema.ascii_folding,
             phrase_matching=schema.phrase_matching,
+            on_disk=schema.on_disk,
             enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
+            memory=memory,
         )
     if isinstance(schema, models.KeywordIndexParams):
         return qe.KeywordIndexParams(
             is_tenant=schema.is_tenant,
             on_disk=schema.on_disk,
             enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
+            memory=memory,
         )
     if not isinstance(schema, models.PayloadSchemaType):
         # A plain string, or another parameter object, which carries its type.
         schema = models.PayloadSchemaType(getattr(schema, "type", schema))
     if schema == models.PayloadSchemaType.KEYWORD:
-        return qe.KeywordIndexParams(enable_hnsw=links)
+        return qe.KeywordIndexParams(enable_hnsw=links, memory=memory)
+    if schema == models.PayloadSchemaType.INTEGER:
+        return qe.IntegerIndexParams(lookup=True, range=True, memory=memory)
     return _SCHEMAS[schema]
 
 
