@@ -75,6 +75,9 @@ class IngestReport:
     new: int | None = None  # artworks the live build does not hold (None: no record of it)
     updated: int = 0
     removed: int | None = None
+    #: Points whose vector the live build does not hold under their id (new artworks, re-embedded images): what a
+    #: rebuild placed on the live map rather than carried over (see ``rebuild.kept_live_map``).
+    new_vectors: int = 0
     already_indexed: int = 0  # --append: already in the live collection, left as they are
     pruned: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -380,6 +383,8 @@ def run_ingest(
                 report.updated += 1
             if previous is not None and old is None:
                 report.new = (report.new or 0) + 1
+            if old is None or p.features is not None:
+                report.new_vectors += 1
         entries = [
             Entry(
                 artwork_id=a.artwork_id,

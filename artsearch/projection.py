@@ -37,6 +37,8 @@ class Projection:
     components: np.ndarray  # (2, d); zeros for umap
     low: np.ndarray  # (2,)
     high: np.ndarray  # (2,)
+    #: Artworks added, re-embedded or removed by the rebuilds that kept this fit (placed on it, not fitted).
+    drift: int = 0
 
     def raw(self, vectors: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(np.asarray(vectors, dtype=np.float64)) - self.mean) @ self.components.T
@@ -59,6 +61,7 @@ class Projection:
             "components": self.components.tolist(),
             "low": self.low.tolist(),
             "high": self.high.tolist(),
+            "drift": self.drift,
         }
         return json.dumps(data).encode()
 
@@ -68,7 +71,7 @@ class Projection:
         arrays = {k: np.asarray(data[k], dtype=np.float64) for k in ("mean", "components", "low", "high")}
         if arrays["components"].ndim != 2 or arrays["components"].shape[0] != 2:
             raise ValueError("components must be a 2 x d array")
-        return cls(method=str(data["method"]), **arrays)
+        return cls(method=str(data["method"]), **arrays, drift=int(data.get("drift", 0)))
 
 
 def fit_pca(vectors: np.ndarray) -> tuple[Projection, np.ndarray]:

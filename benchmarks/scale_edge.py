@@ -23,6 +23,18 @@ default; with ``--set HNSW_MIN_POINTS=200000`` an HNSW graph from there on, as t
 ``edge-exact`` (never a graph), ``edge-hnsw`` (always a graph), ``local`` (qdrant-client
 ``path=``, only up to ``--local-max``: its build takes minutes at 10k). ``--set NAME=VALUE`` changes a constant of
 ``artsearch.index.edge`` in the children (``--set HNSW_EF_CONSTRUCT=64``), for exploring.
+
+Sweeping query-time settings on one build (a 1M graph takes a quarter of an hour to build here):
+``--keep DIR`` builds into DIR and leaves it there (one size and engine per DIR); ``--reuse`` with the same DIR
+skips the build and measures the collection already in it again (the build figures come from DIR/build.json).
+``--sweep ef=64,128,256 --sweep oversampling=2,4,8`` measures every combination (hnsw_ef and the rescoring
+oversampling of each query) on the same open index after the row with the collection's own settings, one row
+each; reopen and RSS are those of the first row. The queries are split between the rows, so that no row
+repeats queries whose pages an earlier one read (``--queries 1400`` gives each of 7 rows 200).
+
+    .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1
+    .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1 \
+        --reuse --sweep ef=64,128,256 --sweep oversampling=2,4,8
 """
 
 from __future__ import annotations
@@ -190,7 +202,6 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     """Load the model (as the app does), open the index, query it; times, RSS, recall against the truth file."""
     import warnings
 
-    from artsearch.index.filters import Filters
     from artsearch.index.read import VectorIndex
 
     configure_engine(engine, args.set)
@@ -213,6 +224,59 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     index.query(queries[0], limit=K)
     reopen = time.perf_counter() - start
 
+    combos = sweep_combinations(args.sweep)
+    rows = np.array_split(np.arange(len(queries)), 1 + len(combos))  # fresh queries for every row
+
+    def measure_row(at):
+        return measure_queries(
+            index, queries[at], plain_truth[at], filtered_truth[at], filter_value[at], is_filtered[at], args
+        )
+
+    first = measure_row(rows[0])
+    out = {
+        "reopen_s": reopen,
+        "index_mb": rss_mb() - rss_before,
+        "model_mb": model_mb,
+        "rss_mb": rss_mb(),
+        "peak_mb": _status_mb("VmHWM"),
+        "anon_mb": _status_mb("RssAnon"),
+        "file_mb": _status_mb("RssFile"),
+        **first,
+        "sweep": [],
+    }
+    for combo, at in zip(combos, rows[1:], strict=True):
+        apply_query_settings(combo)
+        out["sweep"].append({"settings": combo, **measure_row(at)})
+    index.close()
+    return out
+
+
+def sweep_combinations(items: list[str]) -> list[dict[str, float]]:
+    """``["ef=64,128", "oversampling=2,4"]`` as every combination: [{"ef": 64, "oversampling": 2}, ...]."""
+    combos: list[dict[str, float]] = [{}]
+    for item in items:
+        name, values = item.split("=", 1)
+        if name not in ("ef", "oversampling"):
+            raise SystemExit(f"--sweep {name}: only ef and oversampling can be swept")
+        combos = [c | {name: float(v)} for c in combos for v in values.split(",")]
+    return combos if items else []
+
+
+def apply_query_settings(combo: dict[str, float]) -> None:
+    """hnsw_ef and rescoring oversampling for the queries that follow (EdgeClient reads both per query)."""
+    import artsearch.index.edge as edge
+
+    if "ef" in combo:
+        edge.DEFAULT_HNSW_EF = int(combo["ef"])
+    if "oversampling" in combo:
+        value = combo["oversampling"]
+        edge.EdgeClient._oversampling = lambda self: value  # the collection's own is in its metadata
+
+
+def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, is_filtered, args) -> dict:
+    """p50 / p95 and recall@10 of every query, unfiltered and filtered apart."""
+    from artsearch.index.filters import Filters
+
     plain_lat, plain_rec, filt_lat, filt_rec = [], [], [], []
     for qi, q in enumerate(queries):
         filters = Filters({args.filter: [str(filter_value[qi])]}) if is_filtered[qi] else None
@@ -224,14 +288,7 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
         recall = len(got & set(wanted.tolist())) / K
         (filt_lat if is_filtered[qi] else plain_lat).append(elapsed)
         (filt_rec if is_filtered[qi] else plain_rec).append(recall)
-    out = {
-        "reopen_s": reopen,
-        "index_mb": rss_mb() - rss_before,
-        "model_mb": model_mb,
-        "rss_mb": rss_mb(),
-        "peak_mb": _status_mb("VmHWM"),
-        "anon_mb": _status_mb("RssAnon"),
-        "file_mb": _status_mb("RssFile"),
+    return {
         "p50_ms": 1000 * float(np.percentile(plain_lat, 50)),
         "p95_ms": 1000 * float(np.percentile(plain_lat, 95)),
         "p50_f_ms": 1000 * float(np.percentile(filt_lat, 50)) if filt_lat else float("nan"),
@@ -241,8 +298,6 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
         "queries": len(plain_lat),
         "queries_f": len(filt_lat),
     }
-    index.close()
-    return out
 
 
 def _status_mb(field: str) -> float:
@@ -251,6 +306,13 @@ def _status_mb(field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1e3
     return float("nan")
+
+
+def top_k(scores: np.ndarray) -> np.ndarray:
+    """Indices of each row's K highest scores, best first (a partition, then a sort of K: not a sort of 1M)."""
+    part = np.argpartition(-scores, K - 1, axis=1)[:, :K]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
 
 
 def write_truth(root: Path, n: int, args: argparse.Namespace) -> None:
@@ -267,7 +329,7 @@ def write_truth(root: Path, n: int, args: argparse.Namespace) -> None:
     index = np.arange(n)
     for start in range(0, len(queries), 25):
         scores = queries[start : start + 25] @ data.T
-        plain[start : start + 25] = np.argsort(-scores, axis=1)[:, :K]
+        plain[start : start + 25] = top_k(scores)
         for j in range(scores.shape[0]):
             qi = start + j
             if not is_filtered[qi]:
@@ -280,7 +342,7 @@ def write_truth(root: Path, n: int, args: argparse.Namespace) -> None:
                 value[qi] = genres_of(nearest)[0]
                 g = nearest % 30
                 members = index[(index % 30 == g) | ((index % 3 == 0) & ((index // 30) % 30 == g))]
-            filtered[qi] = members[np.argsort(-scores[j, members])[:K]]
+            filtered[qi] = members[top_k(scores[j, members][None])[0]]
     np.savez(
         root / "truth.npz",
         queries=queries,
@@ -295,9 +357,11 @@ def child_command(mode: str, root: Path, engine: str, n: int, args: argparse.Nam
     cmd = [sys.executable, __file__, "--child", mode, str(root), engine, str(n)]
     cmd += ["--queries", str(args.queries), "--centres", str(args.centres), "--filtered", str(args.filtered)]
     cmd += ["--filter", args.filter]
-    cmd += ["--inference", args.inference] + (["--model", args.model] if args.model else [])
+    cmd += ["--inference", args.inference, "--model", args.model]
     for item in args.set:
         cmd += ["--set", item]
+    for item in args.sweep:
+        cmd += ["--sweep", item]
     return cmd
 
 
@@ -331,6 +395,37 @@ def killed_build(root: Path, engine: str, n: int, args: argparse.Namespace) -> d
     return {"killed_after_s": time.perf_counter() - started, "killed_at": int(progress.read_text() or 0)}
 
 
+def measure(engine: str, n: int, args: argparse.Namespace) -> dict:
+    """Build (or, with --reuse, take the build in --keep), then serve: one row's figures."""
+    if args.keep:
+        root = args.keep
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        root = Path(tempfile.mkdtemp(prefix=f"scale-{engine}-{n}-", dir=os.environ.get("ARTSEARCH_BENCH_TMP")))
+    try:
+        if args.reuse:
+            result = json.loads((root / "build.json").read_text())
+            if len(np.load(root / "truth.npz")["queries"]) != args.queries:
+                if n % 100_000:
+                    raise SystemExit("--reuse with another --queries needs N a multiple of 100,000")
+                write_truth(root, n, args)  # drawn in chunks of 100,000: the collection is the same, the queries new
+        else:
+            write_truth(root, n, args)
+            result = {}
+            if args.resume_at:
+                result |= killed_build(root, engine, n, args)
+            build = in_child("build", root, engine, n, args)
+            result = build if "error" in build else result | build
+            if args.keep and "error" not in result:
+                (root / "build.json").write_text(json.dumps(result))
+        if "error" not in result:
+            result |= in_child("serve", root, engine, n, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
 # --- the table ------------------------------------------------------------------------------------------
 
 
@@ -347,11 +442,18 @@ def fmt_row(engine: str, n: int, r: dict) -> str:
     build = f"{r['build_s']:.1f} s ({r['upsert_s']:.1f} + {r['publish_s']:.1f})"
     if r.get("killed_at"):
         build += f"; killed at {r['killed_at']:,} points, resumed keeping {r['kept']:,}"
-    return (
+    rows = [
         f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
         f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
         f"| {r['recall']:.3f} / {r['recall_f']:.3f} |"
-    )
+    ]
+    for run in r.get("sweep", []):
+        settings = ", ".join(f"{k} {v:g}" for k, v in run["settings"].items())
+        rows.append(
+            f"| {engine} ({settings}) | {label} | same build | | | {run['p50_ms']:.1f} / {run['p95_ms']:.1f} ms "
+            f"| {run['p50_f_ms']:.1f} / {run['p95_f_ms']:.1f} ms | {run['recall']:.3f} / {run['recall_f']:.3f} |"
+        )
+    return "\n".join(rows)
 
 
 def main() -> None:
@@ -368,6 +470,9 @@ def main() -> None:
     parser.add_argument("--resume-at", type=float, default=0.0, help="kill each build at this share, then resume")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE: a constant of artsearch.index.edge")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child")
+    parser.add_argument("--sweep", action="append", default=[], help="ef=A,B or oversampling=A,B: query settings")
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it (one size and engine)")
+    parser.add_argument("--reuse", action="store_true", help="measure the build already in --keep again")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -392,24 +497,17 @@ def main() -> None:
     )
     print(HEADER, flush=True)
     started = time.perf_counter()
-    for n in [int(s) for s in args.sizes.split(",")]:
-        for engine in args.engines.split(","):
+    sizes, engines = [int(s) for s in args.sizes.split(",")], args.engines.split(",")
+    if args.keep and len(sizes) * len(engines) != 1:
+        raise SystemExit("--keep holds one build: give one size and one engine")
+    if args.reuse and not (args.keep and (args.keep / "build.json").is_file()):
+        raise SystemExit("--reuse needs a --keep folder that holds a finished build (build.json)")
+    for n in sizes:
+        for engine in engines:
             if engine == "local" and n > args.local_max:
                 print(f"| local | {n // 1000}k | skipped (--local-max {args.local_max}) ||||||", flush=True)
                 continue
-            root = Path(tempfile.mkdtemp(prefix=f"scale-{engine}-{n}-", dir=os.environ.get("ARTSEARCH_BENCH_TMP")))
-            try:
-                write_truth(root, n, args)
-                result: dict = {}
-                if args.resume_at:
-                    result |= killed_build(root, engine, n, args)
-                build = in_child("build", root, engine, n, args)
-                result = build if "error" in build else result | build
-                if "error" not in result:
-                    result |= in_child("serve", root, engine, n, args)
-            finally:
-                shutil.rmtree(root, ignore_errors=True)
-            print(fmt_row(engine, n, result), flush=True)
+            print(fmt_row(engine, n, measure(engine, n, args)), flush=True)
     print(f"total {time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f}")
 
 

@@ -115,6 +115,49 @@ def test_a_changed_image_is_embedded_again_and_only_it(setup):
         assert after[other][1].tobytes() == before[other][1].tobytes()
 
 
+def test_a_few_new_images_are_placed_on_the_live_map_until_the_changes_add_up(setup, monkeypatch):
+    """Below MAP_KEEP_SHARE of the build changed since the map was fitted, a rebuild reads no vector back and fits
+    nothing: the new image is placed on the live map (as a query is) and every other artwork keeps its place; the
+    next addition takes the changes past the share and the map is fitted again on every vector."""
+    import artsearch.rebuild as rebuild_module
+
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    storage = LocalStorage(settings.data_dir)
+    first_map = Projection.from_json(storage.read_map(read_pointer(settings)["collection"]))
+    before = all_points(settings)
+    monkeypatch.setattr(rebuild_module, "MAP_KEEP_SHARE", 0.1)  # 1 of 13 is within it, 2 of 14 are not
+    reads = []
+    real_build_vectors = rebuild_module.build_vectors
+    monkeypatch.setattr(rebuild_module, "build_vectors", lambda b: reads.append(b) or real_build_vectors(b))
+    new = images / "Edgar Degas" / "work_new.jpg"
+    new.write_bytes(jpeg_bytes(painting(4242)))
+
+    report = run()
+    assert (report.embedded, report.new, report.new_vectors) == (1, 1, 1)
+    assert reads == []  # no vector read back, no PCA fitted
+    kept = Projection.from_json(storage.read_map(read_pointer(settings)["collection"]))
+    assert kept.drift == 1
+    for name in ("mean", "components", "low", "high"):
+        assert np.array_equal(getattr(kept, name), getattr(first_map, name)), name
+    after = all_points(settings)
+    payload, vector = after[point_id(images, new)]
+    x, y = first_map.place(vector)
+    assert (payload["x"], payload["y"]) == (round(x, 5), round(y, 5))  # where the live map puts its vector
+    for pid, (old_payload, _) in before.items():
+        assert (after[pid][0]["x"], after[pid][0]["y"]) == (old_payload["x"], old_payload["y"])
+
+    (images / "Edgar Degas" / "work_newer.jpg").write_bytes(jpeg_bytes(painting(4343)))
+    run()
+    assert len(reads) == 1  # 2 changes of 14: past the share, fitted again
+    refitted = Projection.from_json(storage.read_map(read_pointer(settings)["collection"]))
+    vectors = np.stack([v for _, v in all_points(settings).values()])
+    expected, _ = fit(vectors, "pca")
+    assert refitted.drift == 0
+    assert np.allclose(np.abs(refitted.components @ expected.components.T), np.eye(2), atol=1e-6)
+
+
 def test_a_changed_csv_row_only_updates_the_payload(setup):
     settings, images, counting, run = setup
     paths = make_folder(images, csv_rows=True)

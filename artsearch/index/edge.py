@@ -46,8 +46,9 @@ rescore the best candidates with the float32 originals (exact ranking in
 practice, recall@10 1.0 in the benchmark). With :data:`HNSW_MIN_POINTS` set, a
 build of at least that many points gets an HNSW graph when it is published (the
 shard is reopened with the graph in its configuration, and ``optimize()`` builds
-it); it is off by default, because the graph as configured lost recall at 1M (see
-``benchmarks/RESULTS.md`` and ``benchmarks/RESULTS_edge.md`` for the measurements).
+it); it is off by default: at 1M the graph with 4-bit codes has the recall (0.98-0.997 at ef 256) and fits in
+1.5 GB with the model, but on this machine fresh queries take 60-90 ms reading its memory-mapped pages back from
+disk, where the exact int8 scan's codes stay in RAM (see ``benchmarks/RESULTS.md`` for the measurements).
 """
 
 from __future__ import annotations
@@ -92,32 +93,43 @@ INDEXING_THRESHOLD_KB = 10_000
 # ms at recall@10 >= 0.98 but costs minutes to build). A caller that gives hnsw_config gets exactly that instead.
 # None (the default): never by size. Measured at 1M clustered vectors (benchmarks/RESULTS.md, scale_edge.py), the
 # graph with 2-bit codes gave recall@10 0.505 unfiltered (0.939 filtered) and p95 858 ms on this 2-core machine,
-# against 0.998-1.0 and 41-43 ms for the exact int8 scan: until a graph configuration beats the scan at 1M, every
-# size is scanned exactly. benchmarks/scale_edge.py --set HNSW_MIN_POINTS=200000 measures the graph.
+# against 0.998-1.0 and 41-43 ms for the exact int8 scan. With 4-bit TurboQuant codes (below) the graph's recall is
+# back (0.980-0.997 at ef 256) and RSS under 1.5 GB, but fresh queries took p50 60-90 ms, p95 250-700 ms here: the
+# graph, codes, originals and payloads are memory-mapped and this VM reclaims their pages between queries, so each
+# query reads tens of pages from disk; the int8 scan's codes are anonymous memory, never reclaimed. Until a graph
+# configuration beats the scan at 1M, every size is scanned exactly. scale_edge.py --set HNSW_MIN_POINTS=200000
+# measures the graph.
 HNSW_MIN_POINTS: int | None = None
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
-# A build with a graph is also quantised harder and kept on disk: 2-bit binary codes (queries scored at 8 bits
-# against them) instead of int8, 128 B per 512-d vector instead of 512, rescored with the float32 originals on
-# GRAPH_OVERSAMPLING x as many candidates; codes, graph and originals memory-mapped. A graph search reads a few
-# thousand codes, not all of them, so opening reads nothing, and the RSS is the pages searches touch. At 100k
-# clustered vectors (benchmarks/RESULTS_edge.md) the 2-bit codes gave recall@10 1.000 with 4x oversampling (0.93
-# with 2x), as int8 did, in a quarter of the bytes: what keeps 1M artworks beside the model under 1.5 GB. Without a
-# graph the exact scan reads every code, which is why small builds keep int8 copies in RAM.
-GRAPH_BUILDS_ON_DISK = True
-GRAPH_QUANTIZATION = "binary-2bit"  # or "int8"
+# A build with a graph is also quantised harder: 4-bit TurboQuant codes (a random rotation, then 4 bits a
+# dimension: 256 B per 512-d vector instead of int8's 512), searched on the graph and rescored with the float32
+# originals on GRAPH_OVERSAMPLING x as many candidates; codes and graph kept in RAM (GRAPH_CODES_ON_DISK,
+# GRAPH_BUILDS_ON_DISK: False), originals memory-mapped. Measured at 100k vectors with the cluster density of 1M
+# (400 centres, raw Edge, m=16, ef 128, x4): TurboQuant 4-bit recall@10 0.995, int8 1.000 (but twice the RAM:
+# with the model, over the 1.5 GB line at 1M), while the 2-bit binary codes this first used gave 0.543 (0.953 at
+# x16, 1.000 with quantisation ignored): the 0.505 measured at 1M was the codes, not the graph.
+GRAPH_BUILDS_ON_DISK = False
+GRAPH_CODES_ON_DISK = False
+GRAPH_QUANTIZATION = "turbo-4bit"  # or "int8", "binary-2bit"
 GRAPH_OVERSAMPLING = 4.0
 # A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
 # scans them exactly through the payload index rather than the graph.
 FULL_SCAN_THRESHOLD_KB = 10_000
-# ef for every query unless the caller passes search_params (only matters with a graph).
-DEFAULT_HNSW_EF = 128
+# ef for every query unless the caller passes search_params (only matters with a graph). At 1M clustered vectors with
+# the TurboQuant graph (benchmarks/RESULTS.md), ef 128 gave recall@10 0.948-0.974, ef 256 0.980-0.997, ef 384 0.994.
+DEFAULT_HNSW_EF = 256
 # No graph links per payload value (keyword and text indexes get enable_hnsw=False unless the caller asks): Qdrant
 # would otherwise build an extra graph for every value matching more points than full_scan_threshold (each genre
 # and nationality, the one source, common title words), several times the main graph's build time at 1M. A filter
 # on one artist is answered exactly through its payload index whatever the size; wider filters searched on the
 # graph use ACORN (below), which keeps their recall without those links.
 PAYLOAD_GRAPH_LINKS = False
+# Keyword, text and integer payload indexes are memory-mapped (Memory.Cold), not loaded into RAM: at 1M artworks the
+# in-RAM ones were 459 MB that every open rebuilt into hash maps, 7-8 s of a reopen with every file in the page cache
+# (perf: ImmutableMapIndex::load_from_on_disk, HashMap::insert and malloc at the top), and most of the index's
+# anonymous memory. A filter reads one value's posting list from the mapped file.
+PAYLOAD_INDEXES_ON_DISK = True
 # ACORN for filtered graph searches whose filter keeps at most this share of the points: the search also walks
 # neighbours of neighbours, so a selective filter cannot cut the graph into unreachable pieces.
 ACORN_MAX_SELECTIVITY = 0.4
@@ -351,8 +363,12 @@ def _quantization(config: Any) -> Any:
 def _index_schema(schema: Any) -> Any:
     """A payload index type or parameter object as Edge's: text and keyword parameters kept, others by type.
 
-    Keyword and text indexes build no graph links of their own unless asked (:data:`PAYLOAD_GRAPH_LINKS`)."""
+    Keyword and text indexes build no graph links of their own unless asked (:data:`PAYLOAD_GRAPH_LINKS`);
+    keyword, text and integer indexes are memory-mapped (:data:`PAYLOAD_INDEXES_ON_DISK`) unless the caller
+    says ``on_disk``."""
     links = PAYLOAD_GRAPH_LINKS
+    given_on_disk = getattr(schema, "on_disk", None)
+    memory = qe.Memory.Cold if PAYLOAD_INDEXES_ON_DISK and given_on_disk is None else None
     if isinstance(schema, models.TextIndexParams):
         tokenizer = getattr(qe.TokenizerType, schema.tokenizer.value.capitalize()) if schema.tokenizer else None
         return qe.TextIndexParams(
@@ -362,19 +378,24 @@ def _index_schema(schema: Any) -> Any:
             lowercase=schema.lowercase,
             ascii_folding=schema.ascii_folding,
             phrase_matching=schema.phrase_matching,
+            on_disk=schema.on_disk,
             enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
+            memory=memory,
         )
     if isinstance(schema, models.KeywordIndexParams):
         return qe.KeywordIndexParams(
             is_tenant=schema.is_tenant,
             on_disk=schema.on_disk,
             enable_hnsw=schema.enable_hnsw if schema.enable_hnsw is not None else links,
+            memory=memory,
         )
     if not isinstance(schema, models.PayloadSchemaType):
         # A plain string, or another parameter object, which carries its type.
         schema = models.PayloadSchemaType(getattr(schema, "type", schema))
     if schema == models.PayloadSchemaType.KEYWORD:
-        return qe.KeywordIndexParams(enable_hnsw=links)
+        return qe.KeywordIndexParams(enable_hnsw=links, memory=memory)
+    if schema == models.PayloadSchemaType.INTEGER:
+        return qe.IntegerIndexParams(lookup=True, range=True, memory=memory)
     return _SCHEMAS[schema]
 
 
@@ -410,15 +431,20 @@ def _edge_config(col: dict[str, Any]) -> Any:
     holds only the vector size, distance and graph settings: the module's defaults fill in the rest)."""
     quant = col.get("quantization", {"quantile": 0.99, "always_ram": True} if DEFAULT_QUANTIZATION else None)
     on_disk = col.get("graph_on_disk", False)
+    codes_on_disk = col.get("codes_on_disk", on_disk)  # metadata older than the key: codes placed with the graph
+    codes_memory = qe.Memory.Cold if codes_on_disk else qe.Memory.Cached
     scalar: Any = None
-    if quant is not None and quant.get("kind") == "binary-2bit":
+    kind = quant.get("kind") if quant is not None else None
+    if kind == "binary-2bit":
         scalar = qe.BinaryQuantizationConfig(
             encoding=qe.BinaryQuantizationEncoding.TwoBits,
             query_encoding=qe.BinaryQuantizationQueryEncoding.Scalar8Bits,
-            memory=qe.Memory.Cold if on_disk else qe.Memory.Cached,
+            memory=codes_memory,
         )
+    elif kind == "turbo-4bit":
+        scalar = qe.TurboQuantQuantizationConfig(bits=qe.TurboQuantBitSize.Bits4, memory=codes_memory)
     elif quant is not None:
-        placement = {"memory": qe.Memory.Cold} if on_disk else {"always_ram": quant.get("always_ram")}
+        placement = {"memory": qe.Memory.Cold} if codes_on_disk else {"always_ram": quant.get("always_ram")}
         scalar = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=quant.get("quantile"), **placement)
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(
@@ -789,9 +815,10 @@ class EdgeClient:
             return
         if _edge_call(self._shard.info).points_count < threshold:
             return
-        col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK}
-        if col.get("quantization") is not None and GRAPH_QUANTIZATION == "binary-2bit":
-            col["quantization"] = {"kind": "binary-2bit"}
+        col = {**col, "m": HNSW_M, "graph_on_disk": GRAPH_BUILDS_ON_DISK, "codes_on_disk": GRAPH_CODES_ON_DISK}
+        if col.get("quantization") is not None:
+            if GRAPH_QUANTIZATION != "int8":
+                col["quantization"] = {"kind": GRAPH_QUANTIZATION}
             col["oversampling"] = GRAPH_OVERSAMPLING
         _edge_call(self._shard.flush)
         self._shard.close()
