@@ -28,6 +28,7 @@ log = get_logger(__name__)  # Streamlit's format and level (``logger.level``), i
 def preload() -> bool:
     """Build the page's SearchService and load its model now; False (logged) when that cannot be done yet."""
     started = time.perf_counter()
+    log.info("loading the model: the server answers once it is in")  # an operator's browser waits meanwhile
     try:
         service = resources.get_service(load_settings(secrets=resources.secrets_dict(st.secrets)))
     except ArtsearchError as exc:  # settings the page will report, or a service that cannot be built yet
