@@ -256,21 +256,26 @@ def sweep_combinations(items: list[str]) -> list[dict[str, float]]:
     combos: list[dict[str, float]] = [{}]
     for item in items:
         name, values = item.split("=", 1)
-        if name not in ("ef", "oversampling"):
-            raise SystemExit(f"--sweep {name}: only ef and oversampling can be swept")
+        if name not in ("ef", "oversampling", "rescore"):
+            raise SystemExit(f"--sweep {name}: only ef, oversampling and rescore (0 or 1) can be swept")
         combos = [c | {name: float(v)} for c in combos for v in values.split(",")]
     return combos if items else []
 
 
 def apply_query_settings(combo: dict[str, float]) -> None:
-    """hnsw_ef and rescoring oversampling for the queries that follow (EdgeClient reads both per query)."""
+    """hnsw_ef, rescoring and its oversampling for the queries that follow (EdgeClient reads them per query)."""
     import artsearch.index.edge as edge
 
     if "ef" in combo:
         edge.DEFAULT_HNSW_EF = int(combo["ef"])
-    if "oversampling" in combo:
-        value = combo["oversampling"]
-        edge.EdgeClient._oversampling = lambda self: value  # the collection's own is in its metadata
+    if "oversampling" in combo or "rescore" in combo:
+        own = edge.EdgeClient._rescoring  # the collection's own, from its metadata
+
+        def rescoring(self, own=own):
+            oversampling, rescore = own(self)
+            return combo.get("oversampling", oversampling), bool(combo.get("rescore", rescore))
+
+        edge.EdgeClient._rescoring = rescoring
 
 
 def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, is_filtered, args) -> dict:
@@ -470,7 +475,7 @@ def main() -> None:
     parser.add_argument("--resume-at", type=float, default=0.0, help="kill each build at this share, then resume")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE: a constant of artsearch.index.edge")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child")
-    parser.add_argument("--sweep", action="append", default=[], help="ef=A,B or oversampling=A,B: query settings")
+    parser.add_argument("--sweep", action="append", default=[], help="ef=A,B, oversampling=A,B or rescore=0,1")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (one size and engine)")
     parser.add_argument("--reuse", action="store_true", help="measure the build already in --keep again")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)

@@ -113,6 +113,10 @@ GRAPH_BUILDS_ON_DISK = False
 GRAPH_CODES_ON_DISK = False
 GRAPH_QUANTIZATION = "turbo-4bit"  # or "int8", "binary-2bit"
 GRAPH_OVERSAMPLING = 4.0
+# Whether a graph build's searches rescore their candidates with the float32 originals. They are memory-mapped, so a
+# fresh query's rescoring reads them from disk where the page cache does not keep them; int8 codes may be precise
+# enough to rank on their own (scale_edge.py --set GRAPH_QUANTIZATION=int8 --set GRAPH_RESCORE=false).
+GRAPH_RESCORE = True
 # A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
 # scans them exactly through the payload index rather than the graph.
 FULL_SCAN_THRESHOLD_KB = 10_000
@@ -331,10 +335,12 @@ def _with_vectors(value: Any) -> Any:
     return [str(v) for v in value]
 
 
-def _search_params(params: models.SearchParams | None, oversampling: float = OVERSAMPLING) -> Any:
-    """Edge's search parameters: the caller's, with the collection's rescoring (``oversampling``) and ACORN for
-    what it leaves unset."""
-    default_quant = qe.QuantizationSearchParams(rescore=True, oversampling=oversampling)
+def _search_params(
+    params: models.SearchParams | None, oversampling: float = OVERSAMPLING, rescore: bool = True
+) -> Any:
+    """Edge's search parameters: the caller's, with the collection's rescoring (``rescore``, ``oversampling``) and
+    ACORN for what it leaves unset."""
+    default_quant = qe.QuantizationSearchParams(rescore=rescore, oversampling=oversampling)
     acorn = qe.AcornSearchParams(enable=True, max_selectivity=ACORN_MAX_SELECTIVITY)
     if params is None:
         return qe.SearchParams(hnsw_ef=DEFAULT_HNSW_EF, quantization=default_quant, acorn=acorn)
@@ -822,6 +828,7 @@ class EdgeClient:
             if GRAPH_QUANTIZATION != "int8":
                 col["quantization"] = {"kind": GRAPH_QUANTIZATION}
             col["oversampling"] = GRAPH_OVERSAMPLING
+            col["rescore"] = GRAPH_RESCORE
         _edge_call(self._shard.flush)
         self._shard.close()
         self._shard = None
@@ -1007,9 +1014,10 @@ class EdgeClient:
                 hit.payload = _select_payload(hit.payload, with_payload)
         return models.GroupsResult(groups=list(groups.values()))
 
-    def _oversampling(self) -> float:
+    def _rescoring(self) -> tuple[float, bool]:
+        """The collection's own rescoring: oversampling, and whether candidates are rescored at all."""
         col = self._meta.get("collection") or {}
-        return float(col.get("oversampling", OVERSAMPLING))
+        return float(col.get("oversampling", OVERSAMPLING)), bool(col.get("rescore", True))
 
     def _unsupported(self, **given: Any) -> None:
         for name, value in given.items():
@@ -1061,7 +1069,7 @@ class EdgeClient:
                     stage.limit if stage.limit is not None else 10,
                     query=edge_query,
                     prefetches=self._prefetches(shard, stage.prefetch),
-                    params=_search_params(stage.params, self._oversampling()) if edge_query is not None else None,
+                    params=_search_params(stage.params, *self._rescoring()) if edge_query is not None else None,
                     filter=_filter(stage.filter, mentioned),
                     score_threshold=stage.score_threshold,
                 )
@@ -1122,7 +1130,7 @@ class EdgeClient:
             with_payload=_with_payload(with_payload),
             filter=_filter(query_filter, mentioned),
             score_threshold=score_threshold,
-            params=_search_params(search_params, self._oversampling()) if isinstance(edge_query, qe.Query) else None,
+            params=_search_params(search_params, *self._rescoring()) if isinstance(edge_query, qe.Query) else None,
         )
         return [self._scored(p) for p in _edge_call(shard.query, request)]
 
