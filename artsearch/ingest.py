@@ -78,6 +78,9 @@ class IngestReport:
     #: Points whose vector the live build does not hold under their id (new artworks, re-embedded images): what a
     #: rebuild placed on the live map rather than carried over (see ``rebuild.kept_live_map``).
     new_vectors: int = 0
+    #: Points written with the live build's annotations (terms, subjects, sample flag), carried over from the
+    #: cache's record of it: the same artwork and content, annotated under this run's ``annotation_key``.
+    carried: int = 0
     already_indexed: int = 0  # --append: already in the live collection, left as they are
     pruned: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -317,6 +320,7 @@ def run_ingest(
     previous: BuildRecord | None = None,
     reuse: bool = True,
     projection: Projection | None = None,
+    annotation_key: str | None = None,
 ) -> IngestReport:
     """Write every artwork of ``source`` into ``builder``'s collection, reusing what ``cache`` holds.
 
@@ -325,7 +329,10 @@ def run_ingest(
     already in the collection are left alone. ``previous`` is the cache's record of the live build, for
     the report's new, updated and removed counts; ``reuse=False`` embeds every image again (the cache is
     still written). ``projection``: the live build's map, to place every point on it as it is written (the
-    rebuild keeps it when the vectors turn out to be the same, and fits a new one otherwise).
+    rebuild keeps it when the vectors turn out to be the same, and fits a new one otherwise). ``annotation_key``:
+    every reused point that the live build holds with the same content gets the annotations the cache recorded for
+    it under this key (the rebuild keeps them when the build turns out to hold the same vectors, and annotates it
+    again otherwise).
     """
     lazy = encoder if isinstance(encoder, EncoderOnDemand) else EncoderOnDemand.loaded(encoder)
     cache = cache if cache is not None else VectorCache.disabled()
@@ -376,7 +383,13 @@ def run_ingest(
         arts = [p.item.artwork for p in batch]
         metadata = [a.payload() for a in arts]
         metas = [metadata_hash(m) for m in metadata]
-        before = cache.items(previous.collection, [a.artwork_id for a in arts]) if previous is not None else {}
+        ids = [a.artwork_id for a in arts]
+        before = cache.items(previous.collection, ids) if previous is not None else {}
+        carried = (
+            cache.annotations(previous.collection, annotation_key, ids)
+            if previous is not None and annotation_key is not None
+            else {}
+        )
         for p, art, meta in zip(batch, arts, metas, strict=True):
             old = before.get(art.artwork_id)
             if p.features is None and old is not None and old[0] == p.sha256 and old[1] != meta:
@@ -405,8 +418,13 @@ def run_ingest(
         if projection is not None:
             for payload, (x, y) in zip(payloads, projection.scale(projection.raw(vectors)), strict=True):
                 payload["x"], payload["y"] = round(float(x), 5), round(float(y), 5)
+        for payload, p, aid in zip(payloads, batch, ids, strict=True):
+            old = before.get(aid)
+            if p.features is None and aid in carried and old is not None and old[0] == p.sha256:
+                payload.update(carried[aid])
+                report.carried += 1
         wait_for_writer()
-        writing.append(writer.submit(builder.upsert, [a.artwork_id for a in arts], vectors, payloads))
+        writing.append(writer.submit(builder.upsert, ids, vectors, payloads))
         kept.update(a.artwork_id for a in arts)
         report.indexed += len(batch)
         bar.update(len(batch))

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from artsearch.annotate import TextEncoder, annotate_build, build_vectors
+from artsearch.annotate import TextEncoder, annotate_build, annotation_key, build_vectors
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, ModelLoadError, ModelMismatch, SourceError
 from artsearch.index.read import VectorIndex
@@ -79,6 +79,8 @@ def rebuild(
                 cache.copy_items(previous.collection, builder.collection)  # the embedded append's copy of it
             while True:
                 cache.begin_build(builder.collection, location, lazy.model)
+                vocabulary_key, encode_vocabulary = vocabulary_model(settings, lazy, recorded)
+                annotations = annotation_key(settings, lazy.model.key, vocabulary_key)
                 try:
                     report = run_ingest(
                         source,
@@ -93,6 +95,7 @@ def rebuild(
                         previous=previous,
                         reuse=reuse,
                         projection=projection,
+                        annotation_key=annotations,
                     )
                     break
                 except ModelChanged as changed:  # its files changed in a way the record could not see
@@ -112,7 +115,11 @@ def rebuild(
                 storage.write_map(builder.collection, kept_map.to_json())
             else:
                 add_map(builder, storage, settings)
-            annotate_build(builder, settings, *vocabulary_model(settings, lazy, recorded))
+            if previous is not None and carried_annotations(report, builder.count()):
+                cache.copy_annotations(previous.collection, builder.collection)
+            else:
+                written = annotate_build(builder, settings, vocabulary_key, encode_vocabulary)
+                cache.record_annotations(builder.collection, annotations, written)
             live = builder.live_collection()
             builder.publish()
             published = True
@@ -149,6 +156,13 @@ def kept_live_map(projection: Projection | None, report: IngestReport, points: i
     if drift > MAP_KEEP_SHARE * points:
         return None
     return dataclasses.replace(projection, drift=drift)
+
+
+def carried_annotations(report: IngestReport, points: int) -> bool:
+    """Whether every point of the build was written with the live build's annotations and they still hold: the
+    build holds exactly the live build's artworks with the same vectors, so its terms (standardised over the
+    build's vectors) and calibration sample (chosen from its ids) would come out the same."""
+    return report.same_vectors and report.new_vectors == 0 and points > 0 and report.carried == points
 
 
 def vocabulary_model(

@@ -22,6 +22,11 @@ Tables:
     what each build of an index location holds (content hash and metadata hash per artwork), so a
     rebuild can tell new, changed, updated and removed artworks from the live build's record without
     reading the live build (the app may hold it open; a remote one would cost a scroll over the network).
+``build_annotations(collection, artwork_id, fields)`` and ``annotation_keys(collection, key)``
+    what :func:`artsearch.annotate.annotate_build` wrote into each point of a build (its terms, subjects and
+    calibration-sample flag, JSON) and under which :func:`artsearch.annotate.annotation_key`, so a rebuild of the
+    same artworks and vectors carries them over instead of reading every vector back and rewriting every payload.
+    Added beside format 1's tables (a cache from before has none: its next rebuild annotates in full).
 
 Trust, never blind: every ``files`` and ``vectors`` row carries a checksum of its content, checked on
 every read (a row that fails it is a miss, replaced on write); vectors must have the model's size and be
@@ -70,6 +75,10 @@ CREATE TABLE IF NOT EXISTS build_items (
     PRIMARY KEY (collection, artwork_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS build_items_by_content ON build_items (sha256);
+CREATE TABLE IF NOT EXISTS build_annotations (
+    collection TEXT NOT NULL, artwork_id TEXT NOT NULL, fields TEXT NOT NULL, PRIMARY KEY (collection, artwork_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS annotation_keys (collection TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 """
 T = TypeVar("T")
 _QUERY_CHUNK = 500  # ids per "IN (...)" query, well under SQLite's variable limit
@@ -305,6 +314,59 @@ class VectorCache:
             out.update((aid, (sha, meta)) for aid, sha, meta in rows)
         return out
 
+    def annotations(self, collection: str, key: str, artwork_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """artwork id -> the annotation fields ``collection`` was given, for those ids it holds, when it was
+        annotated under ``key`` (else nothing)."""
+        row = self._fetchone("SELECT key FROM annotation_keys WHERE collection = ?", (collection,))
+        if row is None or row[0] != key:
+            return {}
+        ids = list(artwork_ids)
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _QUERY_CHUNK):
+            chunk = ids[start : start + _QUERY_CHUNK]
+            sql = (
+                "SELECT artwork_id, fields FROM build_annotations WHERE collection = ? "
+                f"AND artwork_id IN ({','.join('?' * len(chunk))})"
+            )
+            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, (collection, *chunk)).fetchall(), [])
+            for aid, fields in rows:
+                try:
+                    value = json.loads(fields)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    out[aid] = value
+        return out
+
+    def record_annotations(self, collection: str, key: str, annotations: dict[str, dict[str, Any]]) -> None:
+        """``collection``'s points hold these annotations (all of them: any earlier record of it is replaced)."""
+        rows = [
+            (collection, aid, json.dumps(f, sort_keys=True, separators=(",", ":"))) for aid, f in annotations.items()
+        ]
+
+        def record(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM build_annotations WHERE collection = ?", (collection,))
+            db.executemany("INSERT INTO build_annotations VALUES (?, ?, ?)", rows)
+            db.execute("INSERT OR REPLACE INTO annotation_keys VALUES (?, ?)", (collection, key))
+
+        self._run(record, None, write=True)
+
+    def copy_annotations(self, source: str, target: str) -> None:
+        """``target`` was given ``source``'s annotations (the same artworks and vectors, carried over)."""
+
+        def copy(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM build_annotations WHERE collection = ?", (target,))
+            db.execute(
+                "INSERT INTO build_annotations SELECT ?, artwork_id, fields FROM build_annotations WHERE collection = ?",
+                (target, source),
+            )
+            db.execute("DELETE FROM annotation_keys WHERE collection = ?", (target,))
+            db.execute(
+                "INSERT INTO annotation_keys SELECT ?, key FROM annotation_keys WHERE collection = ?", (target, source)
+            )
+
+        self._run(copy, None, write=True)
+
     def missing_from(self, previous: str, current: str) -> int:
         """How many artworks ``previous`` holds that ``current`` does not."""
         row = self._fetchone(
@@ -352,6 +414,8 @@ class VectorCache:
                 )
             ]
             db.executemany("DELETE FROM build_items WHERE collection = ?", others)
+            db.executemany("DELETE FROM build_annotations WHERE collection = ?", others)
+            db.executemany("DELETE FROM annotation_keys WHERE collection = ?", others)
             db.executemany("DELETE FROM builds WHERE collection = ?", others)
             db.execute("UPDATE builds SET state = 'live' WHERE collection = ?", (collection,))
             db.execute(

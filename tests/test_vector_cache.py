@@ -94,3 +94,24 @@ def test_publishing_drops_what_no_build_holds(tmp_path):
     assert cache.get(entry(2).sha256, OTHER) is not None  # the other index's build still holds it
     assert cache.content_hash(entry(1).origin, entry(1).fingerprint) is None
     assert cache.items("new", ["id2", "id3", "id1"]) == {"id2": (entry(2).sha256, "m"), "id3": (entry(3).sha256, "m")}
+
+
+def test_a_builds_annotations_come_back_under_their_key_and_go_with_the_build(tmp_path):
+    cache = VectorCache.open(tmp_path / "v.sqlite")
+    fields = {"id1": {"terms": ["a", "b"], "calibration_sample": "yes"}, "id2": {"terms": ["c"]}}
+    cache.begin_build("old", "here", MODEL)
+    cache.record_annotations("old", "key", fields)
+    assert cache.annotations("old", "key", ["id2", "id9"]) == {"id2": {"terms": ["c"]}}
+    assert cache.annotations("old", "another vocabulary", ["id1", "id2"]) == {}
+    cache.record_annotations("old", "key", {"id1": fields["id1"]})  # a build's record is replaced, not added to
+    assert cache.annotations("old", "key", ["id1", "id2"]) == {"id1": fields["id1"]}
+    cache.published("old", "here")
+
+    cache.begin_build("new", "here", MODEL)
+    cache.copy_annotations("old", "new")
+    assert cache.annotations("new", "key", ["id1"]) == {"id1": fields["id1"]}
+    cache.published("new", "here")
+    assert cache.annotations("old", "key", ["id1"]) == {}  # forgotten with the build it described
+    cache.close()
+    reopened = VectorCache.open(tmp_path / "v.sqlite")
+    assert reopened.annotations("new", "key", ["id1"]) == {"id1": fields["id1"]} and not reopened.note
