@@ -68,9 +68,12 @@ def rebuild(
     try:
         lazy = model_on_demand(settings, cache, encoder, name)
         recorded = index_model(lazy, name)  # what the build records, and what a text model must fit
-        builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(
-            settings, lazy.model.dim, model=recorded
-        )
+        if append:
+            builder = IndexBuilder.open_live(settings, lazy.model.dim, model=recorded)
+        else:
+            # The payload indexes are made while the source is listed and the cache looked up (on a loaded disk,
+            # their files and fsyncs are most of an unchanged rebuild's fixed cost); the first write waits for them.
+            builder = IndexBuilder.start_build(settings, lazy.model.dim, model=recorded, indexes_in_background=True)
         location = index_location(settings)
         try:
             previous = cache.live_build(location, builder.live_collection())
