@@ -225,20 +225,39 @@ class VectorCache:
         row = self._fetchone(
             "SELECT vector, derived, check_ FROM vectors WHERE sha256 = ? AND model = ?", (sha256, model.key)
         )
-        if row is None:
-            return None
-        blob, derived_json, check = row
-        if check != _check(sha256, model.key, blob, derived_json) or len(blob) != 4 * model.dim:
-            log.debug("vector cache row for %s failed its checks; embedding again", sha256)
-            return None
-        vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-        try:
-            derived = json.loads(derived_json)
-        except ValueError:
-            return None
-        if not np.isfinite(vector).all() or not isinstance(derived, dict):
-            return None
-        return Cached(vector, derived)
+        return None if row is None else _checked(sha256, model, *row)
+
+    def content_hashes(self, files: Iterable[tuple[str, str]]) -> dict[str, str | None]:
+        """:meth:`content_hash` of many (origin, fingerprint) pairs, a query per few hundred: origin -> its SHA-256,
+        or None (read and hash it)."""
+        wanted = dict(files)
+        out: dict[str, str | None] = dict.fromkeys(wanted)
+        asked = [o for o, fingerprint in wanted.items() if fingerprint]
+        for start in range(0, len(asked), _QUERY_CHUNK):
+            chunk = asked[start : start + _QUERY_CHUNK]
+            sql = (
+                f"SELECT origin, fingerprint, sha256, check_ FROM files WHERE origin IN ({','.join('?' * len(chunk))})"
+            )
+            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, chunk).fetchall(), [])
+            for origin, fingerprint, sha, check in rows:
+                if fingerprint == wanted.get(origin) and check == _check(origin, fingerprint, sha):
+                    out[origin] = sha
+        return out
+
+    def get_many(self, hashes: Iterable[str], model: ModelId) -> dict[str, Cached | None]:
+        """:meth:`get` of many contents, a query per few hundred: SHA-256 -> its checked vector, or None."""
+        asked = list(dict.fromkeys(hashes))
+        out: dict[str, Cached | None] = dict.fromkeys(asked)
+        for start in range(0, len(asked), _QUERY_CHUNK):
+            chunk = asked[start : start + _QUERY_CHUNK]
+            sql = (
+                "SELECT sha256, vector, derived, check_ FROM vectors WHERE model = ? "
+                f"AND sha256 IN ({','.join('?' * len(chunk))})"
+            )
+            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, (model.key, *chunk)).fetchall(), [])
+            for sha, blob, derived_json, check in rows:
+                out[sha] = _checked(sha, model, blob, derived_json, check)
+        return out
 
     def write_batch(self, collection: str, model: ModelId, entries: Sequence[Entry]) -> None:
         """Record one batch in one transaction: file hashes, new vectors, what the build now holds."""
@@ -425,6 +444,21 @@ class VectorCache:
             db.execute("DELETE FROM files WHERE NOT EXISTS (SELECT 1 FROM build_items i WHERE i.sha256 = files.sha256)")
 
         self._run(publish, None, write=True)
+
+
+def _checked(sha256: str, model: ModelId, blob: bytes, derived_json: str, check: bytes) -> Cached | None:
+    """A vectors row as a hit, or None when it fails its checks (checksum, the model's size, finite, JSON)."""
+    if check != _check(sha256, model.key, blob, derived_json) or len(blob) != 4 * model.dim:
+        log.debug("vector cache row for %s failed its checks; embedding again", sha256)
+        return None
+    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    try:
+        derived = json.loads(derived_json)
+    except ValueError:
+        return None
+    if not np.isfinite(vector).all() or not isinstance(derived, dict):
+        return None
+    return Cached(vector, derived)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -519,3 +519,35 @@ def test_a_model_that_fails_to_load_when_first_needed_stops_the_run(tmp_path, ti
     with pytest.raises(ModelLoadError):
         rebuild(settings, options, progress=False)
     assert read_pointer(settings) == live and len(all_points(settings)) == len(paths)
+
+
+def test_an_unchanged_rebuild_asks_the_cache_per_chunk_not_per_image(setup, monkeypatch):
+    """The content hash and the vector of every image come from two queries per chunk of images, asked before the
+    decode threads reach them: no query per image. The vectors are still the checked, bit-identical ones."""
+    from artsearch.vector_cache import VectorCache
+
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    before = all_points(settings)
+    calls = {"per_image": 0, "chunks": 0}
+
+    def counted(name: str, kind: str) -> None:
+        real = getattr(VectorCache, name)
+
+        def call(self, *args):
+            calls[kind] += 1
+            return real(self, *args)
+
+        monkeypatch.setattr(VectorCache, name, call)
+
+    counted("content_hash", "per_image")
+    counted("get", "per_image")
+    counted("content_hashes", "chunks")
+    counted("get_many", "chunks")
+
+    report = run()
+    assert (report.embedded, report.reused) == (0, 12)
+    assert calls == {"per_image": 0, "chunks": 2}
+    after = all_points(settings)
+    assert all(after[p][1].tobytes() == before[p][1].tobytes() for p in before)

@@ -56,6 +56,28 @@ def test_rows_that_fail_their_checks_are_misses(tmp_path):
     assert cache.get(good.sha256, MODEL) is None  # the pixel fields were changed behind the checksum
 
 
+def test_many_at_once_answer_as_one_at_a_time_checks_included(tmp_path):
+    path = tmp_path / "v.sqlite"
+    cache = VectorCache.open(path)
+    good, tampered, nan = entry(1), entry(2), entry(3, vector=[np.nan, 0, 0, 1])
+    cache.write_batch("c1", MODEL, [good, tampered, nan])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE vectors SET derived = '{}' WHERE sha256 = ?", (tampered.sha256,))
+        db.execute("UPDATE files SET sha256 = ? WHERE origin = ?", (good.sha256, tampered.origin))
+    db.close()
+    hashes = cache.content_hashes(
+        [(good.origin, good.fingerprint), (tampered.origin, tampered.fingerprint), (nan.origin, "9:9"), ("/new", "")]
+    )
+    assert hashes == {good.origin: good.sha256, tampered.origin: None, nan.origin: None, "/new": None}
+    assert hashes == {o: cache.content_hash(o, f) for o, f in [(good.origin, good.fingerprint),
+        (tampered.origin, tampered.fingerprint), (nan.origin, "9:9"), ("/new", "")]}  # fmt: skip
+    found = cache.get_many([good.sha256, tampered.sha256, nan.sha256, "absent"], MODEL)
+    assert set(found) == {good.sha256, tampered.sha256, nan.sha256, "absent"}
+    assert found[good.sha256].vector.tobytes() == good.vector.tobytes()
+    assert found[tampered.sha256] is None and found[nan.sha256] is None and found["absent"] is None
+    assert cache.get_many([good.sha256], OTHER) == {good.sha256: None}
+
+
 def test_a_cache_of_another_format_is_set_aside(tmp_path):
     path = tmp_path / "v.sqlite"
     VectorCache.open(path).close()
