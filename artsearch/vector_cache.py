@@ -209,6 +209,15 @@ class VectorCache:
         """One row of a query, or None (no row, or the cache is off)."""
         return self._run(lambda db: db.execute(sql, params).fetchone(), None)
 
+    def _rows_in(self, sql: str, params: tuple[Any, ...], keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (ending in ``... IN``) for every key, a query per few hundred keys (none when off)."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(keys), _QUERY_CHUNK):
+            chunk = tuple(keys[start : start + _QUERY_CHUNK])
+            query = f"{sql} ({','.join('?' * len(chunk))})"
+            rows += self._run(lambda db, query=query, chunk=chunk: db.execute(query, (*params, *chunk)).fetchall(), [])
+        return rows
+
     # --- content hashes ---------------------------------------------------------------------------------
     def content_hash(self, origin: str, fingerprint: str) -> str | None:
         """The SHA-256 recorded for ``origin`` when it had this ``fingerprint`` (None: read and hash it)."""
@@ -233,30 +242,21 @@ class VectorCache:
         wanted = dict(files)
         out: dict[str, str | None] = dict.fromkeys(wanted)
         asked = [o for o, fingerprint in wanted.items() if fingerprint]
-        for start in range(0, len(asked), _QUERY_CHUNK):
-            chunk = asked[start : start + _QUERY_CHUNK]
-            sql = (
-                f"SELECT origin, fingerprint, sha256, check_ FROM files WHERE origin IN ({','.join('?' * len(chunk))})"
-            )
-            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, chunk).fetchall(), [])
-            for origin, fingerprint, sha, check in rows:
-                if fingerprint == wanted.get(origin) and check == _check(origin, fingerprint, sha):
-                    out[origin] = sha
+        for origin, fingerprint, sha, check in self._rows_in(
+            "SELECT origin, fingerprint, sha256, check_ FROM files WHERE origin IN", (), asked
+        ):
+            if fingerprint == wanted.get(origin) and check == _check(origin, fingerprint, sha):
+                out[origin] = sha
         return out
 
     def get_many(self, hashes: Iterable[str], model: ModelId) -> dict[str, Cached | None]:
         """:meth:`get` of many contents, a query per few hundred: SHA-256 -> its checked vector, or None."""
         asked = list(dict.fromkeys(hashes))
         out: dict[str, Cached | None] = dict.fromkeys(asked)
-        for start in range(0, len(asked), _QUERY_CHUNK):
-            chunk = asked[start : start + _QUERY_CHUNK]
-            sql = (
-                "SELECT sha256, vector, derived, check_ FROM vectors WHERE model = ? "
-                f"AND sha256 IN ({','.join('?' * len(chunk))})"
-            )
-            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, (model.key, *chunk)).fetchall(), [])
-            for sha, blob, derived_json, check in rows:
-                out[sha] = _checked(sha, model, blob, derived_json, check)
+        for sha, blob, derived_json, check in self._rows_in(
+            "SELECT sha256, vector, derived, check_ FROM vectors WHERE model = ? AND sha256 IN", (model.key,), asked
+        ):
+            out[sha] = _checked(sha, model, blob, derived_json, check)
         return out
 
     def write_batch(self, collection: str, model: ModelId, entries: Sequence[Entry]) -> None:
@@ -321,17 +321,12 @@ class VectorCache:
 
     def items(self, collection: str, artwork_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """artwork id -> (content hash, metadata hash) of those ids that ``collection`` holds."""
-        ids = list(artwork_ids)
-        out: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(ids), _QUERY_CHUNK):
-            chunk = ids[start : start + _QUERY_CHUNK]
-            sql = (
-                "SELECT artwork_id, sha256, meta FROM build_items WHERE collection = ? "
-                f"AND artwork_id IN ({','.join('?' * len(chunk))})"
-            )
-            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, (collection, *chunk)).fetchall(), [])
-            out.update((aid, (sha, meta)) for aid, sha, meta in rows)
-        return out
+        rows = self._rows_in(
+            "SELECT artwork_id, sha256, meta FROM build_items WHERE collection = ? AND artwork_id IN",
+            (collection,),
+            list(artwork_ids),
+        )
+        return {aid: (sha, meta) for aid, sha, meta in rows}
 
     def annotations(self, collection: str, key: str, artwork_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """artwork id -> the annotation fields ``collection`` was given, for those ids it holds, when it was
@@ -339,22 +334,19 @@ class VectorCache:
         row = self._fetchone("SELECT key FROM annotation_keys WHERE collection = ?", (collection,))
         if row is None or row[0] != key:
             return {}
-        ids = list(artwork_ids)
         out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), _QUERY_CHUNK):
-            chunk = ids[start : start + _QUERY_CHUNK]
-            sql = (
-                "SELECT artwork_id, fields FROM build_annotations WHERE collection = ? "
-                f"AND artwork_id IN ({','.join('?' * len(chunk))})"
-            )
-            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, (collection, *chunk)).fetchall(), [])
-            for aid, fields in rows:
-                try:
-                    value = json.loads(fields)
-                except ValueError:
-                    continue
-                if isinstance(value, dict):
-                    out[aid] = value
+        rows = self._rows_in(
+            "SELECT artwork_id, fields FROM build_annotations WHERE collection = ? AND artwork_id IN",
+            (collection,),
+            list(artwork_ids),
+        )
+        for aid, fields in rows:
+            try:
+                value = json.loads(fields)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out[aid] = value
         return out
 
     def record_annotations(self, collection: str, key: str, annotations: dict[str, dict[str, Any]]) -> None:
