@@ -233,7 +233,8 @@ class IndexBuilder:
         self._require_space()
         with self.qdrant.call() as c:
             if c.collection_exists(self.collection):
-                config = c.get_collection(self.collection).config
+                info = c.get_collection(self.collection)
+                config = info.config
                 size = getattr(config.params.vectors, "size", dim)
                 if size != dim:
                     raise QdrantUnavailable(
@@ -249,7 +250,7 @@ class IndexBuilder:
                 if not all_indexes:
                     return
                 # Edge reports no schema (making an index it has is a no-op); Qdrant says which it has.
-                have = set((c.get_collection(self.collection).payload_schema or {}).keys())
+                have = set((info.payload_schema or {}).keys())
             else:
                 metadata = {MODEL_METADATA: model.to_metadata()} if model is not None else None
                 c.create_collection(self.collection, **_collection_params(self.settings, dim), metadata=metadata)
