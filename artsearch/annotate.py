@@ -2,8 +2,12 @@
 the calibration sample's flag (:mod:`artsearch.calibration`) and each artwork's terms (:mod:`artsearch.terms`).
 
 Run over every point of every build, full or incremental, so a new sample, a changed vocabulary or another
-text model shows up at once. The vocabulary's vectors are kept in ``<cache>/vocabulary/`` under the text
-model's identity and the terms' hash (JSON, never a pickle), so a rebuild that embeds no image loads no model.
+text model shows up at once, except a rebuild that holds exactly the live build's artworks with the same vectors,
+annotated under the same :func:`annotation_key`: terms are standardised over the build's vectors and the sample is
+chosen from its ids, so every point's annotation would come out as the live build's, and the ingest carried it over
+from the vector cache's record of the live build instead (no vector read back, no payload rewritten). The
+vocabulary's vectors are kept in ``<cache>/vocabulary/`` under the text model's identity and the terms' hash (JSON,
+never a pickle), so a rebuild that embeds no image loads no model.
 """
 
 from __future__ import annotations
@@ -16,15 +20,29 @@ from pathlib import Path
 
 import numpy as np
 
-from artsearch.calibration import SAMPLE_FIELD, SAMPLE_NO, SAMPLE_YES, choose_sample
+from artsearch.calibration import SAMPLE_FIELD, SAMPLE_NO, SAMPLE_SIZE, SAMPLE_YES, choose_sample
 from artsearch.config import Settings
 from artsearch.files import atomic_write_json
-from artsearch.terms import SUBJECTS_FIELD, SUBJECTS_PER_WORK, TERMS_FIELD, top_terms
+from artsearch.terms import SUBJECTS_FIELD, SUBJECTS_PER_WORK, TERMS_FIELD, TERMS_PER_WORK, top_terms
 from artsearch.vocabulary import Vocabulary, load_vocabulary
 
 log = logging.getLogger(__name__)
 
 TextEncoder = Callable[[list[str]], np.ndarray]
+#: The payload fields :func:`annotate_build` writes.
+ANNOTATION_FIELDS = (SAMPLE_FIELD, TERMS_FIELD, SUBJECTS_FIELD)
+#: Bump when the rule that turns (ids, vectors, vocabulary) into annotations changes: no build's are carried over.
+ANNOTATION_RULE = 1
+
+
+def annotation_key(settings: Settings, image_model: str, text_model: str) -> str:
+    """What a build's annotations depend on beyond its ids and vectors: the rule, the vocabulary, the model that
+    embeds it and the one that made the vectors. Two builds of the same artworks and vectors under one key have the
+    same annotations."""
+    vocabulary = load_vocabulary(settings.vocabulary)
+    parts = [ANNOTATION_RULE, SAMPLE_SIZE, TERMS_PER_WORK, SUBJECTS_PER_WORK, image_model, text_model]
+    parts += [vocabulary.labels, vocabulary.texts]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
 def vocabulary_vectors(
@@ -60,23 +78,26 @@ def build_vectors(builder) -> tuple[list[str], np.ndarray]:
     return ids, (np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32))
 
 
-def annotate_build(builder, settings: Settings, model_key: str, encode: Callable[[], TextEncoder]) -> None:
-    """Flag the calibration sample and store every artwork's terms, over every point of ``builder``'s build."""
+def annotate_build(
+    builder, settings: Settings, model_key: str, encode: Callable[[], TextEncoder]
+) -> dict[str, dict[str, object]]:
+    """Flag the calibration sample and store every artwork's terms, over every point of ``builder``'s build;
+    returns what was written (id -> its :data:`ANNOTATION_FIELDS`), for the cache's record of the build."""
     ids, vectors = build_vectors(builder)
     if not ids:
-        return
+        return {}
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     vocabulary = load_vocabulary(settings.vocabulary)
     terms = top_terms(vectors, vocabulary_vectors(settings, vocabulary, model_key, encode), vocabulary.labels)
     sample = choose_sample(ids)
-    builder.set_payloads(
-        {
-            i: {
-                SAMPLE_FIELD: SAMPLE_YES if i in sample else SAMPLE_NO,
-                TERMS_FIELD: t,
-                SUBJECTS_FIELD: t[:SUBJECTS_PER_WORK],
-            }
-            for i, t in zip(ids, terms, strict=True)
+    annotations: dict[str, dict[str, object]] = {
+        i: {
+            SAMPLE_FIELD: SAMPLE_YES if i in sample else SAMPLE_NO,
+            TERMS_FIELD: t,
+            SUBJECTS_FIELD: t[:SUBJECTS_PER_WORK],
         }
-    )
+        for i, t in zip(ids, terms, strict=True)
+    }
+    builder.set_payloads(annotations)
     log.info("calibration sample of %d and terms of %d artworks for %s", len(sample), len(ids), builder.collection)
+    return annotations

@@ -78,6 +78,9 @@ class IngestReport:
     #: Points whose vector the live build does not hold under their id (new artworks, re-embedded images): what a
     #: rebuild placed on the live map rather than carried over (see ``rebuild.kept_live_map``).
     new_vectors: int = 0
+    #: Points written with the live build's annotations (terms, subjects, sample flag), carried over from the
+    #: cache's record of it: the same artwork and content, annotated under this run's ``annotation_key``.
+    carried: int = 0
     already_indexed: int = 0  # --append: already in the live collection, left as they are
     pruned: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -202,9 +205,30 @@ class _Context:
     cache: VectorCache
     encoder: EncoderOnDemand
     reuse: bool
+    #: What :meth:`prefetch` found for the items coming up (origin -> content hash, content hash -> vector), taken
+    #: by the decode threads as they reach each item; what is not here is asked of the cache one at a time.
+    hashes: dict[str, str | None] = field(default_factory=dict)
+    vectors: dict[str, Cached | None] = field(default_factory=dict)
+
+    def prefetch(self, items: list[SourceItem]) -> None:
+        """Look a chunk of items up in the cache in two queries (one per image was most of an unchanged rebuild's
+        per-image cost), before the decode threads reach them."""
+        hashes = self.cache.content_hashes((i.origin, i.fingerprint) for i in items)
+        if self.reuse:
+            self.vectors.update(self.cache.get_many({h for h in hashes.values() if h}, self.encoder.model))
+        self.hashes.update(hashes)
+
+    def content_hash(self, item: SourceItem) -> str | None:
+        if item.origin in self.hashes:
+            return self.hashes.pop(item.origin)
+        return self.cache.content_hash(item.origin, item.fingerprint)
 
     def lookup(self, sha256: str) -> Cached | None:
-        return self.cache.get(sha256, self.encoder.model) if self.reuse else None
+        if not self.reuse:
+            return None
+        if sha256 in self.vectors:
+            return self.vectors.pop(sha256)
+        return self.cache.get(sha256, self.encoder.model)
 
     def keep(self, item: SourceItem, data: bytes | None) -> None:
         """Make sure storage holds the image (read only if it does not).
@@ -258,7 +282,7 @@ def _prepare(item: SourceItem, ctx: _Context) -> _Prepared:
     model's forward.
     """
     data: bytes | None = None
-    sha = ctx.cache.content_hash(item.origin, item.fingerprint)
+    sha = ctx.content_hash(item)
     if sha is None:
         data = item.read()
         sha = content_hash(data)
@@ -317,6 +341,7 @@ def run_ingest(
     previous: BuildRecord | None = None,
     reuse: bool = True,
     projection: Projection | None = None,
+    annotation_key: str | None = None,
 ) -> IngestReport:
     """Write every artwork of ``source`` into ``builder``'s collection, reusing what ``cache`` holds.
 
@@ -325,7 +350,10 @@ def run_ingest(
     already in the collection are left alone. ``previous`` is the cache's record of the live build, for
     the report's new, updated and removed counts; ``reuse=False`` embeds every image again (the cache is
     still written). ``projection``: the live build's map, to place every point on it as it is written (the
-    rebuild keeps it when the vectors turn out to be the same, and fits a new one otherwise).
+    rebuild keeps it when the vectors turn out to be the same, and fits a new one otherwise). ``annotation_key``:
+    every reused point that the live build holds with the same content gets the annotations the cache recorded for
+    it under this key (the rebuild keeps them when the build turns out to hold the same vectors, and annotates it
+    again otherwise).
     """
     lazy = encoder if isinstance(encoder, EncoderOnDemand) else EncoderOnDemand.loaded(encoder)
     cache = cache if cache is not None else VectorCache.disabled()
@@ -360,7 +388,9 @@ def run_ingest(
                 report.already_indexed += len(existing)
                 kept.update(existing)
             bar.update(len(chunk) - len(fresh) + len(existing))
-            yield from (i for i in fresh if i.artwork.artwork_id not in existing)
+            todo = [i for i in fresh if i.artwork.artwork_id not in existing]
+            ctx.prefetch(todo)
+            yield from todo
 
     to_embed: list[_Prepared] = []
     to_reuse: list[_Prepared] = []
@@ -376,7 +406,13 @@ def run_ingest(
         arts = [p.item.artwork for p in batch]
         metadata = [a.payload() for a in arts]
         metas = [metadata_hash(m) for m in metadata]
-        before = cache.items(previous.collection, [a.artwork_id for a in arts]) if previous is not None else {}
+        ids = [a.artwork_id for a in arts]
+        before = cache.items(previous.collection, ids) if previous is not None else {}
+        carried = (
+            cache.annotations(previous.collection, annotation_key, ids)
+            if previous is not None and annotation_key is not None
+            else {}
+        )
         for p, art, meta in zip(batch, arts, metas, strict=True):
             old = before.get(art.artwork_id)
             if p.features is None and old is not None and old[0] == p.sha256 and old[1] != meta:
@@ -405,8 +441,13 @@ def run_ingest(
         if projection is not None:
             for payload, (x, y) in zip(payloads, projection.scale(projection.raw(vectors)), strict=True):
                 payload["x"], payload["y"] = round(float(x), 5), round(float(y), 5)
+        for payload, p, aid in zip(payloads, batch, ids, strict=True):
+            old = before.get(aid)
+            if p.features is None and aid in carried and old is not None and old[0] == p.sha256:
+                payload.update(carried[aid])
+                report.carried += 1
         wait_for_writer()
-        writing.append(writer.submit(builder.upsert, [a.artwork_id for a in arts], vectors, payloads))
+        writing.append(writer.submit(builder.upsert, ids, vectors, payloads))
         kept.update(a.artwork_id for a in arts)
         report.indexed += len(batch)
         bar.update(len(batch))

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from artsearch.annotate import TextEncoder, annotate_build, build_vectors
+from artsearch.annotate import TextEncoder, annotate_build, annotation_key, build_vectors
 from artsearch.config import Settings
 from artsearch.errors import ArtsearchError, ModelLoadError, ModelMismatch, SourceError
 from artsearch.index.read import VectorIndex
@@ -68,9 +68,12 @@ def rebuild(
     try:
         lazy = model_on_demand(settings, cache, encoder, name)
         recorded = index_model(lazy, name)  # what the build records, and what a text model must fit
-        builder = (IndexBuilder.open_live if append else IndexBuilder.start_build)(
-            settings, lazy.model.dim, model=recorded
-        )
+        if append:
+            builder = IndexBuilder.open_live(settings, lazy.model.dim, model=recorded)
+        else:
+            # The payload indexes are made while the source is listed and the cache looked up (on a loaded disk,
+            # their files and fsyncs are most of an unchanged rebuild's fixed cost); the first write waits for them.
+            builder = IndexBuilder.start_build(settings, lazy.model.dim, model=recorded, indexes_in_background=True)
         location = index_location(settings)
         try:
             previous = cache.live_build(location, builder.live_collection())
@@ -79,6 +82,8 @@ def rebuild(
                 cache.copy_items(previous.collection, builder.collection)  # the embedded append's copy of it
             while True:
                 cache.begin_build(builder.collection, location, lazy.model)
+                vocabulary_key, encode_vocabulary = vocabulary_model(settings, lazy, recorded)
+                annotations = annotation_key(settings, lazy.model.key, vocabulary_key)
                 try:
                     report = run_ingest(
                         source,
@@ -93,6 +98,7 @@ def rebuild(
                         previous=previous,
                         reuse=reuse,
                         projection=projection,
+                        annotation_key=annotations,
                     )
                     break
                 except ModelChanged as changed:  # its files changed in a way the record could not see
@@ -112,7 +118,11 @@ def rebuild(
                 storage.write_map(builder.collection, kept_map.to_json())
             else:
                 add_map(builder, storage, settings)
-            annotate_build(builder, settings, *vocabulary_model(settings, lazy, recorded))
+            if previous is not None and carried_annotations(report, builder.count()):
+                cache.copy_annotations(previous.collection, builder.collection)
+            else:
+                written = annotate_build(builder, settings, vocabulary_key, encode_vocabulary)
+                cache.record_annotations(builder.collection, annotations, written)
             live = builder.live_collection()
             builder.publish()
             published = True
@@ -149,6 +159,13 @@ def kept_live_map(projection: Projection | None, report: IngestReport, points: i
     if drift > MAP_KEEP_SHARE * points:
         return None
     return dataclasses.replace(projection, drift=drift)
+
+
+def carried_annotations(report: IngestReport, points: int) -> bool:
+    """Whether every point of the build was written with the live build's annotations and they still hold: the
+    build holds exactly the live build's artworks with the same vectors, so its terms (standardised over the
+    build's vectors) and calibration sample (chosen from its ids) would come out the same."""
+    return report.same_vectors and report.new_vectors == 0 and points > 0 and report.carried == points
 
 
 def vocabulary_model(

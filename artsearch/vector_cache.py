@@ -22,6 +22,11 @@ Tables:
     what each build of an index location holds (content hash and metadata hash per artwork), so a
     rebuild can tell new, changed, updated and removed artworks from the live build's record without
     reading the live build (the app may hold it open; a remote one would cost a scroll over the network).
+``build_annotations(collection, artwork_id, fields)`` and ``annotation_keys(collection, key)``
+    what :func:`artsearch.annotate.annotate_build` wrote into each point of a build (its terms, subjects and
+    calibration-sample flag, JSON) and under which :func:`artsearch.annotate.annotation_key`, so a rebuild of the
+    same artworks and vectors carries them over instead of reading every vector back and rewriting every payload.
+    Added beside format 1's tables (a cache from before has none: its next rebuild annotates in full).
 
 Trust, never blind: every ``files`` and ``vectors`` row carries a checksum of its content, checked on
 every read (a row that fails it is a miss, replaced on write); vectors must have the model's size and be
@@ -70,6 +75,10 @@ CREATE TABLE IF NOT EXISTS build_items (
     PRIMARY KEY (collection, artwork_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS build_items_by_content ON build_items (sha256);
+CREATE TABLE IF NOT EXISTS build_annotations (
+    collection TEXT NOT NULL, artwork_id TEXT NOT NULL, fields TEXT NOT NULL, PRIMARY KEY (collection, artwork_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS annotation_keys (collection TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 """
 T = TypeVar("T")
 _QUERY_CHUNK = 500  # ids per "IN (...)" query, well under SQLite's variable limit
@@ -200,6 +209,15 @@ class VectorCache:
         """One row of a query, or None (no row, or the cache is off)."""
         return self._run(lambda db: db.execute(sql, params).fetchone(), None)
 
+    def _rows_in(self, sql: str, params: tuple[Any, ...], keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (ending in ``... IN``) for every key, a query per few hundred keys (none when off)."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(keys), _QUERY_CHUNK):
+            chunk = tuple(keys[start : start + _QUERY_CHUNK])
+            query = f"{sql} ({','.join('?' * len(chunk))})"
+            rows += self._run(lambda db, query=query, chunk=chunk: db.execute(query, (*params, *chunk)).fetchall(), [])
+        return rows
+
     # --- content hashes ---------------------------------------------------------------------------------
     def content_hash(self, origin: str, fingerprint: str) -> str | None:
         """The SHA-256 recorded for ``origin`` when it had this ``fingerprint`` (None: read and hash it)."""
@@ -216,20 +234,30 @@ class VectorCache:
         row = self._fetchone(
             "SELECT vector, derived, check_ FROM vectors WHERE sha256 = ? AND model = ?", (sha256, model.key)
         )
-        if row is None:
-            return None
-        blob, derived_json, check = row
-        if check != _check(sha256, model.key, blob, derived_json) or len(blob) != 4 * model.dim:
-            log.debug("vector cache row for %s failed its checks; embedding again", sha256)
-            return None
-        vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-        try:
-            derived = json.loads(derived_json)
-        except ValueError:
-            return None
-        if not np.isfinite(vector).all() or not isinstance(derived, dict):
-            return None
-        return Cached(vector, derived)
+        return None if row is None else _checked(sha256, model, *row)
+
+    def content_hashes(self, files: Iterable[tuple[str, str]]) -> dict[str, str | None]:
+        """:meth:`content_hash` of many (origin, fingerprint) pairs, a query per few hundred: origin -> its SHA-256,
+        or None (read and hash it)."""
+        wanted = dict(files)
+        out: dict[str, str | None] = dict.fromkeys(wanted)
+        asked = [o for o, fingerprint in wanted.items() if fingerprint]
+        for origin, fingerprint, sha, check in self._rows_in(
+            "SELECT origin, fingerprint, sha256, check_ FROM files WHERE origin IN", (), asked
+        ):
+            if fingerprint == wanted.get(origin) and check == _check(origin, fingerprint, sha):
+                out[origin] = sha
+        return out
+
+    def get_many(self, hashes: Iterable[str], model: ModelId) -> dict[str, Cached | None]:
+        """:meth:`get` of many contents, a query per few hundred: SHA-256 -> its checked vector, or None."""
+        asked = list(dict.fromkeys(hashes))
+        out: dict[str, Cached | None] = dict.fromkeys(asked)
+        for sha, blob, derived_json, check in self._rows_in(
+            "SELECT sha256, vector, derived, check_ FROM vectors WHERE model = ? AND sha256 IN", (model.key,), asked
+        ):
+            out[sha] = _checked(sha, model, blob, derived_json, check)
+        return out
 
     def write_batch(self, collection: str, model: ModelId, entries: Sequence[Entry]) -> None:
         """Record one batch in one transaction: file hashes, new vectors, what the build now holds."""
@@ -293,17 +321,62 @@ class VectorCache:
 
     def items(self, collection: str, artwork_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """artwork id -> (content hash, metadata hash) of those ids that ``collection`` holds."""
-        ids = list(artwork_ids)
-        out: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(ids), _QUERY_CHUNK):
-            chunk = ids[start : start + _QUERY_CHUNK]
-            sql = (
-                "SELECT artwork_id, sha256, meta FROM build_items WHERE collection = ? "
-                f"AND artwork_id IN ({','.join('?' * len(chunk))})"
-            )
-            rows = self._run(lambda db, sql=sql, chunk=chunk: db.execute(sql, (collection, *chunk)).fetchall(), [])
-            out.update((aid, (sha, meta)) for aid, sha, meta in rows)
+        rows = self._rows_in(
+            "SELECT artwork_id, sha256, meta FROM build_items WHERE collection = ? AND artwork_id IN",
+            (collection,),
+            list(artwork_ids),
+        )
+        return {aid: (sha, meta) for aid, sha, meta in rows}
+
+    def annotations(self, collection: str, key: str, artwork_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """artwork id -> the annotation fields ``collection`` was given, for those ids it holds, when it was
+        annotated under ``key`` (else nothing)."""
+        row = self._fetchone("SELECT key FROM annotation_keys WHERE collection = ?", (collection,))
+        if row is None or row[0] != key:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        rows = self._rows_in(
+            "SELECT artwork_id, fields FROM build_annotations WHERE collection = ? AND artwork_id IN",
+            (collection,),
+            list(artwork_ids),
+        )
+        for aid, fields in rows:
+            try:
+                value = json.loads(fields)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out[aid] = value
         return out
+
+    def record_annotations(self, collection: str, key: str, annotations: dict[str, dict[str, Any]]) -> None:
+        """``collection``'s points hold these annotations (all of them: any earlier record of it is replaced)."""
+        rows = [
+            (collection, aid, json.dumps(f, sort_keys=True, separators=(",", ":"))) for aid, f in annotations.items()
+        ]
+
+        def record(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM build_annotations WHERE collection = ?", (collection,))
+            db.executemany("INSERT INTO build_annotations VALUES (?, ?, ?)", rows)
+            db.execute("INSERT OR REPLACE INTO annotation_keys VALUES (?, ?)", (collection, key))
+
+        self._run(record, None, write=True)
+
+    def copy_annotations(self, source: str, target: str) -> None:
+        """``target`` was given ``source``'s annotations (the same artworks and vectors, carried over)."""
+
+        def copy(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM build_annotations WHERE collection = ?", (target,))
+            db.execute(
+                "INSERT INTO build_annotations SELECT ?, artwork_id, fields FROM build_annotations WHERE collection = ?",
+                (target, source),
+            )
+            db.execute("DELETE FROM annotation_keys WHERE collection = ?", (target,))
+            db.execute(
+                "INSERT INTO annotation_keys SELECT ?, key FROM annotation_keys WHERE collection = ?", (target, source)
+            )
+
+        self._run(copy, None, write=True)
 
     def missing_from(self, previous: str, current: str) -> int:
         """How many artworks ``previous`` holds that ``current`` does not."""
@@ -352,6 +425,8 @@ class VectorCache:
                 )
             ]
             db.executemany("DELETE FROM build_items WHERE collection = ?", others)
+            db.executemany("DELETE FROM build_annotations WHERE collection = ?", others)
+            db.executemany("DELETE FROM annotation_keys WHERE collection = ?", others)
             db.executemany("DELETE FROM builds WHERE collection = ?", others)
             db.execute("UPDATE builds SET state = 'live' WHERE collection = ?", (collection,))
             db.execute(
@@ -361,6 +436,21 @@ class VectorCache:
             db.execute("DELETE FROM files WHERE NOT EXISTS (SELECT 1 FROM build_items i WHERE i.sha256 = files.sha256)")
 
         self._run(publish, None, write=True)
+
+
+def _checked(sha256: str, model: ModelId, blob: bytes, derived_json: str, check: bytes) -> Cached | None:
+    """A vectors row as a hit, or None when it fails its checks (checksum, the model's size, finite, JSON)."""
+    if check != _check(sha256, model.key, blob, derived_json) or len(blob) != 4 * model.dim:
+        log.debug("vector cache row for %s failed its checks; embedding again", sha256)
+        return None
+    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    try:
+        derived = json.loads(derived_json)
+    except ValueError:
+        return None
+    if not np.isfinite(vector).all() or not isinstance(derived, dict):
+        return None
+    return Cached(vector, derived)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -220,18 +220,24 @@ def rebuild_profile_timer() -> PhaseTimer:
     timer.wrap(folder, "walk_files", "source: list the files")
     timer.wrap(FolderSource, "artwork_for", "source: one record per file (metadata)")
     timer.wrap(ingest, "_prepare", "per image on decode threads: fingerprint -> hash -> cached vector (sum)")
-    timer.wrap(VectorCache, "content_hash", "  of which: cache lookup of the content hash")
-    timer.wrap(VectorCache, "get", "  of which: cache lookup of the vector (with checks)")
+    timer.wrap(VectorCache, "content_hash", "  of which: cache lookup of one content hash (not prefetched)")
+    timer.wrap(VectorCache, "get", "  of which: cache lookup of one vector (not prefetched)")
     timer.wrap(LocalStorage, "has_image", "  of which: storage check (stat)")
     timer.wrap(VectorCache, "open", "open the vector cache (quick_check)")
     timer.wrap(VectorCache, "write_batch", "cache writes (what the build holds)")
     timer.wrap(VectorCache, "published", "cache clean-up after publishing")
     timer.wrap(ingest, "metadata_hash", "metadata hashes")
-    timer.wrap(IndexBuilder, "start_build", "create the build collection (payload indexes)")
+    timer.wrap(IndexBuilder, "start_build", "create the build collection")
+    timer.wrap(
+        IndexBuilder, "_create_payload_indexes", "  its payload indexes (a rebuild: on their thread, beside the ingest)"
+    )
+    timer.wrap(VectorCache, "content_hashes", "cache: a chunk's content hashes (one query)")
+    timer.wrap(VectorCache, "get_many", "cache: a chunk's vectors, checked (one query)")
     timer.wrap(IndexBuilder, "upsert", "upsert into the build (writer thread)")
     timer.wrap(IndexBuilder, "prune", "prune (scroll every id)")
     timer.wrap(rebuild, "add_map", "map: read every vector, fit PCA, write x, y")
     timer.wrap(IndexBuilder, "set_payloads", "  of which: write x, y into every payload")
+    timer.wrap(rebuild, "annotate_build", "annotate: read every vector back, terms, sample (not when carried over)")
     timer.wrap(IndexBuilder, "publish", "publish (Edge optimize + flush, alias, pointer)")
     timer.wrap(IndexBuilder, "close", "close (flush, remove the old build folder)")
     timer.wrap(ingest, "merge_artists", "artists.json")
@@ -281,6 +287,7 @@ def rebuild_table(args, model_path: Path, encoder, source_folder: Path, size: tu
     n_new = max(1, round(len(files) / 100))
     rows: dict[str, list[float]] = {}
     identical, compared = 0, 0
+    carried: list[int] = []  # points of the unchanged rebuild written with the live build's annotations
     load_seconds: list[float] = []
     profile_rows: dict[str, float] = {}
     new_rows: dict[str, float] = {}
@@ -299,6 +306,7 @@ def rebuild_table(args, model_path: Path, encoder, source_folder: Path, size: tu
             reference = _vectors(settings)
             unchanged, report = _rebuild_once(settings, folder, encoder)
             assert report.embedded == 0 and report.reused == len(files), report.summary()
+            carried.append(report.carried)
             after = _vectors(settings)
             compared += len(after)
             identical += sum(after[k] == reference.get(k) for k in after)
@@ -378,7 +386,8 @@ def rebuild_table(args, model_path: Path, encoder, source_folder: Path, size: tu
     print(markdown_table(["rebuild", "seconds", "images/s", "ratio", "target"], table))
     print(
         f"\nReused vectors bit-identical to the ones they were copied from: {identical} of {compared}"
-        f" ({'all' if identical == compared else 'NOT all'}); 1% bound {bound:.2f} s"
+        f" ({'all' if identical == compared else 'NOT all'}); 1% bound {bound:.2f} s; annotations carried over by"
+        f" the unchanged rebuild: {', '.join(f'{c} of {len(files)}' for c in carried)}"
     )
     if profile_rows:
         print(f"\nWhere the unchanged rebuild's {profile_wall:.2f} s go (no encoder; phases, wall time)\n")

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from artsearch.index.builds import build_folders, read_pointer
 from artsearch.index.read import VectorIndex
@@ -83,3 +84,98 @@ def test_append_with_no_index_yet_makes_the_first_build(tmp_path):
     assert index.count() == 1
     index.close()
     assert json.loads((Path(settings.qdrant_path) / f"{settings.collection_name}.current.json").read_text())
+
+
+KILLED_MAKING_INDEXES = """
+import os, signal, sys
+import artsearch.index.edge as edge
+from artsearch.config import load_settings
+from artsearch.index.write import IndexBuilder
+real, made = edge.EdgeClient.create_payload_index, []
+def create_payload_index(self, *args, **kwargs):
+    if len(made) == 3:  # the fourth index: the process dies mid-build, as a SIGKILL anywhere would leave it
+        os.kill(os.getpid(), signal.SIGKILL)
+    made.append(args)
+    return real(self, *args, **kwargs)
+edge.EdgeClient.create_payload_index = create_payload_index
+settings = load_settings(secrets={{}}, env={{}}, qdrant_path={path!r}, embedded_engine="edge")
+builder = IndexBuilder.start_build(settings, {dim}, indexes_in_background=True)
+print(builder.folder, flush=True)
+builder.wait_for_indexes()
+"""
+
+
+def payload_schema(folder: Path, tmp_path: Path) -> set[str]:
+    """The payload indexes a published Edge build holds, read by Qdrant Edge itself from a copy of its folder."""
+    import shutil
+
+    import qdrant_edge as qe
+
+    copy = tmp_path / "schema_copy"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".lock"))
+    shard = qe.EdgeShard.load(str(copy / "shard"))
+    try:
+        return set(shard.info().payload_schema)
+    finally:
+        shard.close()
+
+
+def test_a_build_killed_while_its_payload_indexes_are_made_is_resumed_with_all_of_them(tmp_path):
+    """The rebuild makes the indexes on a thread beside its ingest; a kill among them leaves a build with the first
+    few, which the next rebuild resumes: it must make the rest, or the published build filters without them."""
+    from artsearch.index.write import payload_indexes
+
+    settings = test_settings(tmp_path, "unused-model", embedded_engine="edge")
+    code = KILLED_MAKING_INDEXES.format(path=str(settings.qdrant_path), dim=DIM)
+    killed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -9, killed.stderr
+    folder = killed.stdout.strip()
+
+    builder = IndexBuilder.start_build(settings, DIM, indexes_in_background=True)
+    try:
+        assert builder.folder == folder  # the killed build, resumed
+        ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, str(i))) for i in range(20)]
+        vectors = np.eye(20, DIM, dtype=np.float32)
+        builder.upsert(ids, vectors, [{"artist": f"Artist {i % 3}", "year": 1800 + i} for i in range(20)])
+        builder.publish()
+    finally:
+        builder.close()
+    assert payload_schema(Path(settings.qdrant_path) / folder, tmp_path) == {name for name, _ in payload_indexes()}
+    index = VectorIndex(settings)
+    try:
+        assert index.count() == 20
+    finally:
+        index.close()
+
+
+def test_a_payload_index_that_fails_on_its_thread_stops_the_publish(tmp_path, monkeypatch):
+    """Made beside the ingest, an index's failure (Edge's storage error) still fails the build: nothing is published
+    and the next run resumes it."""
+    import artsearch.index.edge as edge
+    from artsearch.errors import WriteError
+
+    settings = test_settings(tmp_path, "unused-model", embedded_engine="edge")
+    real, calls = edge.EdgeClient.create_payload_index, []
+
+    def failing(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) == 5:
+            raise edge.EdgeError("Service internal error: No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(edge.EdgeClient, "create_payload_index", failing)
+    builder = IndexBuilder.start_build(settings, DIM, indexes_in_background=True)
+    try:
+        builder.upsert(["00000000-0000-0000-0000-000000000001"], np.ones((1, DIM), np.float32), [{}])
+        with pytest.raises(WriteError, match="disk full at"):  # the one-line message a full disk gets
+            builder.publish()
+    finally:
+        builder.close_unpublished()
+    assert read_pointer(settings) is None
+    assert [f.name for f in build_folders(settings)] == [builder.folder]  # kept: it holds a point, to be resumed

@@ -177,6 +177,94 @@ def test_a_changed_csv_row_only_updates_the_payload(setup):
     assert all(after[p][0]["title"] == before[p][0]["title"] for p in after if p != pid)
 
 
+ANNOTATIONS = ("terms", "subjects", "calibration_sample")
+
+
+def count_build_work(monkeypatch) -> dict[str, int]:
+    """Counts, through the real IndexBuilder, every read of a build's vectors and every payload written with terms."""
+    from artsearch.index.write import IndexBuilder
+
+    counts = {"vector_reads": 0, "terms_written": 0}
+    real_iter, real_set = IndexBuilder.iter_points, IndexBuilder.set_payloads
+
+    def iter_points(self, *args, **kwargs):
+        counts["vector_reads"] += 1
+        return real_iter(self, *args, **kwargs)
+
+    def set_payloads(self, updates, *args, **kwargs):
+        counts["terms_written"] += sum("terms" in fields for fields in updates.values())
+        return real_set(self, updates, *args, **kwargs)
+
+    monkeypatch.setattr(IndexBuilder, "iter_points", iter_points)
+    monkeypatch.setattr(IndexBuilder, "set_payloads", set_payloads)
+    return counts
+
+
+def test_an_unchanged_rebuild_carries_the_live_annotations_over_without_reading_a_vector_back(setup, monkeypatch):
+    """Same artworks, same vectors (a corrected title is only metadata): every point's terms, subjects and sample flag
+    are the live build's, carried in with its upsert; no vector is read back and no payload rewritten. A new image
+    changes the terms' statistics and may change the sample: the build is annotated again, every point of it."""
+    from artsearch.calibration import SAMPLE_FIELD, SAMPLE_YES, choose_sample
+
+    settings, images, counting, run = setup
+    paths = make_folder(images, csv_rows=True)
+    run()
+    before = all_points(settings)
+    assert all(payload["terms"] and payload[SAMPLE_FIELD] for payload, _ in before.values())
+    titles = {p.relative_to(images).as_posix(): f"Title {i}" for i, p in enumerate(paths)}
+    titles[paths[4].relative_to(images).as_posix()] = "Corrected"
+    write_csv(images, titles)
+    counts = count_build_work(monkeypatch)
+
+    report = run()
+    assert (report.embedded, report.updated, report.carried) == (0, 1, 12)
+    assert counts == {"vector_reads": 0, "terms_written": 0}
+    after = all_points(settings)
+    assert after[point_id(images, paths[4])][0]["title"] == "Corrected"
+    for pid, (payload, _) in after.items():
+        assert {k: payload[k] for k in ANNOTATIONS} == {k: before[pid][0][k] for k in ANNOTATIONS}, pid
+
+    run()  # carried again from the build that carried them: the record travels with each build
+    assert counts == {"vector_reads": 0, "terms_written": 0}
+    assert {p: {k: v[0][k] for k in ANNOTATIONS} for p, v in all_points(settings).items()} == {
+        p: {k: v[0][k] for k in ANNOTATIONS} for p, v in after.items()
+    }
+
+    (images / "Edgar Degas" / "work_new.jpg").write_bytes(jpeg_bytes(painting(4242)))
+    report = run()
+    assert report.embedded == 1 and counts["vector_reads"] >= 1 and counts["terms_written"] == 13
+    grown = all_points(settings)
+    sample = choose_sample(grown)
+    assert all(payload["terms"] for payload, _ in grown.values())
+    assert {p for p, (payload, _) in grown.items() if payload[SAMPLE_FIELD] == SAMPLE_YES} == sample
+
+
+def test_a_rebuild_with_another_vocabulary_annotates_again(setup, monkeypatch, tmp_path):
+    """The vocabulary is part of the annotations' key: terms from the old one are never carried into a build."""
+    from artsearch.vocabulary import load_vocabulary
+
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    vocabulary = load_vocabulary(settings.vocabulary)
+    smaller = tmp_path / "smaller.txt"
+    smaller.write_text(
+        "".join(
+            f"{label} | {text}\n" for label, text in zip(vocabulary.labels[:12], vocabulary.texts[:12], strict=True)
+        )
+    )
+    counts = count_build_work(monkeypatch)
+
+    report = rebuild(
+        settings.replace(vocabulary=smaller),
+        SourceOptions(source="folder", images_dir=images),
+        encoder=counting,
+        progress=False,
+    )
+    assert report.carried == 0 and counts["terms_written"] == 12
+    assert all(set(p["terms"]) <= set(vocabulary.labels[:12]) for p, _ in all_points(settings).values())
+
+
 def test_added_and_removed_images_are_counted(setup):
     settings, images, counting, run = setup
     paths = make_folder(images)
@@ -431,3 +519,35 @@ def test_a_model_that_fails_to_load_when_first_needed_stops_the_run(tmp_path, ti
     with pytest.raises(ModelLoadError):
         rebuild(settings, options, progress=False)
     assert read_pointer(settings) == live and len(all_points(settings)) == len(paths)
+
+
+def test_an_unchanged_rebuild_asks_the_cache_per_chunk_not_per_image(setup, monkeypatch):
+    """The content hash and the vector of every image come from two queries per chunk of images, asked before the
+    decode threads reach them: no query per image. The vectors are still the checked, bit-identical ones."""
+    from artsearch.vector_cache import VectorCache
+
+    settings, images, counting, run = setup
+    make_folder(images)
+    run()
+    before = all_points(settings)
+    calls = {"per_image": 0, "chunks": 0}
+
+    def counted(name: str, kind: str) -> None:
+        real = getattr(VectorCache, name)
+
+        def call(self, *args):
+            calls[kind] += 1
+            return real(self, *args)
+
+        monkeypatch.setattr(VectorCache, name, call)
+
+    counted("content_hash", "per_image")
+    counted("get", "per_image")
+    counted("content_hashes", "chunks")
+    counted("get_many", "chunks")
+
+    report = run()
+    assert (report.embedded, report.reused) == (0, 12)
+    assert calls == {"per_image": 0, "chunks": 2}
+    after = all_points(settings)
+    assert all(after[p][1].tobytes() == before[p][1].tobytes() for p in before)

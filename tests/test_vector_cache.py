@@ -56,6 +56,28 @@ def test_rows_that_fail_their_checks_are_misses(tmp_path):
     assert cache.get(good.sha256, MODEL) is None  # the pixel fields were changed behind the checksum
 
 
+def test_many_at_once_answer_as_one_at_a_time_checks_included(tmp_path):
+    path = tmp_path / "v.sqlite"
+    cache = VectorCache.open(path)
+    good, tampered, nan = entry(1), entry(2), entry(3, vector=[np.nan, 0, 0, 1])
+    cache.write_batch("c1", MODEL, [good, tampered, nan])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE vectors SET derived = '{}' WHERE sha256 = ?", (tampered.sha256,))
+        db.execute("UPDATE files SET sha256 = ? WHERE origin = ?", (good.sha256, tampered.origin))
+    db.close()
+    hashes = cache.content_hashes(
+        [(good.origin, good.fingerprint), (tampered.origin, tampered.fingerprint), (nan.origin, "9:9"), ("/new", "")]
+    )
+    assert hashes == {good.origin: good.sha256, tampered.origin: None, nan.origin: None, "/new": None}
+    assert hashes == {o: cache.content_hash(o, f) for o, f in [(good.origin, good.fingerprint),
+        (tampered.origin, tampered.fingerprint), (nan.origin, "9:9"), ("/new", "")]}  # fmt: skip
+    found = cache.get_many([good.sha256, tampered.sha256, nan.sha256, "absent"], MODEL)
+    assert set(found) == {good.sha256, tampered.sha256, nan.sha256, "absent"}
+    assert found[good.sha256].vector.tobytes() == good.vector.tobytes()
+    assert found[tampered.sha256] is None and found[nan.sha256] is None and found["absent"] is None
+    assert cache.get_many([good.sha256], OTHER) == {good.sha256: None}
+
+
 def test_a_cache_of_another_format_is_set_aside(tmp_path):
     path = tmp_path / "v.sqlite"
     VectorCache.open(path).close()
@@ -94,3 +116,24 @@ def test_publishing_drops_what_no_build_holds(tmp_path):
     assert cache.get(entry(2).sha256, OTHER) is not None  # the other index's build still holds it
     assert cache.content_hash(entry(1).origin, entry(1).fingerprint) is None
     assert cache.items("new", ["id2", "id3", "id1"]) == {"id2": (entry(2).sha256, "m"), "id3": (entry(3).sha256, "m")}
+
+
+def test_a_builds_annotations_come_back_under_their_key_and_go_with_the_build(tmp_path):
+    cache = VectorCache.open(tmp_path / "v.sqlite")
+    fields = {"id1": {"terms": ["a", "b"], "calibration_sample": "yes"}, "id2": {"terms": ["c"]}}
+    cache.begin_build("old", "here", MODEL)
+    cache.record_annotations("old", "key", fields)
+    assert cache.annotations("old", "key", ["id2", "id9"]) == {"id2": {"terms": ["c"]}}
+    assert cache.annotations("old", "another vocabulary", ["id1", "id2"]) == {}
+    cache.record_annotations("old", "key", {"id1": fields["id1"]})  # a build's record is replaced, not added to
+    assert cache.annotations("old", "key", ["id1", "id2"]) == {"id1": fields["id1"]}
+    cache.published("old", "here")
+
+    cache.begin_build("new", "here", MODEL)
+    cache.copy_annotations("old", "new")
+    assert cache.annotations("new", "key", ["id1"]) == {"id1": fields["id1"]}
+    cache.published("new", "here")
+    assert cache.annotations("old", "key", ["id1"]) == {}  # forgotten with the build it described
+    cache.close()
+    reopened = VectorCache.open(tmp_path / "v.sqlite")
+    assert reopened.annotations("new", "key", ["id1"]) == {"id1": fields["id1"]} and not reopened.note

@@ -11,6 +11,7 @@ its files: an embedded ``--append`` copies the live build into a new one, adds t
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -63,6 +64,21 @@ _NAME_TEXT_INDEX = models.TextIndexParams(
 )
 
 
+def payload_indexes() -> list[tuple[str, Any]]:
+    """Every payload index a collection gets, as (field, schema): keywords for the facets and lookups, integers for
+    the ranges (range filters and order_by, the sidebar's bounds, inside Qdrant), words for titles and names."""
+    keyword_keys = [k for f in FACETS if f.kind != "range" for k in f.index_keys]
+    out: list[tuple[str, Any]] = [
+        (name, models.PayloadSchemaType.KEYWORD) for name in dict.fromkeys([*keyword_keys, *LOOKUP_FIELDS])
+    ]
+    out += [
+        (name, models.PayloadSchemaType.INTEGER)
+        for name in dict.fromkeys(k for f in FACETS if f.kind == "range" for k in f.index_keys)
+    ]
+    out.append((NAME_TEXT_FIELD, _NAME_TEXT_INDEX))  # searches that name an artist or a title
+    return out
+
+
 class IndexBuilder:
     """Writes one collection: a fresh build (then :meth:`publish`) or the live one (append)."""
 
@@ -71,6 +87,8 @@ class IndexBuilder:
         self.collection = collection
         self.folder = folder
         self.settings = qdrant.settings
+        self._indexing: threading.Thread | None = None  # the payload indexes being made beside the ingest
+        self._indexing_error: BaseException | None = None
 
     # Opening -------------------------------------------------------------------
     @classmethod
@@ -82,23 +100,30 @@ class IndexBuilder:
         resume: bool = True,
         model: IndexModel | None = None,
         kind: str = "rebuild",
+        indexes_in_background: bool = False,
     ) -> IndexBuilder:
         """A new build collection, or the newest unfinished one when ``resume`` (and it was made with ``model``).
 
         ``model`` is recorded in a new collection's metadata; ``kind`` names the writer in the embedded
-        folder's lock file.
+        folder's lock file. ``indexes_in_background``: the payload indexes are made on a thread of their own while
+        the caller goes on (a rebuild lists its source and looks up its cache meanwhile; writes to the build wait
+        for them, and :meth:`publish` stops on their error).
         """
         try:
-            return cls._start_build(settings, dim, resume=resume, model=model, kind=kind)
+            return cls._start_build(
+                settings, dim, resume=resume, model=model, kind=kind, background=indexes_in_background
+            )
         except ModelMismatch as exc:
             if not resume:
                 raise
             log.info("not resuming the unfinished build: %s", exc)
-            return cls._start_build(settings, dim, resume=False, model=model, kind=kind)
+            return cls._start_build(
+                settings, dim, resume=False, model=model, kind=kind, background=indexes_in_background
+            )
 
     @classmethod
     def _start_build(
-        cls, settings: Settings, dim: int, *, resume: bool, model: IndexModel | None, kind: str
+        cls, settings: Settings, dim: int, *, resume: bool, model: IndexModel | None, kind: str, background: bool
     ) -> IndexBuilder:
         alias = settings.collection_name
         if settings.embedded:
@@ -133,7 +158,7 @@ class IndexBuilder:
                 if names:
                     builder.collection = names[-1]
         try:
-            builder.ensure_collection(dim, model)
+            builder.ensure_collection(dim, model, all_indexes=True, background=background)
         except ModelMismatch:
             builder.qdrant.close()
             raise
@@ -196,12 +221,20 @@ class IndexBuilder:
             return pointer["collection"] if pointer else None
         return self.alias_target()
 
-    def ensure_collection(self, dim: int, model: IndexModel | None = None) -> None:
-        """Create the collection (recording ``model``), or check an existing one holds ``dim``-d vectors of ``model``."""
+    def ensure_collection(
+        self, dim: int, model: IndexModel | None = None, *, all_indexes: bool = False, background: bool = False
+    ) -> None:
+        """Create the collection (recording ``model``) with its payload indexes, or check an existing one holds
+        ``dim``-d vectors of ``model``.
+
+        ``all_indexes``: an existing collection (a build being resumed) gets the indexes it lacks too: a build killed
+        while its indexes were made has only the first ones. ``background``: the indexes are made on a thread.
+        """
         self._require_space()
         with self.qdrant.call() as c:
             if c.collection_exists(self.collection):
-                config = c.get_collection(self.collection).config
+                info = c.get_collection(self.collection)
+                config = info.config
                 size = getattr(config.params.vectors, "size", dim)
                 if size != dim:
                     raise QdrantUnavailable(
@@ -214,20 +247,45 @@ class IndexBuilder:
                         f"Collection {self.collection} was built with {recorded.describe()}, not {model.describe()}: "
                         "rebuild without --append (python qdrant/initialize_db.py) to index with this model."
                     )
-                return
-            metadata = {MODEL_METADATA: model.to_metadata()} if model is not None else None
-            c.create_collection(self.collection, **_collection_params(self.settings, dim), metadata=metadata)
-            with warnings.catch_warnings():
+                if not all_indexes:
+                    return
+                # Edge reports no schema (making an index it has is a no-op); Qdrant says which it has.
+                have = set((info.payload_schema or {}).keys())
+            else:
+                metadata = {MODEL_METADATA: model.to_metadata()} if model is not None else None
+                c.create_collection(self.collection, **_collection_params(self.settings, dim), metadata=metadata)
+                have = set()
+        wanted = [(name, schema) for name, schema in payload_indexes() if name not in have]
+        if not background:
+            self._create_payload_indexes(wanted)
+            return
+        self._indexing = threading.Thread(
+            target=self._create_payload_indexes, args=(wanted, True), name="payload-indexes", daemon=True
+        )
+        self._indexing.start()
+
+    def _create_payload_indexes(self, wanted: list[tuple[str, Any]], keep_error: bool = False) -> None:
+        """Make these payload indexes, in one hold of the client (writes wait for them); ``keep_error``: on a thread,
+        whose error :meth:`wait_for_indexes` raises."""
+        try:
+            with self.qdrant.call() as c, warnings.catch_warnings():
                 # Embedded Qdrant scans payloads anyway and warns that indexes have no effect there.
                 warnings.simplefilter("ignore", UserWarning)
-                keyword_keys = [k for f in FACETS if f.kind != "range" for k in f.index_keys]
-                for name in dict.fromkeys([*keyword_keys, *LOOKUP_FIELDS]):
-                    c.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
-                for name in dict.fromkeys(k for f in FACETS if f.kind == "range" for k in f.index_keys):
-                    # Integer indexes: range filters and order_by (the sidebar's bounds) inside Qdrant.
-                    c.create_payload_index(self.collection, name, models.PayloadSchemaType.INTEGER)
-                # Titles and artist names as words, for searches that name an artist or a title.
-                c.create_payload_index(self.collection, NAME_TEXT_FIELD, _NAME_TEXT_INDEX)
+                for name, schema in wanted:
+                    c.create_payload_index(self.collection, name, schema)
+        except BaseException as exc:
+            if not keep_error:
+                raise
+            self._indexing_error = exc
+
+    def wait_for_indexes(self) -> None:
+        """Let the payload indexes being made on their thread finish; raise what stopped them."""
+        if self._indexing is not None:
+            self._indexing.join()
+            self._indexing = None
+        error, self._indexing_error = self._indexing_error, None
+        if error is not None:
+            raise error
 
     def copy_live(self, batch: int = 512) -> int:
         """Copy every point (vector and payload) of the live collection into this build; returns how many.
@@ -293,6 +351,7 @@ class IndexBuilder:
     # Publishing ----------------------------------------------------------------
     def publish(self) -> None:
         """Point the alias at this collection in one call, then drop the old build."""
+        self.wait_for_indexes()
         if (path := self._folder_path()) is not None:
             require_free_space(path, _optimize_need(path))  # publishing optimises the build
         alias = self.settings.collection_name
@@ -343,6 +402,7 @@ class IndexBuilder:
     def close_unpublished(self) -> None:
         """Close a build that failed before it was published: kept to be resumed when it holds points, deleted
         when it holds none (a source that could not be read leaves nothing behind)."""
+        self._join_indexing()
         try:
             empty = not self.qdrant.closed and self.count() == 0
         except ArtsearchError:
@@ -355,7 +415,15 @@ class IndexBuilder:
         if empty and self.settings.embedded and self.folder:
             delete_unless_in_use(Path(self.settings.qdrant_path) / self.folder)
 
+    def _join_indexing(self) -> None:
+        """Wait for the payload indexes' thread before the client closes; its error is the failed run's, not news."""
+        try:
+            self.wait_for_indexes()
+        except BaseException as exc:  # noqa: BLE001 - closing after a failure: the first error is the one to tell
+            log.debug("the payload indexes were not all made: %s", exc)
+
     def close(self) -> None:
+        self._join_indexing()
         self.qdrant.close(optimize=self._room_to_optimize())
         if self.settings.embedded:
             remove_stale_builds(self.settings, keep=[self.folder] if self.folder else [])
