@@ -335,9 +335,7 @@ def _with_vectors(value: Any) -> Any:
     return [str(v) for v in value]
 
 
-def _search_params(
-    params: models.SearchParams | None, oversampling: float = OVERSAMPLING, rescore: bool = True
-) -> Any:
+def _search_params(params: models.SearchParams | None, oversampling: float = OVERSAMPLING, rescore: bool = True) -> Any:
     """Edge's search parameters: the caller's, with the collection's rescoring (``rescore``, ``oversampling``) and
     ACORN for what it leaves unset."""
     default_quant = qe.QuantizationSearchParams(rescore=rescore, oversampling=oversampling)
