@@ -35,6 +35,11 @@ repeats queries whose pages an earlier one read (``--queries 1400`` gives each o
     .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1
     .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1 \
         --reuse --sweep ef=64,128,256 --sweep oversampling=2,4,8
+
+``--page-cache warm`` reads the build's files once before the serving child starts (as a build that just finished
+leaves them), ``cold`` drops the page cache (as after a reboot; needs root), ``as-is`` (the default) leaves it:
+on this VM pages no process maps are reclaimed a minute or more after their last use, so a build measured long
+after it finished is partly cold and its fresh queries read from disk.
 """
 
 from __future__ import annotations
@@ -400,6 +405,26 @@ def killed_build(root: Path, engine: str, n: int, args: argparse.Namespace) -> d
     return {"killed_after_s": time.perf_counter() - started, "killed_at": int(progress.read_text() or 0)}
 
 
+def set_page_cache(root: Path, state: str) -> None:
+    """Put the build's files in the state the serving child meets: ``warm`` reads each once (in the page cache, as
+    a build that just finished leaves them on a host that keeps its page cache), ``cold`` drops the whole page cache
+    (as after a reboot: every page a query touches comes from disk; root only), ``as-is`` leaves them (this VM
+    reclaims page-cache pages no process maps, a minute or more after their last use, so a build measured long
+    after it finished is partly cold)."""
+    if state == "warm":
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    while fh.read(1 << 23):
+                        pass
+    elif state == "cold":
+        os.sync()
+        try:
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        except OSError as exc:
+            raise SystemExit(f"--page-cache cold drops the page cache, which needs root: {exc}") from None
+
+
 def measure(engine: str, n: int, args: argparse.Namespace) -> dict:
     """Build (or, with --reuse, take the build in --keep), then serve: one row's figures."""
     if args.keep:
@@ -424,6 +449,7 @@ def measure(engine: str, n: int, args: argparse.Namespace) -> dict:
             if args.keep and "error" not in result:
                 (root / "build.json").write_text(json.dumps(result))
         if "error" not in result:
+            set_page_cache(root, args.page_cache)
             result |= in_child("serve", root, engine, n, args)
     finally:
         if not args.keep:
@@ -478,6 +504,12 @@ def main() -> None:
     parser.add_argument("--sweep", action="append", default=[], help="ef=A,B, oversampling=A,B or rescore=0,1")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (one size and engine)")
     parser.add_argument("--reuse", action="store_true", help="measure the build already in --keep again")
+    parser.add_argument(
+        "--page-cache",
+        choices=["as-is", "warm", "cold"],
+        default="as-is",
+        help="the build's files before serving: left as they are, read once into the page cache, or dropped (root)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -499,6 +531,7 @@ def main() -> None:
         f"on one {args.filter}), top {K}, {DIM}-d cosine, {args.centres} clusters, {ARTISTS} artists; model "
         f"{Path(args.model).name if args.model else 'none'} ({args.inference}) loaded in the serving process"
         + (f"; edge overrides {args.set}" if args.set else "")
+        + f"; page cache before serving: {args.page_cache}"
     )
     print(HEADER, flush=True)
     started = time.perf_counter()
