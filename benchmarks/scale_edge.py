@@ -224,10 +224,12 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
         encoder.encode_texts(["a warm-up query"])
         model_mb = rss_mb() - before
     rss_before = rss_mb()
+    read_before = disk_read_mb()
     start = time.perf_counter()
     index = VectorIndex(settings)
     index.query(queries[0], limit=K)
     reopen = time.perf_counter() - start
+    reopen_read = disk_read_mb() - read_before
 
     combos = sweep_combinations(args.sweep)
     rows = np.array_split(np.arange(len(queries)), 1 + len(combos))  # fresh queries for every row
@@ -240,6 +242,7 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     first = measure_row(rows[0])
     out = {
         "reopen_s": reopen,
+        "reopen_read_mb": reopen_read,
         "index_mb": rss_mb() - rss_before,
         "model_mb": model_mb,
         "rss_mb": rss_mb(),
@@ -308,6 +311,14 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
         "queries": len(plain_lat),
         "queries_f": len(filt_lat),
     }
+
+
+def disk_read_mb() -> float:
+    """MB this process has had read from the disk so far (page-cache hits do not count): /proc/self/io."""
+    for line in open("/proc/self/io"):
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1]) / 1e6
+    return float("nan")
 
 
 def _status_mb(field: str) -> float:
@@ -466,6 +477,12 @@ HEADER = (
 )
 
 
+def reopen_read(r: dict) -> str:
+    """How much of the reopen was read from the disk, when it was (a warm page cache reads next to nothing)."""
+    mb = r.get("reopen_read_mb", 0.0)
+    return f" ({mb:.0f} MB from disk)" if mb >= 1 else ""
+
+
 def fmt_row(engine: str, n: int, r: dict) -> str:
     label = f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
     if "error" in r:
@@ -474,7 +491,7 @@ def fmt_row(engine: str, n: int, r: dict) -> str:
     if r.get("killed_at"):
         build += f"; killed at {r['killed_at']:,} points, resumed keeping {r['kept']:,}"
     rows = [
-        f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
+        f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s{reopen_read(r)} | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
         f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
         f"| {r['recall']:.3f} / {r['recall_f']:.3f} |"
     ]
