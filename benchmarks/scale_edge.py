@@ -291,6 +291,7 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
     from artsearch.index.filters import Filters
 
     plain_lat, plain_rec, filt_lat, filt_rec = [], [], [], []
+    read_before = disk_read_mb()
     for qi, q in enumerate(queries):
         filters = Filters({args.filter: [str(filter_value[qi])]}) if is_filtered[qi] else None
         t = time.perf_counter()
@@ -302,6 +303,7 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
         (filt_lat if is_filtered[qi] else plain_lat).append(elapsed)
         (filt_rec if is_filtered[qi] else plain_rec).append(recall)
     return {
+        "read_kb_per_query": 1000 * (disk_read_mb() - read_before) / max(1, len(queries)),
         "p50_ms": 1000 * float(np.percentile(plain_lat, 50)),
         "p95_ms": 1000 * float(np.percentile(plain_lat, 95)),
         "p50_f_ms": 1000 * float(np.percentile(filt_lat, 50)) if filt_lat else float("nan"),
@@ -483,6 +485,12 @@ def reopen_read(r: dict) -> str:
     return f" ({mb:.0f} MB from disk)" if mb >= 1 else ""
 
 
+def query_read(r: dict) -> str:
+    """What a query of the row read from the disk on average (filtered and unfiltered together), when it did."""
+    kb = r.get("read_kb_per_query", 0.0)
+    return f" ({kb:.0f} KB from disk a query)" if kb >= 1 else ""
+
+
 def fmt_row(engine: str, n: int, r: dict) -> str:
     label = f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
     if "error" in r:
@@ -492,13 +500,13 @@ def fmt_row(engine: str, n: int, r: dict) -> str:
         build += f"; killed at {r['killed_at']:,} points, resumed keeping {r['kept']:,}"
     rows = [
         f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s{reopen_read(r)} | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
-        f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
+        f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms{query_read(r)} | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
         f"| {r['recall']:.3f} / {r['recall_f']:.3f} |"
     ]
     for run in r.get("sweep", []):
         settings = ", ".join(f"{k} {v:g}" for k, v in run["settings"].items())
         rows.append(
-            f"| {engine} ({settings}) | {label} | same build | | | {run['p50_ms']:.1f} / {run['p95_ms']:.1f} ms "
+            f"| {engine} ({settings}) | {label} | same build | | | {run['p50_ms']:.1f} / {run['p95_ms']:.1f} ms{query_read(run)} "
             f"| {run['p50_f_ms']:.1f} / {run['p95_f_ms']:.1f} ms | {run['recall']:.3f} / {run['recall_f']:.3f} |"
         )
     return "\n".join(rows)
