@@ -35,6 +35,11 @@ repeats queries whose pages an earlier one read (``--queries 1400`` gives each o
     .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1
     .venv/bin/python benchmarks/scale_edge.py --sizes 1000000 --set HNSW_MIN_POINTS=200000 --keep /tmp/m1 \
         --reuse --sweep ef=64,128,256 --sweep oversampling=2,4,8
+
+``--page-cache warm`` reads the build's files once before the serving child starts (as a build that just finished
+leaves them), ``cold`` drops the page cache (as after a reboot; needs root), ``as-is`` (the default) leaves it:
+on this VM pages no process maps are reclaimed a minute or more after their last use, so a build measured long
+after it finished is partly cold and its fresh queries read from disk.
 """
 
 from __future__ import annotations
@@ -219,10 +224,12 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
         encoder.encode_texts(["a warm-up query"])
         model_mb = rss_mb() - before
     rss_before = rss_mb()
+    read_before = disk_read_mb()
     start = time.perf_counter()
     index = VectorIndex(settings)
     index.query(queries[0], limit=K)
     reopen = time.perf_counter() - start
+    reopen_read = disk_read_mb() - read_before
 
     combos = sweep_combinations(args.sweep)
     rows = np.array_split(np.arange(len(queries)), 1 + len(combos))  # fresh queries for every row
@@ -235,6 +242,7 @@ def child_serve(root: Path, engine: str, n: int, args: argparse.Namespace) -> di
     first = measure_row(rows[0])
     out = {
         "reopen_s": reopen,
+        "reopen_read_mb": reopen_read,
         "index_mb": rss_mb() - rss_before,
         "model_mb": model_mb,
         "rss_mb": rss_mb(),
@@ -283,6 +291,7 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
     from artsearch.index.filters import Filters
 
     plain_lat, plain_rec, filt_lat, filt_rec = [], [], [], []
+    read_before = disk_read_mb()
     for qi, q in enumerate(queries):
         filters = Filters({args.filter: [str(filter_value[qi])]}) if is_filtered[qi] else None
         t = time.perf_counter()
@@ -294,6 +303,7 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
         (filt_lat if is_filtered[qi] else plain_lat).append(elapsed)
         (filt_rec if is_filtered[qi] else plain_rec).append(recall)
     return {
+        "read_kb_per_query": 1000 * (disk_read_mb() - read_before) / max(1, len(queries)),
         "p50_ms": 1000 * float(np.percentile(plain_lat, 50)),
         "p95_ms": 1000 * float(np.percentile(plain_lat, 95)),
         "p50_f_ms": 1000 * float(np.percentile(filt_lat, 50)) if filt_lat else float("nan"),
@@ -303,6 +313,14 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
         "queries": len(plain_lat),
         "queries_f": len(filt_lat),
     }
+
+
+def disk_read_mb() -> float:
+    """MB this process has had read from the disk so far (page-cache hits do not count): /proc/self/io."""
+    for line in open("/proc/self/io"):
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1]) / 1e6
+    return float("nan")
 
 
 def _status_mb(field: str) -> float:
@@ -400,6 +418,26 @@ def killed_build(root: Path, engine: str, n: int, args: argparse.Namespace) -> d
     return {"killed_after_s": time.perf_counter() - started, "killed_at": int(progress.read_text() or 0)}
 
 
+def set_page_cache(root: Path, state: str) -> None:
+    """Put the build's files in the state the serving child meets: ``warm`` reads each once (in the page cache, as
+    a build that just finished leaves them on a host that keeps its page cache), ``cold`` drops the whole page cache
+    (as after a reboot: every page a query touches comes from disk; root only), ``as-is`` leaves them (this VM
+    reclaims page-cache pages no process maps, a minute or more after their last use, so a build measured long
+    after it finished is partly cold)."""
+    if state == "warm":
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    while fh.read(1 << 23):
+                        pass
+    elif state == "cold":
+        os.sync()
+        try:
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        except OSError as exc:
+            raise SystemExit(f"--page-cache cold drops the page cache, which needs root: {exc}") from None
+
+
 def measure(engine: str, n: int, args: argparse.Namespace) -> dict:
     """Build (or, with --reuse, take the build in --keep), then serve: one row's figures."""
     if args.keep:
@@ -424,6 +462,7 @@ def measure(engine: str, n: int, args: argparse.Namespace) -> dict:
             if args.keep and "error" not in result:
                 (root / "build.json").write_text(json.dumps(result))
         if "error" not in result:
+            set_page_cache(root, args.page_cache)
             result |= in_child("serve", root, engine, n, args)
     finally:
         if not args.keep:
@@ -440,6 +479,18 @@ HEADER = (
 )
 
 
+def reopen_read(r: dict) -> str:
+    """How much of the reopen was read from the disk, when it was (a warm page cache reads next to nothing)."""
+    mb = r.get("reopen_read_mb", 0.0)
+    return f" ({mb:.0f} MB from disk)" if mb >= 1 else ""
+
+
+def query_read(r: dict) -> str:
+    """What a query of the row read from the disk on average (filtered and unfiltered together), when it did."""
+    kb = r.get("read_kb_per_query", 0.0)
+    return f" ({kb:.0f} KB from disk a query)" if kb >= 1 else ""
+
+
 def fmt_row(engine: str, n: int, r: dict) -> str:
     label = f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
     if "error" in r:
@@ -448,14 +499,14 @@ def fmt_row(engine: str, n: int, r: dict) -> str:
     if r.get("killed_at"):
         build += f"; killed at {r['killed_at']:,} points, resumed keeping {r['kept']:,}"
     rows = [
-        f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
-        f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
+        f"| {engine} | {label} | {build} | {r['reopen_s']:.2f} s{reopen_read(r)} | {r['rss_mb']:.0f} MB ({r['model_mb']:.0f} + "
+        f"{r['index_mb']:.0f}; {r['anon_mb']:.0f} anon + {r['file_mb']:.0f} file) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms{query_read(r)} | {r['p50_f_ms']:.1f} / {r['p95_f_ms']:.1f} ms "
         f"| {r['recall']:.3f} / {r['recall_f']:.3f} |"
     ]
     for run in r.get("sweep", []):
         settings = ", ".join(f"{k} {v:g}" for k, v in run["settings"].items())
         rows.append(
-            f"| {engine} ({settings}) | {label} | same build | | | {run['p50_ms']:.1f} / {run['p95_ms']:.1f} ms "
+            f"| {engine} ({settings}) | {label} | same build | | | {run['p50_ms']:.1f} / {run['p95_ms']:.1f} ms{query_read(run)} "
             f"| {run['p50_f_ms']:.1f} / {run['p95_f_ms']:.1f} ms | {run['recall']:.3f} / {run['recall_f']:.3f} |"
         )
     return "\n".join(rows)
@@ -478,6 +529,12 @@ def main() -> None:
     parser.add_argument("--sweep", action="append", default=[], help="ef=A,B, oversampling=A,B or rescore=0,1")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (one size and engine)")
     parser.add_argument("--reuse", action="store_true", help="measure the build already in --keep again")
+    parser.add_argument(
+        "--page-cache",
+        choices=["as-is", "warm", "cold"],
+        default="as-is",
+        help="the build's files before serving: left as they are, read once into the page cache, or dropped (root)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -499,6 +556,7 @@ def main() -> None:
         f"on one {args.filter}), top {K}, {DIM}-d cosine, {args.centres} clusters, {ARTISTS} artists; model "
         f"{Path(args.model).name if args.model else 'none'} ({args.inference}) loaded in the serving process"
         + (f"; edge overrides {args.set}" if args.set else "")
+        + f"; page cache before serving: {args.page_cache}"
     )
     print(HEADER, flush=True)
     started = time.perf_counter()

@@ -44,11 +44,10 @@ closes, ``optimize()`` turns segments above :data:`INDEXING_THRESHOLD_KB` into
 optimised ones holding int8 copies of the vectors; searches scan those and
 rescore the best candidates with the float32 originals (exact ranking in
 practice, recall@10 1.0 in the benchmark). With :data:`HNSW_MIN_POINTS` set, a
-build of at least that many points gets an HNSW graph when it is published (the
-shard is reopened with the graph in its configuration, and ``optimize()`` builds
-it); it is off by default: at 1M the graph with 4-bit codes has the recall (0.98-0.997 at ef 256) and fits in
-1.5 GB with the model, but on this machine fresh queries take 60-90 ms reading its memory-mapped pages back from
-disk, where the exact int8 scan's codes stay in RAM (see ``benchmarks/RESULTS.md`` for the measurements).
+build of at least that many points (150,000) gets an HNSW graph over 4-bit codes when it is published (the
+shard is reopened with the graph in its configuration, and ``optimize()`` builds it): past that size the exact
+scan is slower than 10 ms at p95 on two cores, and at 1M the graph answers in a few ms at recall@10 0.99 in
+1.5 GB with the model (see ``benchmarks/RESULTS.md`` for the measurements).
 """
 
 from __future__ import annotations
@@ -88,18 +87,15 @@ SEGMENTS_DIR = "segments"  # inside SHARD_DIR: the segments, the only part a rea
 INDEXING_THRESHOLD_KB = 10_000
 # The HNSW graph is chosen by collection size, when a build is published: below HNSW_MIN_POINTS artworks there is
 # none and every search is an exact scan of the int8 copies, rescored with the originals (recall 1.0, builds in
-# seconds); from HNSW_MIN_POINTS on, publishing builds an m=HNSW_M graph (benchmarks/RESULTS_edge.md: the exact
-# scan grows linearly, about 6 ms p95 at 100k and 40 ms at 1M on two cores, while the graph answers 1M in a few
-# ms at recall@10 >= 0.98 but costs minutes to build). A caller that gives hnsw_config gets exactly that instead.
-# None (the default): never by size. Measured at 1M clustered vectors (benchmarks/RESULTS.md, scale_edge.py), the
-# graph with 2-bit codes gave recall@10 0.505 unfiltered (0.939 filtered) and p95 858 ms on this 2-core machine,
-# against 0.998-1.0 and 41-43 ms for the exact int8 scan. With 4-bit TurboQuant codes (below) the graph's recall is
-# back (0.980-0.997 at ef 256) and RSS under 1.5 GB, but fresh queries took p50 60-90 ms, p95 250-700 ms here: the
-# graph, codes, originals and payloads are memory-mapped and this VM reclaims their pages between queries, so each
-# query reads tens of pages from disk; the int8 scan's codes are anonymous memory, never reclaimed. Until a graph
-# configuration beats the scan at 1M, every size is scanned exactly. scale_edge.py --set HNSW_MIN_POINTS=200000
-# measures the graph.
-HNSW_MIN_POINTS: int | None = None
+# seconds); from HNSW_MIN_POINTS on, publishing builds an m=HNSW_M graph over 4-bit codes (below). A caller that
+# gives hnsw_config gets exactly that instead; None: never by size. The exact scan grows linearly and stops
+# meeting p95 <= 10 ms between 100k (p95 6.5-8.9 ms) and 200k (17.9 ms) on this 2-core machine; the graph answers
+# 200k in p95 4.5 ms and 1M in 1.5-9.0 ms at recall@10 0.987-0.998 (filtered 1.000), with the page cache warm or
+# dropped, and takes 0.5 GB less RAM at 1M than the scan's int8 codes (1.47 GB with the model), against the scan's
+# 46 ms at 1M (benchmarks/RESULTS.md, scale_edge.py). It costs build time: about 1 minute more at 200k, 6 at 1M.
+# The graph's earlier 1M figures (p95 250-860 ms) came from 2-bit codes, then from a disk other jobs were writing
+# to: a fresh query reads about 300 KB (the originals it rescores, its hits' payloads) where the page cache lacks them.
+HNSW_MIN_POINTS: int | None = 150_000
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
 # A build with a graph is also quantised harder: 4-bit TurboQuant codes (a random rotation, then 4 bits a
@@ -113,9 +109,9 @@ GRAPH_BUILDS_ON_DISK = False
 GRAPH_CODES_ON_DISK = False
 GRAPH_QUANTIZATION = "turbo-4bit"  # or "int8", "binary-2bit"
 GRAPH_OVERSAMPLING = 4.0
-# Whether a graph build's searches rescore their candidates with the float32 originals. They are memory-mapped, so a
-# fresh query's rescoring reads them from disk where the page cache does not keep them; int8 codes may be precise
-# enough to rank on their own (scale_edge.py --set GRAPH_QUANTIZATION=int8 --set GRAPH_RESCORE=false).
+# Whether a graph build's searches rescore their candidates with the float32 originals (memory-mapped: a query
+# reads the few it rescores). Codes alone rank too coarsely: at 100k with 1M's cluster density, unrescored int8
+# codes gave recall@10 0.91 (rescored 1.000), TurboQuant 4-bit 0.79 (scale_edge.py --sweep rescore=0,1).
 GRAPH_RESCORE = True
 # A filtered search whose matching vectors are below this size (KB: about 5,000 CLIP vectors, one artist's works)
 # scans them exactly through the payload index rather than the graph.
@@ -335,9 +331,7 @@ def _with_vectors(value: Any) -> Any:
     return [str(v) for v in value]
 
 
-def _search_params(
-    params: models.SearchParams | None, oversampling: float = OVERSAMPLING, rescore: bool = True
-) -> Any:
+def _search_params(params: models.SearchParams | None, oversampling: float = OVERSAMPLING, rescore: bool = True) -> Any:
     """Edge's search parameters: the caller's, with the collection's rescoring (``rescore``, ``oversampling``) and
     ACORN for what it leaves unset."""
     default_quant = qe.QuantizationSearchParams(rescore=rescore, oversampling=oversampling)
