@@ -92,7 +92,7 @@ INDEXING_THRESHOLD_KB = 10_000
 # meeting p95 <= 10 ms between 100k (p95 6.5-8.9 ms) and 200k (17.9 ms) on this 2-core machine; the graph answers
 # 200k in p95 4.5 ms and 1M in 1.5-9.0 ms at recall@10 0.987-0.998 (filtered 1.000), with the page cache warm or
 # dropped, and takes 0.5 GB less RAM at 1M than the scan's int8 codes (1.47 GB with the model), against the scan's
-# 46 ms at 1M (benchmarks/RESULTS.md, scale_edge.py). It costs build time: about 1 minute more at 200k, 6 at 1M.
+# 46 ms at 1M (benchmarks/RESULTS.md, scale_edge.py). It costs build time: about 1 minute more at 200k, 3 at 1M.
 # The graph's earlier 1M figures (p95 250-860 ms) came from 2-bit codes, then from a disk other jobs were writing
 # to: a fresh query reads about 300 KB (the originals it rescores, its hits' payloads) where the page cache lacks them.
 HNSW_MIN_POINTS: int | None = 150_000
