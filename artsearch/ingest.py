@@ -413,9 +413,12 @@ def run_ingest(
             if previous is not None and annotation_key is not None
             else {}
         )
+        same_content: list[bool] = []  # reused, and the live build holds this artwork with this very content
         for p, art, meta in zip(batch, arts, metas, strict=True):
             old = before.get(art.artwork_id)
-            if p.features is None and old is not None and old[0] == p.sha256 and old[1] != meta:
+            same = p.features is None and old is not None and old[0] == p.sha256
+            same_content.append(same)
+            if same and old is not None and old[1] != meta:
                 report.updated += 1
             if previous is not None and old is None:
                 report.new = (report.new or 0) + 1
@@ -441,9 +444,8 @@ def run_ingest(
         if projection is not None:
             for payload, (x, y) in zip(payloads, projection.scale(projection.raw(vectors)), strict=True):
                 payload["x"], payload["y"] = round(float(x), 5), round(float(y), 5)
-        for payload, p, aid in zip(payloads, batch, ids, strict=True):
-            old = before.get(aid)
-            if p.features is None and aid in carried and old is not None and old[0] == p.sha256:
+        for payload, same, aid in zip(payloads, same_content, ids, strict=True):
+            if same and aid in carried:
                 payload.update(carried[aid])
                 report.carried += 1
         wait_for_writer()
