@@ -221,12 +221,7 @@ class VectorCache:
     # --- content hashes ---------------------------------------------------------------------------------
     def content_hash(self, origin: str, fingerprint: str) -> str | None:
         """The SHA-256 recorded for ``origin`` when it had this ``fingerprint`` (None: read and hash it)."""
-        if not fingerprint:
-            return None
-        row = self._fetchone("SELECT fingerprint, sha256, check_ FROM files WHERE origin = ?", (origin,))
-        if row is None or row[0] != fingerprint or row[2] != _check(origin, row[0], row[1]):
-            return None
-        return row[1]
+        return self.content_hashes([(origin, fingerprint)])[origin]
 
     # --- vectors ----------------------------------------------------------------------------------------
     def get(self, sha256: str, model: ModelId) -> Cached | None:
