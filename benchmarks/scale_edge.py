@@ -315,20 +315,22 @@ def measure_queries(index, queries, plain_truth, filtered_truth, filter_value, i
     }
 
 
+def _proc_number(path: str, field: str) -> float:
+    """The number on the ``field:`` line of a /proc file (nan when it has none)."""
+    for line in open(path):
+        if line.startswith(field + ":"):
+            return float(line.split()[1])
+    return float("nan")
+
+
 def disk_read_mb() -> float:
     """MB this process has had read from the disk so far (page-cache hits do not count): /proc/self/io."""
-    for line in open("/proc/self/io"):
-        if line.startswith("read_bytes:"):
-            return int(line.split()[1]) / 1e6
-    return float("nan")
+    return _proc_number("/proc/self/io", "read_bytes") / 1e6
 
 
 def _status_mb(field: str) -> float:
-    """A memory line of /proc/self/status (VmHWM: peak RSS; RssAnon, RssFile: RSS by kind), in MB."""
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1e3
-    return float("nan")
+    """A memory line of /proc/self/status (VmHWM: peak RSS; RssAnon, RssFile: RSS by kind, in kB), in MB."""
+    return _proc_number("/proc/self/status", field) / 1e3
 
 
 def top_k(scores: np.ndarray) -> np.ndarray:
